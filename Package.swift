@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Zero package dependencies, by design: see README "Architecture". System libraries only.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "WebSockets",
+    platforms: [.macOS(.v15), .iOS(.v18)],
+    products: [
+        .library(name: "WebSockets", targets: ["WebSockets"]),
+        .library(name: "WebSocketTesting", targets: ["WebSocketTesting"]),
+        .library(name: "WebSocketServer", targets: ["WebSocketServer"]),
+        .executable(name: "websocket", targets: ["websocket"]),
+    ],
+    targets: [
+        // Thin C shim for the system calls Swift does not import cleanly (epoll, eventfd).
+        .target(name: "CWebSocketsShim"),
+        // Sans-I/O protocol core: standard library only. No sockets, tasks, clocks or locks.
+        .target(name: "WebSocketCore", swiftSettings: strict),
+        // Public async/await API, event loop and transports.
+        .target(
+            name: "WebSockets",
+            dependencies: ["WebSocketCore", "CWebSocketsShim"],
+            swiftSettings: strict
+        ),
+        // Accepting side (minimal loopback server; grows into the full server API).
+        .target(name: "WebSocketServer", dependencies: ["WebSockets", "WebSocketCore"], swiftSettings: strict),
+        // What users import in their own test suites: in-memory transports and a scripted peer.
+        .target(name: "WebSocketTesting", dependencies: ["WebSockets", "WebSocketCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "websocket",
+            dependencies: ["WebSockets", "WebSocketServer"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"], swiftSettings: strict),
+        .testTarget(
+            name: "WebSocketsTests",
+            dependencies: ["WebSockets", "WebSocketCore", "WebSocketServer", "WebSocketTesting"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Self-test of the Python echo peers, so a broken fixture is caught before it
+makes Swift interop tests fail for the wrong reason.
+
+    python check_peers.py            # checks echo_server.py and aiohttp_echo_server.py
+
+For each server: starts it with a stdin pipe, reads `LISTENING <port>`, checks
+text/binary echo, /headers, /close/4000/bye, the `close:3000:x` command,
+subprotocol selection, compression, the loopback refusal, and that it exits on
+stdin EOF and on SIGTERM. Ends with a `N passed, N failed` line; exit 1 on failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVERS = ["echo_server.py", "aiohttp_echo_server.py"]
+passed = failed = 0
+
+
+def check(name: str, ok: bool, detail: str = "") -> None:
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"  ok   {name}")
+    else:
+        failed += 1
+        print(f"  FAIL {name} {detail}")
+
+
+def start(script: str, *extra: str) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, script), "--port", "0", *extra],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("LISTENING "):
+        proc.kill()
+        raise RuntimeError(f"{script}: unexpected first line {line!r}")
+    return proc, int(line.split()[1])
+
+
+async def expect_close(ws) -> tuple[int | None, str | None]:
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    except ConnectionClosed as e:
+        return (e.rcvd.code, e.rcvd.reason) if e.rcvd else (None, None)
+
+
+async def run_checks(script: str, port: int) -> None:
+    base = f"ws://127.0.0.1:{port}"
+    async with connect(base + "/echo", compression=None) as ws:
+        await ws.send("héllo")
+        check("text echo", await ws.recv() == "héllo")
+        await ws.send(b"\x00\x01\xff")
+        check("binary echo keeps type", await ws.recv() == b"\x00\x01\xff")
+        big = os.urandom(1 << 20)
+        await ws.send(big)
+        check("1 MiB binary echo", await ws.recv() == big)
+    async with connect(base + "/headers", additional_headers={"X-Probe": "42"}) as ws:
+        headers = json.loads(await ws.recv())
+        check("/headers JSON", headers.get("x-probe") == "42" and "sec-websocket-key" in headers,
+              repr(headers))
+        await ws.send("after")
+        check("/headers then echo", await ws.recv() == "after")
+    async with connect(base + "/close/4000/bye%20now") as ws:
+        got = await expect_close(ws)
+        check("/close/4000/bye%20now", got == (4000, "bye now"), repr(got))
+    async with connect(base + "/echo") as ws:
+        await ws.send("close:3000:x:y")
+        got = await expect_close(ws)
+        check("close:3000:x:y command", got == (3000, "x:y"), repr(got))
+    async with connect(base + "/subprotocol") as ws:
+        check("/subprotocol none", await ws.recv() == "")
+
+
+async def run_subprotocol_checks(port: int) -> None:
+    base = f"ws://127.0.0.1:{port}"
+    # Server supports chat and superchat; the client's order decides.
+    async with connect(base + "/subprotocol", subprotocols=["superchat", "chat"]) as ws:
+        got = await ws.recv()
+        check("subprotocol: client's first supported", got == "superchat" == ws.subprotocol, got)
+    async with connect(base + "/subprotocol", subprotocols=["other"]) as ws:
+        check("subprotocol: no overlap -> none", await ws.recv() == "")
+
+
+async def run_compression_check(port: int) -> None:
+    async with connect(f"ws://127.0.0.1:{port}/echo", compression="deflate") as ws:
+        ext = ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        await ws.send("z" * 10000)
+        check("compression on: negotiated + echo",
+              "permessage-deflate" in ext and await ws.recv() == "z" * 10000, ext)
+
+
+def main() -> int:
+    for script in SERVERS:
+        print(f"== {script}")
+        proc, port = start(script)
+        asyncio.run(run_checks(script, port))
+        proc.stdin.close()  # the parent "dies": server must exit by itself
+        try:
+            check("exits on stdin EOF", proc.wait(10) == 0, f"rc={proc.returncode}")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            check("exits on stdin EOF", False, "still running after 10 s")
+
+        proc, port = start(script, "--subprotocol", "chat", "--subprotocol", "superchat",
+                           "--compression", "on")
+        asyncio.run(run_subprotocol_checks(port))
+        asyncio.run(run_compression_check(port))
+        proc.send_signal(signal.SIGTERM)
+        try:
+            check("exits on SIGTERM", proc.wait(10) == 0, f"rc={proc.returncode}")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            check("exits on SIGTERM", False, "still running after 10 s")
+
+        r = subprocess.run([sys.executable, os.path.join(HERE, script), "--host", "0.0.0.0"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        check("refuses non-loopback --host", r.returncode != 0 and not r.stdout, r.stderr)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

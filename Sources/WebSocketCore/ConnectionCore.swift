@@ -1,0 +1,468 @@
+/// The WebSocket protocol (RFC 6455) after the opening handshake, for either role, as a value type
+/// with no I/O: bytes in, events out; calls in, bytes out.
+///
+/// Drive it like this (the actor layer does exactly this):
+/// - Feed every chunk read from the transport to ``receive(_:)-(UnsafeRawBufferPointer)``, then
+///   pull ``nextEvent()`` until it returns `nil` and hand the events to the application.
+/// - At end of stream call ``receiveEndOfStream()`` and pull events again.
+/// - After *every* call (receiving included: pongs and close replies are produced there), write
+///   ``takeOutput()`` to the transport in order.
+/// - When ``closeExpected`` turns true, start the close timeout; when a terminal event
+///   (`.closed`, `.failed`, `.aborted`) arrives, the protocol is over (RFC 6455 §7.1.1 says who
+///   closes the TCP connection: the server at once, the client after the server did or a timeout).
+///
+/// Receiving never throws: a peer's violation fails the connection with the close code the RFC
+/// demands (1002, 1007, 1009), queues that close frame, and surfaces as `.failed`. Sending throws
+/// ``UsageError`` for misuse only. After a terminal event all further input is ignored (§1.4, §7.1.1).
+///
+/// Time and randomness are injected: the core never reads a clock, and masking keys come from the
+/// generator passed to ``init(role:configuration:randomNumberGenerator:)``.
+public struct ConnectionCore: Sendable {
+    /// Which end of the connection this is: clients mask what they send, servers require masks (§5.1).
+    public enum Role: Sendable, Hashable {
+        case client
+        case server
+    }
+
+    /// The connection's state as the application sees it (§4.1 CONNECTING is the handshake's business).
+    public enum State: Sendable, Hashable, CustomStringConvertible {
+        /// Messages flow both ways.
+        case open
+        /// We sent a close frame and wait for the peer's (§7.1.2).
+        case closing
+        /// Terminal: the close handshake completed, the connection failed, or the stream ended.
+        case closed
+
+        public var description: String {
+            switch self {
+            case .open: return "open"
+            case .closing: return "closing"
+            case .closed: return "closed"
+            }
+        }
+    }
+
+    /// Limits and policies, fixed for the connection's life.
+    public struct Configuration: Sendable, Hashable {
+        /// The largest message accepted, in bytes, checked against each frame header *before* its
+        /// payload is buffered. `Int.max` means unlimited. Default 16 MiB.
+        public var maxMessageSize: Int = 16 * 1024 * 1024
+        /// RSV bits a negotiated extension allows on data frames (0x4 = RSV1). Default none (§5.2).
+        public var allowedReservedBits: UInt8 = 0
+        /// Whether a ping is answered with a pong automatically (§5.5.2). Default yes.
+        public var answersPings = true
+
+        public init() {}
+    }
+
+    /// The contents of a close frame (§5.5.1).
+    public struct CloseFrame: Sendable, Hashable {
+        /// The status code; 1005 (``CloseCode/noStatusReceived``) when the frame carried none.
+        public var code: CloseCode
+        public var reason: String
+
+        public init(code: CloseCode, reason: String) {
+            self.code = code
+            self.reason = reason
+        }
+    }
+
+    /// What the peer's bytes amounted to.
+    public enum Event: Sendable, Hashable {
+        /// A complete message.
+        case message(Message)
+        /// A ping arrived (already answered when ``Configuration/answersPings``).
+        case ping([UInt8])
+        /// A pong arrived.
+        case pong([UInt8])
+        /// Terminal: the close handshake completed. `frame` is the peer's close frame.
+        case closed(CloseFrame)
+        /// Terminal: the peer broke the protocol; a close frame with the violation's code is queued.
+        case failed(ProtocolViolation)
+        /// Terminal: the stream ended before the close handshake completed (reported as 1006).
+        case aborted
+    }
+
+    public let role: Role
+    public let configuration: Configuration
+    public private(set) var state: State = .open
+
+    /// True while we wait for the peer's close frame: the caller should run a close timeout.
+    public var closeExpected: Bool { state == .closing }
+
+    // Receive side: the frame being read.
+    private var headerBuffer: [UInt8] = []
+    private var inPayload = false
+    private var frameRemaining: UInt64 = 0
+    private var frameOpcode: Opcode = .continuation
+    private var frameIsFinal = false
+    private var frameKey: MaskingKey?
+    private var maskPhase = 0
+    private var controlPayload: [UInt8] = []
+    // Receive side: the message being assembled (nil kind: none in progress).
+    private var messageKind: MessageKind?
+    private var messagePayload: [UInt8] = []
+    private var messageValidator = UTF8Validator()
+    // Send side.
+    private var outboundFragmentKind: MessageKind?
+    private var outboundValidator = UTF8Validator()
+    private var randomNumberGenerator: any RandomNumberGenerator & Sendable
+    // Queues, drained by the caller.
+    private var events: [Event] = []
+    private var eventIndex = 0
+    private var output: [[UInt8]] = []
+
+    /// Creates the protocol state for an open connection.
+    /// - Parameter randomNumberGenerator: the source of masking keys (clients only). Use
+    ///   `SystemRandomNumberGenerator()` in production: §5.3 requires unpredictable keys.
+    public init(role: Role, configuration: Configuration = .init(),
+                randomNumberGenerator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
+        self.role = role
+        self.configuration = configuration
+        self.randomNumberGenerator = randomNumberGenerator
+    }
+
+    // MARK: - Draining
+
+    /// The next event produced by the input so far, or `nil` when there is none.
+    public mutating func nextEvent() -> Event? {
+        guard eventIndex < events.count else {
+            if !events.isEmpty {
+                events.removeAll(keepingCapacity: true)
+                eventIndex = 0
+            }
+            return nil
+        }
+        let event = events[eventIndex]
+        eventIndex += 1
+        return event
+    }
+
+    /// The frames to write, in order, since the last call. Write them before anything taken later.
+    public mutating func takeOutput() -> [[UInt8]] {
+        guard !output.isEmpty else { return [] }
+        defer { output = [] }
+        return output
+    }
+
+    /// Whether ``takeOutput()`` has anything.
+    public var hasOutput: Bool { !output.isEmpty }
+
+    // MARK: - Receiving
+
+    /// Feeds bytes read from the transport. Never throws; see the type's documentation.
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer) {
+        let count = bytes.count
+        var offset = 0
+        reading: while state != .closed {
+            if inPayload {
+                guard offset < count else { break reading }
+                let available = count - offset
+                let take = frameRemaining < UInt64(available) ? Int(frameRemaining) : available
+                consumePayload(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+                offset += take
+                frameRemaining -= UInt64(take)
+                if frameRemaining == 0 && state != .closed { finishFrame() }
+                continue
+            }
+            let result: FrameHeader.DecodeResult
+            if headerBuffer.isEmpty {
+                guard offset < count else { break reading }
+                // Fast path: the whole header is in this chunk, decode it in place.
+                result = FrameHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                if case .header(_, let size) = result { offset += size }
+            } else {
+                result = headerBuffer.withUnsafeBytes { FrameHeader.decode($0) }
+            }
+            switch result {
+            case .header(let header, _):
+                headerBuffer.removeAll(keepingCapacity: true)
+                startFrame(header)
+            case .needBytes(let needed):
+                guard offset < count else { break reading }
+                // Buffer exactly up to what the header needs: the payload must stay in `bytes`.
+                let take = min(needed - headerBuffer.count, count - offset)
+                headerBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+                offset += take
+            case .invalid(let violation):
+                fail(violation)
+            }
+        }
+    }
+
+    /// Feeds bytes from any collection (convenience for tests and scripted peers).
+    public mutating func receive(_ bytes: some Collection<UInt8>) {
+        if bytes.withContiguousStorageIfAvailable({ receive(UnsafeRawBufferPointer($0)) }) == nil {
+            Array(bytes).withUnsafeBytes { receive($0) }
+        }
+    }
+
+    /// Reports that the transport's input ended. Idempotent.
+    ///
+    /// Before the close handshake completed this is an abnormal closure (§7.1.5: 1006) and produces
+    /// `.aborted`; afterwards it is the expected end and produces nothing.
+    public mutating func receiveEndOfStream() {
+        guard state != .closed else { return }
+        state = .closed
+        events.append(.aborted)
+    }
+
+    private mutating func startFrame(_ header: FrameHeader) {
+        // §5.2: "If a nonzero value is received and none of the negotiated extensions defines the
+        // meaning of such a nonzero value, the receiving endpoint MUST _Fail the WebSocket Connection_."
+        let allowedBits = header.opcode.isControl ? 0 : configuration.allowedReservedBits
+        guard header.reservedBits & ~allowedBits == 0 else {
+            return fail(.init(.protocolError, "reserved bits 0x\(String(header.reservedBits, radix: 16)) set without a negotiated extension"))
+        }
+        // §5.1: servers MUST close on an unmasked frame; clients on a masked one.
+        switch role {
+        case .server where header.maskingKey == nil:
+            return fail(.init(.protocolError, "unmasked frame from a client"))
+        case .client where header.maskingKey != nil:
+            return fail(.init(.protocolError, "masked frame from a server"))
+        default:
+            break
+        }
+        switch header.opcode {
+        case .continuation:
+            guard messageKind != nil else {
+                return fail(.init(.protocolError, "continuation frame without a message in progress"))
+            }
+        case .text, .binary:
+            guard messageKind == nil else {
+                return fail(.init(.protocolError, "new data frame while a fragmented message is in progress"))
+            }
+        case .close, .ping, .pong:
+            break
+        }
+        if !header.opcode.isControl {
+            let limit = UInt64(configuration.maxMessageSize)
+            let size = UInt64(messagePayload.count) + header.payloadLength
+            // Checked before anything is buffered: a header claiming exabytes allocates nothing.
+            guard size <= limit else {
+                return fail(.init(.messageTooBig, "message of at least \(size) bytes exceeds the limit of \(limit) bytes"))
+            }
+            if messageKind == nil {
+                messageKind = header.opcode == .text ? .text : .binary
+                // Reserve what the frame announces, but not more than 1 MiB ahead of the bytes
+                // actually arriving, so a lying header cannot make us allocate.
+                messagePayload.reserveCapacity(Int(min(header.payloadLength, 1 << 20)))
+            }
+        }
+        frameOpcode = header.opcode
+        frameIsFinal = header.isFinal
+        frameKey = header.maskingKey
+        maskPhase = 0
+        frameRemaining = header.payloadLength
+        inPayload = true
+        if frameRemaining == 0 { finishFrame() }
+    }
+
+    private mutating func consumePayload(_ chunk: UnsafeRawBufferPointer) {
+        if frameOpcode.isControl {
+            let start = controlPayload.count
+            controlPayload.append(contentsOf: chunk)
+            if let key = frameKey {
+                maskPhase = controlPayload.withUnsafeMutableBytes {
+                    key.apply(to: UnsafeMutableRawBufferPointer(rebasing: $0[start...]), phase: maskPhase)
+                }
+            }
+            return
+        }
+        let start = messagePayload.count
+        messagePayload.append(contentsOf: chunk)
+        let key = frameKey
+        let isText = messageKind == .text
+        let phase = maskPhase
+        let valid = messagePayload.withUnsafeMutableBytes { buffer -> Bool in
+            let appended = UnsafeMutableRawBufferPointer(rebasing: buffer[start...])
+            if let key { key.apply(to: appended, phase: phase) }
+            // §8.1: fail as soon as invalid UTF-8 arrives, not when the message completes.
+            return !isText || messageValidator.validate(UnsafeRawBufferPointer(appended))
+        }
+        maskPhase = (phase + chunk.count) & 3
+        if !valid { fail(.init(.invalidPayload, "invalid UTF-8 in a text message")) }
+    }
+
+    private mutating func finishFrame() {
+        inPayload = false
+        switch frameOpcode {
+        case .ping:
+            let payload = controlPayload
+            controlPayload.removeAll(keepingCapacity: true)
+            if configuration.answersPings && state == .open {
+                // §5.5.3: a pong in response to a ping carries the ping's application data.
+                enqueueFrame(.pong, payload: payload)
+            }
+            events.append(.ping(payload))
+        case .pong:
+            let payload = controlPayload
+            controlPayload.removeAll(keepingCapacity: true)
+            events.append(.pong(payload))
+        case .close:
+            let payload = controlPayload
+            controlPayload.removeAll(keepingCapacity: true)
+            receivedClose(payload)
+        case .text, .binary, .continuation:
+            guard frameIsFinal else { return }
+            if messageKind == .text {
+                guard messageValidator.isComplete else {
+                    return fail(.init(.invalidPayload, "text message ends inside a UTF-8 sequence"))
+                }
+                events.append(.message(.text(String(decoding: messagePayload, as: UTF8.self))))
+            } else {
+                events.append(.message(.binary(messagePayload)))
+            }
+            messagePayload = []
+            messageKind = nil
+            messageValidator = UTF8Validator()
+        }
+    }
+
+    private mutating func receivedClose(_ payload: [UInt8]) {
+        var frame = CloseFrame(code: .noStatusReceived, reason: "")
+        if payload.count == 1 {
+            return fail(.init(.protocolError, "close frame with a 1-byte payload"))
+        }
+        if payload.count >= 2 {
+            let code = CloseCode(UInt16(payload[0]) << 8 | UInt16(payload[1]))
+            guard code.isValidOnWire else {
+                return fail(.init(.protocolError, "close frame with invalid close code \(code.rawValue)"))
+            }
+            var validator = UTF8Validator()
+            let reason = payload[2...]
+            guard validator.validate(reason), validator.isComplete else {
+                return fail(.init(.invalidPayload, "invalid UTF-8 in a close reason"))
+            }
+            frame = CloseFrame(code: code, reason: String(decoding: reason, as: UTF8.self))
+        }
+        if state == .open {
+            // §5.5.1: reply with a close frame, "typically echoing the status code it received".
+            enqueueClose(frame.code == .noStatusReceived ? nil : frame.code, reason: "")
+        }
+        state = .closed
+        events.append(.closed(frame))
+    }
+
+    /// Fails the connection (§7.1.7): sends a close frame with the violation's code unless one was
+    /// sent already, and ignores all further input.
+    private mutating func fail(_ violation: ProtocolViolation) {
+        if state == .open {
+            enqueueClose(violation.closeCode, reason: Self.genericReason(for: violation.closeCode))
+        }
+        state = .closed
+        inPayload = false
+        events.append(.failed(violation))
+    }
+
+    /// A fixed reason per code: the detail may echo untrusted input, so it never goes on the wire.
+    private static func genericReason(for code: CloseCode) -> String {
+        switch code {
+        case .invalidPayload: return "invalid payload data"
+        case .messageTooBig: return "message too big"
+        default: return "protocol error"
+        }
+    }
+
+    // MARK: - Sending
+
+    /// Queues a complete text message (one frame).
+    public mutating func send(text: String) throws(UsageError) {
+        try checkCanSendMessage()
+        var text = text
+        text.withUTF8 { enqueueFrame(.text, payload: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Queues a complete binary message (one frame).
+    public mutating func send(binary payload: UnsafeRawBufferPointer) throws(UsageError) {
+        try checkCanSendMessage()
+        enqueueFrame(.binary, payload: payload)
+    }
+
+    /// Queues a complete message of `kind` from raw bytes; text must be valid UTF-8.
+    public mutating func send(_ payload: UnsafeRawBufferPointer, kind: MessageKind) throws(UsageError) {
+        try checkCanSendMessage()
+        if kind == .text {
+            var validator = UTF8Validator()
+            guard validator.validate(payload), validator.isComplete else { throw .invalidUTF8 }
+        }
+        enqueueFrame(kind == .text ? .text : .binary, payload: payload)
+    }
+
+    /// Queues one frame of a fragmented message (§5.4).
+    ///
+    /// The first frame carries `kind`'s opcode, later ones are continuations; `isFinal` ends the
+    /// message. Text may split UTF-8 sequences between frames, but the whole must be valid.
+    public mutating func sendFrame(_ payload: UnsafeRawBufferPointer, kind: MessageKind, isFinal: Bool) throws(UsageError) {
+        guard state == .open else { throw .notOpen(state) }
+        let opcode: Opcode
+        if let inProgress = outboundFragmentKind {
+            guard inProgress == kind else { throw .fragmentedMessageInProgress }
+            opcode = .continuation
+        } else {
+            opcode = kind == .text ? .text : .binary
+            outboundValidator = UTF8Validator()
+        }
+        if kind == .text {
+            guard outboundValidator.validate(payload), !isFinal || outboundValidator.isComplete else {
+                throw .invalidUTF8
+            }
+        }
+        outboundFragmentKind = isFinal ? nil : kind
+        enqueueFrame(opcode, isFinal: isFinal, payload: payload)
+    }
+
+    /// Queues a ping (§5.5.2) with at most 125 bytes of application data.
+    public mutating func sendPing(_ payload: [UInt8] = []) throws(UsageError) {
+        try sendControl(.ping, payload)
+    }
+
+    /// Queues an unsolicited pong (§5.5.3: a unidirectional heartbeat).
+    public mutating func sendPong(_ payload: [UInt8] = []) throws(UsageError) {
+        try sendControl(.pong, payload)
+    }
+
+    /// Starts the close handshake (§7.1.2): queues a close frame and moves to `.closing`.
+    ///
+    /// - Parameters:
+    ///   - code: the status code, or `nil` for an empty close frame (the peer then reports 1005).
+    ///   - reason: at most 123 UTF-8 bytes; must be empty when `code` is `nil`.
+    public mutating func close(code: CloseCode? = .normalClosure, reason: String = "") throws(UsageError) {
+        guard state == .open else { throw .notOpen(state) }
+        if let code {
+            guard code.isValidOnWire else { throw .invalidCloseCode(code) }
+            guard reason.utf8.count <= 123 else { throw .closeReasonTooLong(reason.utf8.count) }
+        } else if !reason.isEmpty {
+            throw .invalidCloseCode(.noStatusReceived)
+        }
+        enqueueClose(code, reason: reason)
+        state = .closing
+    }
+
+    private func checkCanSendMessage() throws(UsageError) {
+        guard state == .open else { throw .notOpen(state) }
+        guard outboundFragmentKind == nil else { throw .fragmentedMessageInProgress }
+    }
+
+    private mutating func sendControl(_ opcode: Opcode, _ payload: [UInt8]) throws(UsageError) {
+        guard state == .open else { throw .notOpen(state) }
+        guard payload.count <= 125 else { throw .controlPayloadTooLong(payload.count) }
+        enqueueFrame(opcode, payload: payload)
+    }
+
+    private mutating func enqueueClose(_ code: CloseCode?, reason: String) {
+        guard let code else { return enqueueFrame(.close, payload: [UInt8]()) }
+        var payload: [UInt8] = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
+        payload.append(contentsOf: reason.utf8.prefix(123))
+        enqueueFrame(.close, payload: payload)
+    }
+
+    private mutating func enqueueFrame(_ opcode: Opcode, isFinal: Bool = true, payload: UnsafeRawBufferPointer) {
+        let key: MaskingKey? = role == .client ? .random(using: &randomNumberGenerator) : nil
+        output.append(FrameEncoder.encode(opcode: opcode, isFinal: isFinal, payload: payload, maskingKey: key))
+    }
+
+    private mutating func enqueueFrame(_ opcode: Opcode, payload: [UInt8]) {
+        payload.withUnsafeBytes { enqueueFrame(opcode, payload: $0) }
+    }
+}

@@ -1,0 +1,1 @@
+// Minimal loopback server: see WebSocketServer.swift

@@ -1,0 +1,95 @@
+import WebSocketCore
+
+/// The one error type of this library.
+///
+/// Switch on ``status`` (a stable classification in the spirit of WinRT's `WebErrorStatus`) to
+/// decide what to do; ``message`` says what happened in words meant for a log or a person.
+public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public enum Status: Sendable, Hashable, CustomStringConvertible {
+        /// The call is not allowed in the socket's current state (for example `send` before
+        /// `connect`, or changing frozen configuration). A programming error (WinRT `E_ILLEGAL_METHOD_CALL`).
+        case invalidState
+        /// The connection has closed; nothing more can be sent (WinRT `RO_E_CLOSED`).
+        case closed
+        /// An argument was rejected (malformed URL, forbidden header, invalid close code, ...).
+        case invalidArgument
+        /// The TCP connection could not be established (refused, unreachable).
+        case cannotConnect
+        /// The host name did not resolve to any address.
+        case hostNameNotResolved
+        /// An operation did not complete in time (open timeout, close timeout).
+        case timeout
+        /// The connection dropped without a close handshake (WinRT `WININET_E_CONNECTION_ABORTED`).
+        case connectionAborted
+        /// The operation was cancelled (task cancellation).
+        case operationCanceled
+        /// The peer broke the protocol; the connection was failed with this close code
+        /// (1002 protocol error, 1007 invalid payload, ...).
+        case protocolViolation(CloseCode)
+        /// A message exceeded the configured maximum size; the connection was closed with 1009.
+        case messageTooBig
+        /// The opening handshake failed. `httpStatus` is the server's status code, or 0 when the
+        /// response was not valid HTTP. See ``WebSocketError/handshakeResponse``.
+        case handshakeFailed(httpStatus: Int)
+        /// The requested feature is not available in this build (for example `wss://` before TLS).
+        case notSupported
+
+        /// A stable, script-friendly spelling: `cannotConnect`, `protocolViolation(1002)`,
+        /// `handshakeFailed(404)`.
+        public var description: String {
+            switch self {
+            case .invalidState: return "invalidState"
+            case .closed: return "closed"
+            case .invalidArgument: return "invalidArgument"
+            case .cannotConnect: return "cannotConnect"
+            case .hostNameNotResolved: return "hostNameNotResolved"
+            case .timeout: return "timeout"
+            case .connectionAborted: return "connectionAborted"
+            case .operationCanceled: return "operationCanceled"
+            case .protocolViolation(let code): return "protocolViolation(\(code.rawValue))"
+            case .messageTooBig: return "messageTooBig"
+            case .handshakeFailed(let status): return "handshakeFailed(\(status))"
+            case .notSupported: return "notSupported"
+            }
+        }
+    }
+
+    /// What the server answered when the opening handshake failed.
+    public struct HandshakeResponse: Sendable, Hashable {
+        /// The HTTP status code (0 when the response could not be parsed).
+        public var status: Int
+        /// The response headers in the order received.
+        public var headers: [(name: String, value: String)] {
+            get { headerPairs.map { ($0.name, $0.value) } }
+            set { headerPairs = newValue.map { HeaderPair(name: $0.name, value: $0.value) } }
+        }
+        /// The first bytes of the body, if the server sent any (at most 1 KiB).
+        public var bodyPrefix: [UInt8]
+
+        private var headerPairs: [HeaderPair]
+        private struct HeaderPair: Sendable, Hashable { var name: String; var value: String }
+
+        public init(status: Int, headers: [(name: String, value: String)], bodyPrefix: [UInt8]) {
+            self.status = status
+            self.headerPairs = headers.map { HeaderPair(name: $0.name, value: $0.value) }
+            self.bodyPrefix = bodyPrefix
+        }
+    }
+
+    /// The classification to switch on.
+    public var status: Status
+    /// A human-readable account of what happened.
+    public var message: String
+    /// The server's response, when ``status`` is `.handshakeFailed`.
+    public var handshakeResponse: HandshakeResponse?
+
+    public init(_ status: Status, _ message: String, handshakeResponse: HandshakeResponse? = nil) {
+        self.status = status
+        self.message = message
+        self.handshakeResponse = handshakeResponse
+    }
+
+    /// `"<status>: <message>"`, the form the CLI prints after `error `.
+    public var description: String { "\(status): \(message)" }
+}
