@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Client x server comparison on this machine, in one go.
 #
-#   Scripts/bench.sh [--seconds S] [--no-build] [--python-only]
+#   Scripts/bench.sh [--seconds S] [--no-build] [--python-only] [--pin]
 #
 # Servers: ours (`websocket serve --port 0`) and Python websockets (echo_server.py).
 # Clients: ours (`websocket bench`), Python websockets and picows (bench_client.py).
 # Workloads: rtt 256 B, rtt 16 KiB, stream 64 KiB; S seconds each (default 5,
 # or $BENCH_SECONDS). Ratios are against picows on the same server in the same
 # run, because absolute numbers swing with the machine; the ratio is what we track.
+# --pin puts servers on CPU 0 and clients on CPU 1 (taskset), which cuts the
+# run-to-run spread on a 2-core VM but also caps a multi-threaded peer at one core.
 #
 # Everything listens on 127.0.0.1 only, and every process started here is stopped
 # on exit (trap EXIT), including on Ctrl-C or a failed step.
@@ -19,12 +21,14 @@ cd "$ROOT"
 SECS="${BENCH_SECONDS:-5}"
 BUILD=1
 OURS=1
+PIN=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --seconds) SECS="$2"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --python-only) OURS=0; BUILD=0; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --pin) PIN=1; shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -65,11 +69,20 @@ WS="$ROOT/.build/release/websocket"
 if [[ $BUILD == 1 ]]; then
     echo "== swift build -c release --product websocket"
     if ! swift build -c release --product websocket; then
-        echo "warning: release build failed; our client/server rows will show ERR" >&2
+        echo "warning: release build failed; comparing the Python clients only" >&2
+        OURS=0
     fi
 fi
 if [[ $OURS == 1 && ! -x "$WS" ]]; then
-    echo "warning: $WS missing; our client/server rows will show ERR" >&2
+    echo "warning: $WS missing; comparing the Python clients only" >&2
+    OURS=0
+fi
+
+SERVER_PREFIX=()
+CLIENT_PREFIX=()
+if [[ $PIN == 1 ]]; then
+    SERVER_PREFIX=(taskset -c 0)
+    CLIENT_PREFIX=(taskset -c 1)
 fi
 
 # Servers read stdin from a FIFO that this script holds open on fd 3: the Python
@@ -81,7 +94,7 @@ exec 3<>"$TMP/stdin"
 start_server() {
     local name="$1"; shift
     # 3>&-: the server must not hold a write end of its own stdin FIFO.
-    "$@" <"$TMP/stdin" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
+    "${SERVER_PREFIX[@]}" "$@" <"$TMP/stdin" >"$TMP/$name.out" 2>"$TMP/$name.err" 3>&- &
     PIDS+=("$!")
     PORT=""
     local i line
@@ -115,12 +128,12 @@ run_client() {
         websockets|picows) cmd=("$PY" Scripts/python/bench_client.py --impl "$client") ;;
     esac
     local out
-    if out="$(timeout $((${SECS%.*} + 60)) "${cmd[@]}" --url "$url" --size "$size" \
+    if out="$(timeout $((${SECS%.*} + 60)) "${CLIENT_PREFIX[@]}" "${cmd[@]}" --url "$url" --size "$size" \
                 --seconds "$SECS" --mode "$mode" --conns "$conns" 2>"$TMP/client.err" </dev/null 3>&-)"; then
         out="$(printf '%s\n' "$out" | tail -n 1)"
         if [[ $out == rps=* || $out == mbps=* ]]; then echo "$out"; return; fi
     fi
-    echo "ERR $(tail -n 1 "$TMP/client.err" 2>/dev/null)"
+    echo "ERR $(tail -n 1 "$TMP/client.err" 2>/dev/null | cut -c1-60)"
 }
 
 # metric LINE -> rps (rtt) or mbps (stream), empty if absent
@@ -132,7 +145,7 @@ CLIENTS=(picows websockets)
 SERVERS=(python)
 [[ $OURS == 1 ]] && SERVERS=(ours python)
 
-echo "== benchmark: ${SECS}s per run, 127.0.0.1, $(nproc) cores"
+echo "== benchmark: ${SECS}s per run, 127.0.0.1, $(nproc) cores$([[ $PIN == 1 ]] && echo ', pinned: servers cpu0, clients cpu1')"
 ROWS=()
 for server in "${SERVERS[@]}"; do
     for workload in "${WORKLOADS[@]}"; do

@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import os
 import signal
+import stat
 import sys
 import threading
 import urllib.parse
@@ -62,7 +63,7 @@ def announce(port: int) -> None:
 
 def install_stop_triggers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event,
                           watch_stdin: bool) -> None:
-    """Set `stop` on SIGTERM/SIGINT and (optionally) on stdin EOF.
+    """Set `stop` on SIGTERM/SIGINT and (optionally) on EOF of a piped stdin.
 
     stdin is read by a daemon thread because asyncio's connect_read_pipe rejects
     regular files and /dev/null; a blocking read works for every kind of stdin.
@@ -71,10 +72,15 @@ def install_stop_triggers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event,
         loop.add_signal_handler(sig, stop.set)
     if not watch_stdin:
         return
+    # Only a pipe, socket or terminal on stdin can tell us the parent went away.
+    # /dev/null or a file would hit EOF at once and kill a server whose parent
+    # merely forgot to give it a pipe, so those are not watched.
     try:
-        os.fstat(0)
-    except OSError:  # fd 0 closed: nothing to watch, keep serving until signalled
-        print("warning: no stdin; exit on parent death disabled", file=sys.stderr)
+        mode = os.fstat(0).st_mode
+    except OSError:
+        mode = 0
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(0)):
+        print("note: stdin is not a pipe; exit on parent death disabled", file=sys.stderr)
         return
 
     def drain() -> None:

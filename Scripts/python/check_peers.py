@@ -101,6 +101,7 @@ async def run_compression_check(port: int) -> None:
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # keep order with servers' stderr in CI logs
     for script in SERVERS:
         print(f"== {script}")
         proc, port = start(script)
@@ -126,7 +127,7 @@ def main() -> int:
         r = subprocess.run([sys.executable, os.path.join(HERE, script), "--host", "0.0.0.0"],
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         check("refuses non-loopback --host", r.returncode != 0 and not r.stdout, r.stderr)
-    print(f"{passed} passed, {failed} failed")
+    print(f"peer self-check: {passed} ok, {failed} bad")
     return 1 if failed else 0
 
 

@@ -4,8 +4,10 @@
     python echo_server.py [--host 127.0.0.1] [--port 0] [--max-size N]
                           [--subprotocol P ...] [--compression on|off] [--no-stdin-watch]
 
-Prints exactly `LISTENING <port>` on stdout once bound. Keep its stdin open (a
-pipe) while you need it: it exits on stdin EOF so a crashed parent cannot leak it.
+Prints exactly `LISTENING <port>` on stdout once bound. Give it a pipe as stdin
+and keep the write end open while you need it: it exits on EOF of a piped stdin,
+so a crashed parent cannot leak it. (A non-pipe stdin such as /dev/null is not
+watched; then only SIGTERM/SIGINT stop it.)
 
 Paths:
   /echo (and anything unrecognised)  echo every message with the same type

@@ -1,1 +1,35 @@
-print("websocket")
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `websocket`: a scriptable WebSocket client, echo server, benchmark and demo.
+///
+///     websocket                      the demo on an in-process loopback echo server
+///     websocket URL [options]        stdin lines out, received messages on stdout
+///     websocket serve [--port N]     loopback echo server
+///     websocket bench --url URL ...  client benchmark
+let arguments = Array(CommandLine.arguments.dropFirst())
+let status: Int32
+do {
+    switch arguments.first {
+    case nil:
+        status = await DemoCommand.run()
+    case "serve":
+        status = await ServeCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
+    case "bench":
+        status = await BenchCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
+    case "-h", "--help", "help":
+        Output.out(ClientCommand.usage)
+        Output.out("       websocket serve [--port N] [--host H]")
+        Output.out("       websocket bench --url URL --size BYTES --seconds S --mode rtt|stream [--conns C]")
+        Output.out("       websocket            (demo on an in-process echo server)")
+        status = 0
+    default:
+        status = await ClientCommand.run(try Arguments(arguments, flagNames: ["binary"]))
+    }
+} catch {
+    Output.fail(error)
+}
+exit(status)

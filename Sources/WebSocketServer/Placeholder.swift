@@ -1,1 +1,0 @@
-// Minimal loopback server: see WebSocketServer.swift

@@ -1,0 +1,422 @@
+import Synchronization
+import WebSockets
+
+/// The shared state of two connected ``InMemoryTransport`` ends, behind one lock.
+///
+/// Ends are 0 (client) and 1 (server). Direction `d` carries what end `d` writes to end `1 - d`.
+/// Continuations are taken out of the state under the lock and resumed after it is released, so each
+/// is resumed exactly once: whoever removes it from the state owns it.
+final class InMemoryPipe: Sendable {
+    private let state = Mutex(PairState())
+
+    enum ReadOutcome {
+        case bytes(Int)
+        case failed(WebSocketError)
+        case wouldBlock
+    }
+
+    struct WriteOutcome {
+        var delivered: [UInt8] = []
+        var tap: (@Sendable ([UInt8]) -> Void)?
+        var error: WebSocketError?
+    }
+
+    // MARK: Reading
+
+    func read(end: Int, into buffer: inout [UInt8]) -> ReadOutcome {
+        state.withLock { state in
+            if state.ends[end].closed {
+                return .failed(WebSocketError(.closed, "the transport was closed"))
+            }
+            if buffer.isEmpty {
+                return .bytes(0)
+            }
+            let inbound = 1 - end
+            if !state.directions[inbound].segments.isEmpty {
+                let count = state.directions[inbound].segments.read(into: &buffer)
+                state.ends[end].bytesRead += count
+                return .bytes(count)
+            }
+            switch state.directions[inbound].terminal {
+            case .endOfStream: return .bytes(0)
+            case .aborted: return .failed(WebSocketError(.connectionAborted, "the connection was dropped"))
+            case nil: return .wouldBlock
+            }
+        }
+    }
+
+    func makeWaiterID(end: Int) -> UInt64 {
+        state.withLock { state in
+            state.ends[end].lastWaiterID &+= 1
+            return state.ends[end].lastWaiterID
+        }
+    }
+
+    /// Parks `continuation` as the reader of `end`, or returns how to resume it right away.
+    func park(end: Int, id: UInt64, _ continuation: CheckedContinuation<Void, any Error>) -> Result<Void, WebSocketError>? {
+        state.withLock { state in
+            // Checked under the lock: a cancellation handler that runs after this either finds the
+            // waiter parked below, or ran before and set the flag this sees.
+            if Task.isCancelled {
+                return .failure(WebSocketError(.operationCanceled, "the read was cancelled"))
+            }
+            if state.isReadable(end: end) {
+                return .success(())
+            }
+            if state.ends[end].waiter != nil {
+                return .failure(WebSocketError(.invalidState, "another read is already pending on this transport"))
+            }
+            state.ends[end].waiter = Waiter(id: id, continuation: continuation)
+            return nil
+        }
+    }
+
+    func cancelWaiter(end: Int, id: UInt64) -> CheckedContinuation<Void, any Error>? {
+        state.withLock { state in
+            guard let waiter = state.ends[end].waiter, waiter.id == id else { return nil }
+            state.ends[end].waiter = nil
+            return waiter.continuation
+        }
+    }
+
+    // MARK: Writing
+
+    func write(end: Int, _ buffers: [[UInt8]]) -> WriteOutcome {
+        var wake: [CheckedContinuation<Void, any Error>] = []
+        let outcome = state.withLock { state -> WriteOutcome in
+            var outcome = WriteOutcome()
+            if state.ends[end].closed {
+                outcome.error = WebSocketError(.closed, "the transport was closed")
+                return outcome
+            }
+            if state.ends[end].writeClosed {
+                outcome.error = WebSocketError(.closed, "the sending direction was shut down")
+                return outcome
+            }
+            if state.dropped {
+                outcome.error = WebSocketError(.connectionAborted, "the connection was dropped")
+                return outcome
+            }
+            if state.ends[1 - end].closed {
+                outcome.error = WebSocketError(.connectionAborted, "the peer closed the connection")
+                return outcome
+            }
+            if let error = state.ends[end].faults.failNextWrite {
+                state.ends[end].faults.failNextWrite = nil
+                outcome.error = error
+                return outcome
+            }
+
+            var bytes = buffers.count == 1 ? buffers[0] : Array(buffers.joined())
+            guard !bytes.isEmpty else { return outcome }
+
+            var drop = false
+            if let remaining = state.ends[end].faults.dropAfterBytes {
+                if bytes.count >= remaining {
+                    drop = true
+                    state.ends[end].faults.dropAfterBytes = nil
+                    if bytes.count > remaining {
+                        bytes.removeSubrange(remaining...)
+                        outcome.error = WebSocketError(
+                            .connectionAborted, "injected fault: the connection dropped after the limit"
+                        )
+                    }
+                } else {
+                    state.ends[end].faults.dropAfterBytes = remaining - bytes.count
+                }
+            }
+
+            var events: [Event] = []
+            if let size = state.ends[end].faults.splitWritesInto, size < bytes.count {
+                events.reserveCapacity((bytes.count + size - 1) / size + 1)
+                var start = 0
+                while start < bytes.count {
+                    let stop = min(start + size, bytes.count)
+                    events.append(.data(Array(bytes[start..<stop])))
+                    start = stop
+                }
+            } else if !bytes.isEmpty {
+                events.append(.data(bytes))
+            }
+            state.ends[end].bytesWritten += bytes.count
+
+            if drop {
+                state.dropped = true
+                events.append(.end(.aborted))
+                // The way back is cut at once: what was in flight towards this end is lost.
+                cut(&state, direction: 1 - end, wake: &wake)
+            }
+            send(&state, events, direction: end, wake: &wake)
+
+            outcome.delivered = bytes
+            outcome.tap = state.ends[end].onWrite
+            return outcome
+        }
+        for continuation in wake { continuation.resume() }
+        return outcome
+    }
+
+    // MARK: Closing
+
+    func close(end: Int) {
+        var wake: [CheckedContinuation<Void, any Error>] = []
+        state.withLock { state in
+            guard !state.ends[end].closed else { return }
+            state.ends[end].closed = true
+            let sentEndOfStream = state.ends[end].writeClosed
+            state.ends[end].writeClosed = true
+            // Nothing more will be read here: drop what arrived or is on its way.
+            let inbound = 1 - end
+            state.directions[inbound].segments.removeAll()
+            stopPump(&state, direction: inbound)
+            if let waiter = state.ends[end].waiter.take() { wake.append(waiter.continuation) }
+            if !sentEndOfStream && !state.dropped {
+                send(&state, [.end(.endOfStream)], direction: end, wake: &wake)
+            }
+        }
+        for continuation in wake { continuation.resume() }
+    }
+
+    func closeWrite(end: Int) {
+        var wake: [CheckedContinuation<Void, any Error>] = []
+        state.withLock { state in
+            guard !state.ends[end].writeClosed else { return }
+            state.ends[end].writeClosed = true
+            if !state.dropped {
+                send(&state, [.end(.endOfStream)], direction: end, wake: &wake)
+            }
+        }
+        for continuation in wake { continuation.resume() }
+    }
+
+    func abort() {
+        var wake: [CheckedContinuation<Void, any Error>] = []
+        state.withLock { state in
+            state.dropped = true
+            cut(&state, direction: 0, wake: &wake)
+            cut(&state, direction: 1, wake: &wake)
+        }
+        for continuation in wake { continuation.resume() }
+    }
+
+    // MARK: Properties
+
+    func faults(end: Int) -> InMemoryTransport.Faults {
+        state.withLock { $0.ends[end].faults }
+    }
+
+    func updateFaults(end: Int, _ body: (inout InMemoryTransport.Faults) -> Void) {
+        state.withLock { state in
+            var faults = state.ends[end].faults
+            body(&faults)
+            faults.validate()
+            state.ends[end].faults = faults
+        }
+    }
+
+    func onWrite(end: Int) -> (@Sendable ([UInt8]) -> Void)? {
+        state.withLock { $0.ends[end].onWrite }
+    }
+
+    func setOnWrite(end: Int, _ tap: (@Sendable ([UInt8]) -> Void)?) {
+        state.withLock { $0.ends[end].onWrite = tap }
+    }
+
+    func counters(end: Int) -> (written: Int, read: Int) {
+        state.withLock { ($0.ends[end].bytesWritten, $0.ends[end].bytesRead) }
+    }
+
+    func isClosed(end: Int) -> Bool {
+        state.withLock { $0.ends[end].closed }
+    }
+
+    func hasPendingRead(end: Int) -> Bool {
+        state.withLock { $0.ends[end].waiter != nil }
+    }
+
+    // MARK: Delivery (all under the lock)
+
+    /// Puts `events` on their way in `direction`: delivered now, or queued behind earlier delayed
+    /// events with a deadline no earlier than theirs, so that arrivals keep the write order.
+    private func send(_ state: inout PairState, _ events: [Event], direction: Int, wake: inout [CheckedContinuation<Void, any Error>]) {
+        let delay = state.ends[direction].faults.writeDelay
+        if delay == .zero && state.directions[direction].inFlight.isEmpty {
+            for event in events { state.deliver(event, direction: direction) }
+            if let waiter = state.ends[1 - direction].waiter.take() { wake.append(waiter.continuation) }
+            return
+        }
+        var deadline = ContinuousClock.now.advanced(by: delay)
+        if let last = state.directions[direction].inFlight.last, last.deadline > deadline {
+            deadline = last.deadline
+        }
+        for event in events {
+            state.directions[direction].inFlight.append(InFlight(deadline: deadline, event: event))
+        }
+        if state.directions[direction].pumpGeneration == nil {
+            state.lastPumpGeneration &+= 1
+            let generation = state.lastPumpGeneration
+            state.directions[direction].pumpGeneration = generation
+            state.directions[direction].pumpTask = Task { [self] in
+                await self.pump(direction: direction, generation: generation)
+            }
+        }
+    }
+
+    /// Loses everything in flight in `direction` and ends it with a drop (unless it already ended).
+    private func cut(_ state: inout PairState, direction: Int, wake: inout [CheckedContinuation<Void, any Error>]) {
+        stopPump(&state, direction: direction)
+        state.deliver(.end(.aborted), direction: direction)
+        if let waiter = state.ends[1 - direction].waiter.take() { wake.append(waiter.continuation) }
+    }
+
+    private func stopPump(_ state: inout PairState, direction: Int) {
+        state.directions[direction].inFlight.removeAll()
+        state.directions[direction].pumpGeneration = nil
+        state.directions[direction].pumpTask.take()?.cancel()
+    }
+
+    /// Delivers the delayed events of `direction` as their deadlines pass; ends when none are left.
+    private func pump(direction: Int, generation: UInt64) async {
+        while true {
+            var wake: CheckedContinuation<Void, any Error>?
+            let next = state.withLock { state -> ContinuousClock.Instant? in
+                guard state.directions[direction].pumpGeneration == generation else { return nil }
+                let now = ContinuousClock.now
+                let inFlight = state.directions[direction].inFlight
+                let due = inFlight.firstIndex { $0.deadline > now } ?? inFlight.count
+                if due > 0 {
+                    for item in inFlight[..<due] { state.deliver(item.event, direction: direction) }
+                    state.directions[direction].inFlight.removeFirst(due)
+                    wake = state.ends[1 - direction].waiter.take()?.continuation
+                }
+                guard let first = state.directions[direction].inFlight.first else {
+                    state.directions[direction].pumpGeneration = nil
+                    state.directions[direction].pumpTask = nil
+                    return nil
+                }
+                return first.deadline
+            }
+            wake?.resume()
+            guard let next else { return }
+            do {
+                try await Task.sleep(until: next, clock: .continuous)
+            } catch {
+                return  // cancelled by stopPump, which already discarded what was in flight
+            }
+        }
+    }
+}
+
+// MARK: - State
+
+private enum Terminal {
+    /// A clean end of stream (close or half-close): reads return 0.
+    case endOfStream
+    /// An abrupt drop: reads throw `.connectionAborted`.
+    case aborted
+}
+
+private enum Event {
+    case data([UInt8])
+    case end(Terminal)
+}
+
+private struct InFlight {
+    var deadline: ContinuousClock.Instant
+    var event: Event
+}
+
+private struct Waiter {
+    var id: UInt64
+    var continuation: CheckedContinuation<Void, any Error>
+}
+
+private struct EndState {
+    var closed = false
+    var writeClosed = false
+    var faults = InMemoryTransport.Faults()
+    var onWrite: (@Sendable ([UInt8]) -> Void)?
+    var bytesWritten = 0
+    var bytesRead = 0
+    var waiter: Waiter?
+    var lastWaiterID: UInt64 = 0
+}
+
+private struct DirectionState {
+    /// Arrived, not yet read.
+    var segments = SegmentQueue()
+    /// How the stream ended, once that has arrived. Read after `segments` drain.
+    var terminal: Terminal?
+    /// Delayed events in arrival order; deadlines never decrease.
+    var inFlight: [InFlight] = []
+    /// Identifies the running pump task, if any.
+    var pumpGeneration: UInt64?
+    var pumpTask: Task<Void, Never>?
+}
+
+private struct PairState {
+    var ends = [EndState(), EndState()]
+    var directions = [DirectionState(), DirectionState()]
+    /// Set by a drop: all writes fail.
+    var dropped = false
+    var lastPumpGeneration: UInt64 = 0
+
+    func isReadable(end: Int) -> Bool {
+        ends[end].closed || !directions[1 - end].segments.isEmpty || directions[1 - end].terminal != nil
+    }
+
+    /// An event arrives at the reading end of `direction`.
+    mutating func deliver(_ event: Event, direction: Int) {
+        guard !ends[1 - direction].closed, directions[direction].terminal == nil else { return }
+        switch event {
+        case .data(let bytes): directions[direction].segments.append(bytes)
+        case .end(let terminal): directions[direction].terminal = terminal
+        }
+    }
+}
+
+/// Arrived segments; reads consume the front one.
+private struct SegmentQueue {
+    private var segments: [[UInt8]] = []
+    private var head = 0
+    private var offset = 0
+
+    var isEmpty: Bool { head == segments.count }
+
+    mutating func append(_ bytes: [UInt8]) {
+        if !bytes.isEmpty { segments.append(bytes) }
+    }
+
+    mutating func removeAll() {
+        segments.removeAll()
+        head = 0
+        offset = 0
+    }
+
+    /// Copies from the front segment into the front of `buffer`; at most `buffer.count` bytes.
+    mutating func read(into buffer: inout [UInt8]) -> Int {
+        let segment = segments[head]
+        let count = min(buffer.count, segment.count - offset)
+        guard count > 0 else { return 0 }
+        let start = offset
+        buffer.withUnsafeMutableBufferPointer { destination in
+            segment.withUnsafeBufferPointer { source in
+                destination.baseAddress!.update(from: source.baseAddress! + start, count: count)
+            }
+        }
+        offset += count
+        if offset == segment.count {
+            segments[head] = []
+            head += 1
+            offset = 0
+            if head == segments.count {
+                segments.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 32 && head * 2 >= segments.count {
+                segments.removeFirst(head)
+                head = 0
+            }
+        }
+        return count
+    }
+}

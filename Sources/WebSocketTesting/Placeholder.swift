@@ -1,1 +1,0 @@
-// In-memory transports and scripted peers.

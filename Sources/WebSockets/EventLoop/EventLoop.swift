@@ -1,0 +1,251 @@
+import CWebSocketsShim
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One dedicated thread that runs Swift jobs and waits for socket readiness, alternately.
+///
+/// Why: a WebSocket round trip is "write, wait for readable, read". When the connection's actor,
+/// its socket system calls and the readiness notifications all live on the same thread, a round
+/// trip costs the system calls plus one `epoll_wait`, with no thread hop and no cross-thread
+/// wake-up in between.
+///
+/// The thread alternates between
+/// 1. running every job queued so far (``enqueue(_:)``) and every task woken by the last readiness
+///    reports, then
+/// 2. `epoll_wait`: with timeout 0 when more jobs were queued meanwhile (I/O is never starved by a
+///    busy actor), otherwise blocking until a descriptor is ready or another thread queues a job
+///    (an eventfd, signalled only when the loop may be asleep).
+///
+/// Use it as an actor's executor, so the actor's code runs on the loop thread:
+/// ```swift
+/// actor Connection {
+///     nonisolated var unownedExecutor: UnownedSerialExecutor {
+///         EventLoop.shared.asUnownedSerialExecutor()
+///     }
+/// }
+/// ```
+/// Such an actor calling ``TCPTransport`` (which runs on the caller's isolation) reads, writes and
+/// waits without leaving the loop thread: see `FDRegistration` for how a wait avoids the global
+/// pool.
+///
+/// The loop is also a `TaskExecutor` (`Task(executorPreference: EventLoop.shared) { ... }` runs
+/// nonisolated code on the loop thread), but prefer actors: every job runs with the loop's *serial*
+/// identity, and the runtime re-queues (on the loop, once) a task with this preference at each
+/// point where it changes isolation, because the job cannot tell which of the two roles queued it.
+///
+/// Descriptors are registered once with ``register(_:)`` (edge-triggered, persistent). A loop's
+/// thread runs for the life of the process.
+package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
+    /// The process-wide loop, started on first use.
+    package static let shared = EventLoop(name: "ws-event-loop")
+
+    /// The epoll instance. Registration data is an `Unmanaged<DescriptorState>` pointer, or 0 for
+    /// the wake-up eventfd.
+    let epollFD: CInt
+    /// Edge-triggered eventfd that other threads signal when the loop may be asleep. Never read:
+    /// with EPOLLET every write is a new edge (the counter only overflows after 2^64 writes, which
+    /// `cws_eventfd_signal` handles), so a wake-up costs one `write` and no `read`.
+    private let wakeFD: CInt
+    /// Jobs queued for the next turn, plus the loop's "may be asleep" flag.
+    private let queue = Mutex(Queue())
+    /// `pthread_self()` of the loop thread, 0 until it starts.
+    private let threadID = Atomic<UInt>(0)
+
+    private struct Queue {
+        var jobs: [UnownedJob] = []
+        /// Registrations whose descriptor was closed; the loop drops its reference to them between
+        /// turns, so a readiness report already fetched by `epoll_wait` never points at freed memory.
+        var releases: [Unmanaged<DescriptorState>] = []
+        /// True while the loop is in (or about to enter) a blocking `epoll_wait`.
+        var sleeping = false
+        /// Jobs queued so far (see `scheduledJobCount`).
+        var scheduled = 0
+    }
+
+    /// Creates a loop and starts its thread. The thread is never stopped.
+    /// - Parameter name: the thread name (at most 15 bytes are kept on Linux).
+    package init(name: String = "ws-event-loop") {
+        let epollFD = cws_epoll_create()
+        precondition(epollFD >= 0, "epoll_create1 failed: \(errnoDescription(errno))")
+        let wakeFD = cws_eventfd()
+        precondition(wakeFD >= 0, "eventfd failed: \(errnoDescription(errno))")
+        precondition(
+            cws_epoll_add(epollFD, wakeFD, CWS_EVENT_READABLE, 0) == 0,
+            "epoll_ctl(ADD eventfd) failed: \(errnoDescription(errno))"
+        )
+        self.epollFD = epollFD
+        self.wakeFD = wakeFD
+        let started = startDetachedThread(name: name) { [self] in self.run() }
+        precondition(started, "could not start the event loop thread")
+    }
+
+    /// Whether the caller runs on this loop's thread.
+    package var inEventLoop: Bool {
+        // Relaxed is enough: only the loop thread ever stores its own id here, and it does so before
+        // running anything, so a thread sees its own id or a value that cannot equal its own.
+        threadID.load(ordering: .relaxed) == UInt(pthread_self())
+    }
+
+    /// How many jobs were queued with ``enqueue(_:)`` so far: hops onto the loop, from any thread.
+    ///
+    /// Tasks woken by readiness reports are not counted: they run without being queued, which is
+    /// what a test can check (a loop-bound actor's socket round trip queues nothing).
+    package var scheduledJobCount: Int {
+        queue.withLock { $0.scheduled }
+    }
+
+    // MARK: Executor
+
+    /// Queues `job` for the loop thread. From another thread this signals the eventfd, but only
+    /// when the loop may be blocked in `epoll_wait`; from the loop thread it never does.
+    package func enqueue(_ job: consuming ExecutorJob) {
+        schedule(UnownedJob(job))
+    }
+
+    /// ``enqueue(_:)`` for a job already taken apart (a task parked at a readiness gate).
+    func schedule(_ job: UnownedJob) {
+        let wake = queue.withLock { queue -> Bool in
+            queue.jobs.append(job)
+            queue.scheduled &+= 1
+            guard queue.sleeping else { return false }
+            queue.sleeping = false  // one signal per sleep is enough
+            return true
+        }
+        if wake { _ = cws_eventfd_signal(wakeFD) }
+    }
+
+    /// Traps unless called on the loop thread (used by `assumeIsolated` and isolation checks).
+    package func checkIsolated() {
+        precondition(inEventLoop, "expected to run on the event loop thread")
+    }
+
+    /// Whether the caller is on the loop thread, so isolation checks never need to trap.
+    package func isIsolatingCurrentContext() -> Bool? {
+        inEventLoop
+    }
+
+    /// One loop is one thread: two executors share a context exactly when they are the same loop.
+    package func isSameExclusiveExecutionContext(other: EventLoop) -> Bool {
+        self === other
+    }
+
+    // MARK: Registrations
+
+    /// Registers `fd` once for readable, writable and peer-closed readiness, edge-triggered.
+    ///
+    /// The registration takes ownership of `fd`: ``FDRegistration/close()`` closes it, and so does
+    /// this method when it throws.
+    package func register(_ fd: CInt) throws(WebSocketError) -> FDRegistration {
+        let registration = FDRegistration(fd: fd, loop: self)
+        // The loop owns one reference until the descriptor is closed (see `release(_:)`).
+        let token = Unmanaged.passRetained(registration.loopToken)
+        let data = UInt64(UInt(bitPattern: token.toOpaque()))
+        if cws_epoll_add(epollFD, fd, CWS_EVENT_READABLE | CWS_EVENT_WRITABLE, data) != 0 {
+            let error = errno
+            token.release()
+            registration.abandon()
+            throw WebSocketError(.invalidState, "epoll_ctl(ADD) failed: \(errnoDescription(error))")
+        }
+        return registration
+    }
+
+    /// Drops the loop's reference to a registration whose descriptor was removed from epoll and
+    /// closed. Off the loop thread this waits for the next turn, after any readiness report that
+    /// `epoll_wait` may already have returned for it has been handled.
+    func release(_ token: Unmanaged<DescriptorState>) {
+        if inEventLoop {
+            // Reports are only handled inside a turn's dispatch, which never runs user code, so
+            // none refers to this registration now.
+            token.release()
+        } else {
+            queue.withLock { $0.releases.append(token) }
+        }
+    }
+
+    // MARK: The loop
+
+    private func run() -> Never {
+        threadID.store(UInt(pthread_self()), ordering: .relaxed)
+        let serialExecutor = asUnownedSerialExecutor()
+        let capacity: Int32 = 256
+        let events = UnsafeMutablePointer<cws_event>.allocate(capacity: Int(capacity))
+        // Swapped with the shared queue's arrays each turn, so steady state allocates nothing.
+        var jobs: [UnownedJob] = []
+        jobs.reserveCapacity(256)
+        var releases: [Unmanaged<DescriptorState>] = []
+
+        while true {
+            queue.withLock { queue in
+                if jobs.isEmpty {
+                    swap(&queue.jobs, &jobs)
+                } else {  // tasks woken by the last readiness reports run first
+                    jobs.append(contentsOf: queue.jobs)
+                    queue.jobs.removeAll(keepingCapacity: true)
+                }
+                if !queue.releases.isEmpty { swap(&queue.releases, &releases) }
+            }
+            for job in jobs {
+                job.runSynchronously(on: serialExecutor)
+            }
+            jobs.removeAll(keepingCapacity: true)
+            for token in releases { token.release() }
+            releases.removeAll(keepingCapacity: true)
+
+            let block = queue.withLock { queue -> Bool in
+                guard queue.jobs.isEmpty else { return false }
+                queue.sleeping = true
+                return true
+            }
+            let count = cws_epoll_wait(epollFD, events, capacity, block ? -1 : 0)
+            // Cleared before dispatch so that work queued from here on never signals the eventfd.
+            if block { queue.withLock { $0.sleeping = false } }
+            if count < 0 {
+                let error = errno
+                precondition(error == EINTR, "epoll_wait failed: \(errnoDescription(error))")
+                continue
+            }
+            for index in 0..<Int(count) {
+                let event = events[index]
+                guard let pointer = UnsafeRawPointer(bitPattern: UInt(event.data)) else { continue }
+                Unmanaged<DescriptorState>.fromOpaque(pointer)._withUnsafeGuaranteedRef {
+                    $0.handle(event.events, waking: &jobs)
+                }
+            }
+        }
+    }
+}
+
+/// `strerror(code)`, for error messages.
+func errnoDescription(_ code: CInt) -> String {
+    guard let message = strerror(code) else { return "errno \(code)" }
+    return String(cString: message)
+}
+
+/// Starts a detached pthread named `name` that runs `body`. Returns false if it could not start.
+func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+    final class Entry: Sendable {
+        let name: String
+        let body: @Sendable () -> Void
+        init(name: String, body: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+    let entry = Unmanaged.passRetained(Entry(name: name, body: body))
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { argument in
+        let entry = Unmanaged<Entry>.fromOpaque(argument!).takeRetainedValue()
+        cws_set_thread_name(entry.name)
+        entry.body()
+        return nil
+    }, entry.toOpaque())
+    guard result == 0 else {
+        entry.release()
+        return false
+    }
+    pthread_detach(thread)
+    return true
+}

@@ -1,0 +1,162 @@
+import Synchronization
+
+/// The queue between a connection's reader and the application's `for try await` loop.
+///
+/// `AsyncThrowingStream`'s own buffer either grows without bound or drops elements, and never tells
+/// the producer that the consumer fell behind. This queue is pulled by the stream (it is built with
+/// `AsyncThrowingStream(unfolding:)`), so it knows when messages are consumed: the reader pauses
+/// while the high-water mark of messages wait, and resumes once the consumer brought the queue
+/// down to half of it. TCP flow control then pushes back on the peer. Nothing is ever dropped.
+///
+/// One consumer at a time (the stream is single-consumer); one producer (the connection's reader).
+package final class MessageInbox: Sendable {
+
+    private struct State {
+        var queue: [Message] = []
+        var head = 0
+        /// `nil` while open; `.success` after a clean finish, `.failure` after an error.
+        var terminal: Result<Void, any Error>?
+        var consumer: CheckedContinuation<Message?, any Error>?
+        var producer: CheckedContinuation<Void, Never>?
+        var consumerCancelled = false
+        var onConsumerCancelled: (@Sendable () -> Void)?
+        var highWater: Int
+        var lowWater: Int { highWater / 2 }
+
+        var count: Int { queue.count - head }
+
+        mutating func pop() -> Message? {
+            guard head < queue.count else { return nil }
+            let message = queue[head]
+            head += 1
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 64 && head * 2 >= queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            return message
+        }
+    }
+
+    private let state: Mutex<State>
+
+    /// - Parameter highWater: how many undelivered messages pause the reader (at least 1).
+    package init(highWater: Int = 16) {
+        state = Mutex(State(highWater: max(1, highWater)))
+    }
+
+    /// Changes how many undelivered messages pause the reader (before a connection starts).
+    package func setHighWater(_ highWater: Int) {
+        state.withLock { $0.highWater = max(1, highWater) }
+    }
+
+    /// The stream handed to the application.
+    package func makeStream() -> AsyncThrowingStream<Message, any Error> {
+        AsyncThrowingStream(unfolding: { try await self.next() })
+    }
+
+    /// Called (once, from any thread) when the consuming task is cancelled while waiting: the
+    /// application stopped reading, so the connection should close (with 1001) rather than let
+    /// messages pile up unseen.
+    package func setConsumerCancellationHandler(_ handler: @escaping @Sendable () -> Void) {
+        let alreadyCancelled = state.withLock { state -> Bool in
+            state.onConsumerCancelled = handler
+            return state.consumerCancelled
+        }
+        if alreadyCancelled { handler() }
+    }
+
+    /// Delivers a message. Returns `false` when the queue reached the high-water mark: the producer
+    /// should `await waitForSpace()` before reading more.
+    @discardableResult
+    package func push(_ message: Message) -> Bool {
+        let (consumer, hasSpace) = state.withLock { state -> (CheckedContinuation<Message?, any Error>?, Bool) in
+            guard state.terminal == nil else { return (nil, true) }
+            if let consumer = state.consumer {
+                state.consumer = nil
+                return (consumer, true)
+            }
+            state.queue.append(message)
+            return (nil, state.count < state.highWater)
+        }
+        consumer?.resume(returning: message)
+        return hasSpace
+    }
+
+    /// Whether the producer should pause.
+    package var isFull: Bool { state.withLock { $0.count >= $0.highWater } }
+
+    /// Suspends until the consumer has taken enough messages (or the inbox finished).
+    package func waitForSpace() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { state -> Bool in
+                if state.count <= state.lowWater || state.terminal != nil || state.consumerCancelled { return true }
+                state.producer = continuation
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Ends the stream after the queued messages: normally (`error == nil`) or by throwing `error`.
+    /// Later calls are ignored: the first ending wins.
+    package func finish(throwing error: (any Error)? = nil) {
+        let (consumer, producer) = state.withLock { state -> (CheckedContinuation<Message?, any Error>?, CheckedContinuation<Void, Never>?) in
+            guard state.terminal == nil else { return (nil, nil) }
+            state.terminal = error.map { .failure($0) } ?? .success(())
+            defer { state.consumer = nil; state.producer = nil }
+            return (state.consumer, state.producer)
+        }
+        if let consumer {
+            if let error { consumer.resume(throwing: error) } else { consumer.resume(returning: nil) }
+        }
+        producer?.resume()
+    }
+
+    /// The stream's pull: the next message, `nil` at a clean end, or the terminal error.
+    package func next() async throws -> Message? {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Message?, any Error>) in
+                enum Outcome { case message(Message, CheckedContinuation<Void, Never>?), end(Result<Void, any Error>), wait, cancelled }
+                let outcome = state.withLock { state -> Outcome in
+                    if let message = state.pop() {
+                        var producer: CheckedContinuation<Void, Never>?
+                        if state.count <= state.lowWater, let waiting = state.producer {
+                            producer = waiting
+                            state.producer = nil
+                        }
+                        return .message(message, producer)
+                    }
+                    if let terminal = state.terminal { return .end(terminal) }
+                    if state.consumerCancelled { return .cancelled }
+                    state.consumer = continuation
+                    return .wait
+                }
+                switch outcome {
+                case .message(let message, let producer):
+                    producer?.resume()
+                    continuation.resume(returning: message)
+                case .end(.success):
+                    continuation.resume(returning: nil)
+                case .end(.failure(let error)):
+                    continuation.resume(throwing: error)
+                case .cancelled:
+                    continuation.resume(returning: nil)
+                case .wait:
+                    break
+                }
+            }
+        } onCancel: {
+            let (consumer, producer, handler) = state.withLock { state in
+                state.consumerCancelled = true
+                defer { state.consumer = nil; state.producer = nil }
+                return (state.consumer, state.producer, state.onConsumerCancelled)
+            }
+            consumer?.resume(returning: nil)
+            producer?.resume()
+            handler?()
+        }
+    }
+}

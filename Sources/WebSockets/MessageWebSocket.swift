@@ -1,0 +1,307 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Synchronization
+
+/// A WebSocket client that sends and receives whole messages (WinRT `MessageWebSocket`).
+///
+/// ```swift
+/// let socket = MessageWebSocket()
+/// try await socket.connect(to: "ws://127.0.0.1:8080/chat")
+/// try await socket.send(text: "hello")
+/// for try await message in socket.messages {
+///     print(message)                        // .text("...") or .binary([...])
+/// }
+/// // The loop ended normally: the close handshake completed.
+/// print(await socket.closeStatus!)        // the peer's close code and reason
+/// ```
+///
+/// Contract, following WinRT's semantics:
+/// - **Configuration freezes at connect.** ``configure(_:)`` and ``setRequestHeader(_:_:)`` work only
+///   before ``connect(to:)-(String)``; only the outgoing ``MessageWebSocketControl/messageType`` may
+///   change afterwards (``setMessageType(_:)``). After a *failed* connect the socket is idle again and
+///   may be reconfigured and reconnected; after a successful one, make a new socket to reconnect.
+/// - **``messages`` exists from init**, so nothing is lost between connecting and iterating. Iterate
+///   it once, from one task. It finishes normally after a close handshake (either side started it;
+///   ``closeStatus`` then holds the peer's code and reason), and throws ``WebSocketError`` when the
+///   connection failed: `.connectionAborted` when it dropped without a close handshake,
+///   `.protocolViolation(code)` or `.messageTooBig` when the peer broke the rules.
+/// - **Cancelling the task iterating ``messages``** means the application stopped reading: the socket
+///   closes with 1001 (going away). Dropping the last reference to the socket does the same.
+/// - **Backpressure both ways.** The socket stops reading from the network while
+///   ``MessageWebSocketControl/maxPendingMessages`` messages wait unconsumed, and `send` suspends
+///   while more than ``MessageWebSocketControl/outboundBufferSize`` bytes wait to be written.
+/// - Pings are answered automatically.
+public actor MessageWebSocket {
+    /// The socket's life cycle.
+    public enum State: Sendable, Hashable {
+        /// Created, not connected (also after a failed connect).
+        case idle
+        /// `connect` is in progress.
+        case connecting
+        /// Messages flow both ways.
+        case open
+        /// A close frame was sent; waiting for the peer's.
+        case closing
+        /// Finished: closed cleanly, failed, or dropped.
+        case closed
+    }
+
+    /// Received messages, in order. See the type's documentation for how it ends.
+    public nonisolated let messages: AsyncThrowingStream<Message, any Error>
+
+    /// The settings the socket connects with (a snapshot; change them with ``configure(_:)``).
+    public private(set) var control: MessageWebSocketControl
+
+    private let inbox: MessageInbox
+    private var requestHeaders: [(String, String)] = []
+    private var isConnecting = false
+    private var closedBeforeConnecting = false
+    private var connectionInformation = MessageWebSocketInformation()
+    /// The open connection. Behind a lock so that sending goes straight to it without a hop
+    /// through this actor.
+    private nonisolated let link = Mutex<WebSocketConnection?>(nil)
+
+    /// Creates a socket with the given settings; nothing happens on the network until
+    /// ``connect(to:)-(String)``.
+    public init(control: MessageWebSocketControl = .init()) {
+        self.control = control
+        inbox = MessageInbox(highWater: control.maxPendingMessages)
+        messages = inbox.makeStream()
+    }
+
+    deinit {
+        // Dropping the last reference closes the connection (1001) and releases the descriptor;
+        // the connection's own tasks keep it alive until the close completes or times out.
+        if let connection = link.withLock({ $0 }) {
+            Task { await connection.shutDown(code: .goingAway) }
+        }
+    }
+
+    private var connection: WebSocketConnection? { link.withLock { $0 } }
+
+    // MARK: - Before connecting
+
+    /// Changes the settings. Only before connecting: afterwards this throws `.invalidState`
+    /// (use ``setMessageType(_:)`` for the outgoing type, the one setting that may change).
+    public func configure(_ update: (inout MessageWebSocketControl) -> Void) throws {
+        try requireIdle("configuration is frozen once connect has started")
+        update(&control)
+        inbox.setHighWater(control.maxPendingMessages)
+    }
+
+    /// Adds a header to the opening handshake request. Only before connecting.
+    ///
+    /// - Throws: `.invalidState` after connect started; `.invalidArgument` for headers the
+    ///   handshake owns (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`; extensions are
+    ///   negotiated by the library, never by hand) and for names or values that are not valid HTTP.
+    public func setRequestHeader(_ name: String, _ value: String) throws {
+        try requireIdle("request headers can only be set before connecting")
+        if Handshake.isHandshakeOwnedHeader(name) {
+            let what = HTTPSyntax.equalsIgnoringASCIICase(name, "Sec-WebSocket-Extensions")
+                ? "extensions are negotiated by the library, not set by hand"
+                : "the opening handshake sets it"
+            throw WebSocketError(.invalidArgument, "header \"\(name)\" cannot be set: \(what)")
+        }
+        if let problem = Handshake.problem(withHeaderName: name, value: value) {
+            throw WebSocketError(.invalidArgument, problem)
+        }
+        requestHeaders.append((name, value))
+    }
+
+    /// Changes the type used for byte messages and frames sent from now on. Allowed at any time;
+    /// sends already made keep their type.
+    public func setMessageType(_ type: MessageKind) async {
+        control.messageType = type
+        await connection?.setMessageType(type)
+    }
+
+    private func requireIdle(_ message: String) throws(WebSocketError) {
+        if isConnecting || connection != nil || closedBeforeConnecting {
+            throw WebSocketError(.invalidState, message)
+        }
+    }
+
+    // MARK: - Connecting
+
+    /// Connects to a `ws://` URL and performs the opening handshake.
+    ///
+    /// - Throws: ``WebSocketError``: `.invalidArgument` (malformed URL), `.notSupported` (`wss://`
+    ///   until TLS lands), `.hostNameNotResolved`, `.cannotConnect`, `.timeout` (after
+    ///   ``MessageWebSocketControl/openTimeout``), `.handshakeFailed(httpStatus:)` (with the
+    ///   response in ``WebSocketError/handshakeResponse``), `.operationCanceled`, `.invalidState`.
+    public func connect(to url: String) async throws {
+        let parsed = try Self.parse(url)
+        guard !parsed.isSecure else {
+            throw WebSocketError(.notSupported, "wss:// (TLS) is not supported yet; use a ws:// URL")
+        }
+        let noDelay = control.noDelay
+        try await open(url: parsed) {
+            try await TCPTransport.connect(host: parsed.host, port: parsed.port, noDelay: noDelay)
+        }
+    }
+
+    /// Connects to a `ws://` URL. See ``connect(to:)-(String)``.
+    public func connect(to url: URL) async throws {
+        try await connect(to: url.absoluteString)
+    }
+
+    /// Performs the opening handshake for `url` over a transport you supply (an in-memory pair in
+    /// tests, a tunnel, your own TLS). The URL's scheme is not checked against the transport.
+    public func connect(to url: String, over transport: any Transport) async throws {
+        let parsed = try Self.parse(url)
+        try await open(url: parsed) { transport }
+    }
+
+    private static func parse(_ url: String) throws(WebSocketError) -> WebSocketURL {
+        do {
+            return try WebSocketURL(parsing: url)
+        } catch {
+            throw WebSocketError(.invalidArgument, "invalid WebSocket URL \"\(url)\": \(error.description)")
+        }
+    }
+
+    private func open(url: WebSocketURL, transport makeTransport: @escaping @Sendable () async throws -> any Transport) async throws {
+        try requireIdle(isConnecting ? "connect is already in progress"
+                        : "the socket was already connected or closed; create a new MessageWebSocket to reconnect")
+        try control.validate()
+        isConnecting = true
+        defer { isConnecting = false }
+        let control = self.control
+        let headers = requestHeaders
+        let opened = try await ClientOpening.withOpenTimeout(control.openTimeout) {
+            let transport = try await makeTransport()
+            return try await ClientOpening.handshake(
+                over: transport, url: url, protocols: control.supportedProtocols,
+                headers: headers, maxResponseSize: control.maxHandshakeResponseSize)
+        }
+        var configuration = ConnectionCore.Configuration()
+        configuration.maxMessageSize = control.maxMessageSize
+        let connection = WebSocketConnection(
+            transport: opened.transport, role: .client, configuration: configuration, inbox: inbox,
+            closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
+            messageType: control.messageType)
+        connectionInformation.negotiatedProtocol = opened.result.subprotocol
+        connectionInformation.localAddress = opened.transport.localAddress
+        connectionInformation.remoteAddress = opened.transport.remoteAddress
+        link.withLock { $0 = connection }
+        await connection.start(bufferedBytes: opened.bufferedBytes)
+    }
+
+    // MARK: - Sending
+
+    private nonisolated func openConnection() throws(WebSocketError) -> WebSocketConnection {
+        guard let connection = link.withLock({ $0 }) else {
+            throw WebSocketError(.invalidState, "the socket is not connected: call connect(to:) first")
+        }
+        return connection
+    }
+
+    /// Sends a message.
+    /// - Throws: `.invalidState` before connecting, `.closed` once a close frame was sent or the
+    ///   connection ended, `.invalidArgument` while a fragmented message is in progress.
+    public nonisolated func send(_ message: Message) async throws {
+        switch message {
+        case .text(let text): try await openConnection().send(text: text)
+        case .binary(let bytes): try await openConnection().send(bytes, kind: .binary)
+        }
+    }
+
+    /// Sends a text message.
+    public nonisolated func send(text: String) async throws {
+        try await openConnection().send(text: text)
+    }
+
+    /// Sends bytes as one message of ``MessageWebSocketControl/messageType`` (binary by default;
+    /// when it is `.text` the bytes must be valid UTF-8).
+    public nonisolated func send(_ bytes: [UInt8]) async throws {
+        try await openConnection().send(bytes, kind: nil)
+    }
+
+    /// Sends one frame of a message that more frames will complete (FIN = 0, WinRT
+    /// `SendNonfinalFrameAsync`). The message's type is ``MessageWebSocketControl/messageType`` at
+    /// its first frame. Other messages cannot be sent until ``sendFinalFrame(_:)``.
+    public nonisolated func sendNonfinalFrame(_ bytes: [UInt8]) async throws {
+        try await openConnection().sendFrame(bytes, kind: nil, isFinal: false)
+    }
+
+    /// Sends the last frame of a message (FIN = 1, WinRT `SendFinalFrameAsync`); without preceding
+    /// non-final frames, a complete one-frame message.
+    public nonisolated func sendFinalFrame(_ bytes: [UInt8]) async throws {
+        try await openConnection().sendFrame(bytes, kind: nil, isFinal: true)
+    }
+
+    /// Sends a ping with up to 125 bytes of application data (the peer answers with a pong).
+    public nonisolated func ping(_ payload: [UInt8] = []) async throws {
+        try await openConnection().sendPing(payload)
+    }
+
+    // MARK: - Closing
+
+    /// Closes with a status code and reason (WinRT `Close(code, reason)`), waiting for the peer's
+    /// close frame up to ``MessageWebSocketControl/closeTimeout``, after which the connection is
+    /// dropped. Idempotent: a second call waits for the same ending.
+    ///
+    /// - Parameters:
+    ///   - code: a code valid on the wire (1000–1003, 1007–1014, 3000–4999).
+    ///   - reason: at most 123 UTF-8 bytes.
+    /// - Throws: `.invalidArgument` for a code that may not be sent or a reason too long.
+    public func close(code: CloseCode, reason: String = "") async throws {
+        try await closeConnection(code: code, reason: reason)
+    }
+
+    /// Closes with an empty close frame (WinRT `Close()`; the peer sees 1005), waiting as
+    /// ``close(code:reason:)`` does.
+    public func close() async {
+        try? await closeConnection(code: nil, reason: "")
+    }
+
+    private func closeConnection(code: CloseCode?, reason: String) async throws {
+        guard let connection else {
+            guard !isConnecting else {
+                throw WebSocketError(.invalidState, "connect is in progress; cancel its task to abandon it")
+            }
+            closedBeforeConnecting = true
+            inbox.finish()
+            return
+        }
+        try await connection.close(code: code, reason: reason)
+    }
+
+    // MARK: - Information
+
+    /// The socket's life-cycle state.
+    public var state: State {
+        get async {
+            if isConnecting { return .connecting }
+            guard let connection else { return closedBeforeConnecting ? .closed : .idle }
+            if await connection.isClosed { return .closed }
+            switch await connection.state {
+            case .open: return .open
+            case .closing: return .closing
+            case .closed: return .closed
+            }
+        }
+    }
+
+    /// The peer's close frame (code and reason; 1005 for an empty one), once received. `nil` while
+    /// open and when the connection dropped without a close handshake (WinRT raises no `Closed`
+    /// event then either).
+    public var closeStatus: WebSocketCloseStatus? {
+        get async { await connection?.closeStatus }
+    }
+
+    /// What is known about the connection now.
+    public var information: MessageWebSocketInformation {
+        get async {
+            var snapshot = connectionInformation
+            if let connection { snapshot.statistics = await connection.statistics }
+            return snapshot
+        }
+    }
+}
+
+/// A received close frame's status code and reason (WinRT `WebSocketClosedEventArgs`).
+public typealias WebSocketCloseStatus = ConnectionCore.CloseFrame

@@ -1,0 +1,66 @@
+/// Settings of a ``MessageWebSocket``, fixed when ``MessageWebSocket/connect(to:)-(String)`` starts
+/// (WinRT `MessageWebSocketControl`).
+///
+/// Only ``messageType`` may change after connecting (through ``MessageWebSocket/setMessageType(_:)``):
+/// every other field shapes the handshake or the limits the connection was built with.
+/// Every limit has a safe default so that a hostile peer cannot exhaust memory or hang a task.
+public struct MessageWebSocketControl: Sendable, Hashable {
+    /// Use as ``maxMessageSize`` to accept messages of any size. Unlimited must be asked for by
+    /// name: 0 and negative sizes are rejected, never read as "no limit".
+    public static let unlimited = Int.max
+
+    /// The type of messages sent from bytes (`send(_ bytes:)`, `sendFinalFrame`, `sendNonfinalFrame`).
+    /// Default `.binary`, as in WinRT. Does not affect received messages.
+    public var messageType: MessageKind = .binary
+    /// Subprotocols offered in `Sec-WebSocket-Protocol`, in order of preference. The server's choice
+    /// is ``MessageWebSocketInformation/negotiatedProtocol``.
+    public var supportedProtocols: [String] = []
+    /// The largest message accepted, in bytes (a larger one fails the connection with 1009 and the
+    /// stream throws `.messageTooBig`). Default 16 MiB; ``unlimited`` for none.
+    public var maxMessageSize: Int = 16 * 1024 * 1024
+    /// The largest handshake response head accepted, in bytes. Default 16 KiB.
+    public var maxHandshakeResponseSize: Int = 16 * 1024
+    /// How long the TCP connection and the opening handshake may take together. Default 20 s.
+    public var openTimeout: Duration = .seconds(20)
+    /// How long ``MessageWebSocket/close(code:reason:)`` waits for the peer's close frame (and then
+    /// for the server to end the TCP connection) before dropping the connection. Default 10 s.
+    public var closeTimeout: Duration = .seconds(10)
+    /// Bytes queued for sending above which `send` suspends until the socket drained them. Default 1 MiB.
+    public var outboundBufferSize: Int = 1024 * 1024
+    /// Received messages waiting for the application above which the socket stops reading from the
+    /// network (backpressure; nothing is dropped). Default 16.
+    public var maxPendingMessages: Int = 16
+    /// Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`, as in WinRT.
+    public var noDelay = true
+
+    public init() {}
+
+    /// Throws `.invalidArgument` for settings that cannot work.
+    func validate() throws(WebSocketError) {
+        func require(_ condition: Bool, _ message: String) throws(WebSocketError) {
+            if !condition { throw WebSocketError(.invalidArgument, message) }
+        }
+        try require(maxMessageSize > 0, "maxMessageSize must be positive (use MessageWebSocketControl.unlimited for no limit)")
+        try require(maxHandshakeResponseSize >= 256, "maxHandshakeResponseSize must be at least 256 bytes")
+        try require(openTimeout > .zero, "openTimeout must be positive")
+        try require(closeTimeout >= .zero, "closeTimeout must not be negative")
+        try require(outboundBufferSize > 0, "outboundBufferSize must be positive")
+        try require(maxPendingMessages > 0, "maxPendingMessages must be positive")
+        for name in supportedProtocols {
+            try require(!name.isEmpty && name.utf8.allSatisfy { HTTPToken.isTokenByte($0) },
+                        "subprotocol \"\(name)\" is not a valid HTTP token (RFC 6455 §4.1)")
+        }
+    }
+}
+
+/// HTTP token characters (RFC 7230 §3.2.6), for subprotocol and header names.
+enum HTTPToken {
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}

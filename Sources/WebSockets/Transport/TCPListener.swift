@@ -1,0 +1,97 @@
+import CWebSocketsShim
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listening TCP socket on an ``EventLoop`` that accepts ``TCPTransport`` connections.
+///
+/// Meant for loopback servers (tests, the CLI's local server): it binds numeric IPv4 or IPv6
+/// addresses only, so binding never blocks on name resolution.
+package final class TCPListener: Sendable {
+    /// The loop that reports readiness for the listener and for every accepted connection.
+    package let loop: EventLoop
+    private let registration: FDRegistration
+    /// The bound address, e.g. `127.0.0.1:54321` or `[::1]:54321`.
+    package let localAddress: String
+    /// The bound port (the kernel's choice when bound with port 0).
+    package let port: Int
+
+    private init(loop: EventLoop, registration: FDRegistration, localAddress: SocketAddress) {
+        self.loop = loop
+        self.registration = registration
+        self.localAddress = localAddress.description
+        self.port = localAddress.port
+    }
+
+    /// Binds and listens on `host:port` with `SO_REUSEADDR`.
+    /// - Parameters:
+    ///   - host: a numeric IPv4 or IPv6 literal (`127.0.0.1`, `::1`, `[::1]`, `0.0.0.0`, `::`).
+    ///   - port: 0 asks the kernel for an ephemeral port; read it back from ``port``.
+    /// - Throws: `.invalidArgument` for a host that is not a literal, a port outside 0...65535, or
+    ///   when the address cannot be bound (in use, not available), with `strerror` in the message.
+    package static func bind(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        backlog: Int32 = 511,
+        loop: EventLoop = .shared
+    ) throws -> TCPListener {
+        guard let address = SocketAddress(numericHost: host, port: port) else {
+            throw WebSocketError(.invalidArgument, "cannot listen on '\(host)' port \(port): not a numeric IPv4/IPv6 address and port")
+        }
+        func failure(_ what: String, _ code: CInt) -> WebSocketError {
+            WebSocketError(.invalidArgument, "cannot listen on \(address): \(what): \(errnoDescription(code))")
+        }
+        let fd = cws_stream_socket(address.family)
+        guard fd >= 0 else { throw failure("socket", errno) }
+        var one: CInt = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        if address.withSockAddr({ Glibc.bind(fd, $0, $1) }) != 0 || Glibc.listen(fd, backlog) != 0 {
+            let code = errno
+            _ = Glibc.close(fd)
+            throw failure("bind/listen", code)
+        }
+        let bound = SocketAddress.local(of: fd) ?? address
+        let registration = try loop.register(fd)
+        return TCPListener(loop: loop, registration: registration, localAddress: bound)
+    }
+
+    /// Accepts the next connection (non-blocking, `SOCK_NONBLOCK | SOCK_CLOEXEC`, `TCP_NODELAY`),
+    /// waiting for one if none is queued. One accepting task at a time.
+    /// - Throws: `.closed` once ``close()`` was called (also wakes a pending accept),
+    ///   `.operationCanceled` if the task is cancelled while waiting, `.connectionAborted` when
+    ///   `accept` fails for lack of resources (descriptors, memory).
+    package func accept(isolation: isolated (any Actor)? = #isolation) async throws -> TCPTransport {
+        while true {
+            let (fd, code, peer) = try registration.withDescriptor(for: .readable) { listener -> (CInt, CInt, SocketAddress?) in
+                var storage = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let fd = withUnsafeMutablePointer(to: &storage) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cws_accept(listener, $0, &length) }
+                }
+                guard fd >= 0 else { return (fd, errno, nil) }
+                let peer = withUnsafePointer(to: &storage) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { SocketAddress($0, length: length) }
+                }
+                return (fd, 0, peer)
+            }
+            if fd >= 0 {
+                TCPTransport.setNoDelay(fd)
+                let local = SocketAddress.local(of: fd)
+                let connection = try loop.register(fd)
+                return TCPTransport(registration: connection, localAddress: local?.description, remoteAddress: peer?.description)
+            }
+            switch code {
+            case EAGAIN, EWOULDBLOCK: try await registration.waitReadable(isolation: isolation)
+            case EINTR, ECONNABORTED, EPROTO: continue  // the connection died in the queue: next one
+            default: throw WebSocketError(.connectionAborted, "accept failed: \(errnoDescription(code))")
+            }
+        }
+    }
+
+    /// Stops listening and closes the socket; a pending ``accept(isolation:)`` throws `.closed`.
+    /// Idempotent, any thread. Connections already accepted are not affected.
+    package func close() {
+        registration.close()
+    }
+}

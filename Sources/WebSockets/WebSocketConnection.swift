@@ -1,0 +1,359 @@
+/// One open WebSocket connection, in either role: the actor that owns the protocol core
+/// (``ConnectionCore``) and drives it over a ``Transport``.
+///
+/// A *reader* task runs on the actor for the connection's life (transport → core → inbox). Writes
+/// have no task of their own: the `send` that finds no write in progress writes the queued frames
+/// itself (one gathered write, usually completing at once without suspending), and frames queued
+/// meanwhile ride along with it; frames the reader produces (pongs, close replies) start a short
+/// background write. Every method that touches `core` queues its output before any suspension
+/// point, so actor reentrancy cannot reorder frames. The client (``MessageWebSocket``) and the
+/// server share this type.
+///
+/// Cancelling a task while its send is blocked on a full socket buffer aborts the connection: a
+/// half-written frame cannot be taken back.
+///
+/// Ending, in every case, goes through ``finalize()``: the transport is closed exactly once (the
+/// file descriptor released), the inbox finished, and everybody waiting is resumed.
+package actor WebSocketConnection {
+    /// Connections run on the event loop: the reader's socket reads, the protocol work and inline
+    /// socket writes then happen on one thread, without executor hops between them.
+    package nonisolated var unownedExecutor: UnownedSerialExecutor { EventLoop.shared.asUnownedSerialExecutor() }
+
+    /// How many bytes one read may take from the transport (the reader's reusable buffer).
+    static let readBufferSize = 64 * 1024
+
+    package nonisolated let role: ConnectionCore.Role
+    package nonisolated let transport: any Transport
+    private var core: ConnectionCore
+    private let inbox: MessageInbox
+    private let closeTimeout: Duration
+    private let outboundBufferSize: Int
+
+    /// Outgoing message type for byte sends (`Control.messageType`): the one runtime-mutable setting.
+    package var messageType: MessageKind
+
+    private var pendingWrites: [[UInt8]] = []
+    /// Bytes queued or being written: what `send` backpressure is measured against.
+    private var queuedBytes = 0
+    /// Whether a write is in progress (inline in a `send`, or in a background task).
+    private var isWriting = false
+    private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    private var finalizeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Set once the protocol is over and the transport should close once the queue is written.
+    private var closeTransportWhenFlushed = false
+    private var isFinalized = false
+    private var protocolEnded = false
+    private var closeDeadline: Task<Void, Never>?
+
+    /// The peer's close frame, once received (WinRT `Closed` / IIS `GetCloseStatus`).
+    package private(set) var closeStatus: ConnectionCore.CloseFrame?
+    package private(set) var statistics = WebSocketStatistics()
+
+    package init(
+        transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
+        inbox: MessageInbox, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind
+    ) {
+        self.transport = transport
+        self.role = role
+        self.core = ConnectionCore(role: role, configuration: configuration)
+        self.inbox = inbox
+        self.closeTimeout = closeTimeout
+        self.outboundBufferSize = outboundBufferSize
+        self.messageType = messageType
+    }
+
+    /// Changes the type of later byte sends.
+    package func setMessageType(_ type: MessageKind) {
+        messageType = type
+    }
+
+    /// The protocol state (open, closing, closed).
+    package var state: ConnectionCore.State { core.state }
+
+    /// Whether the connection has fully ended (transport closed).
+    package var isClosed: Bool { isFinalized }
+
+    /// Starts the reader and writer. `bufferedBytes` are bytes that arrived with the handshake
+    /// response and already belong to the frame stream.
+    package func start(bufferedBytes: [UInt8]) {
+        inbox.setConsumerCancellationHandler { [weak self] in
+            guard let self else { return }
+            Task { await self.shutDown(code: .goingAway) }
+        }
+        if !bufferedBytes.isEmpty {
+            statistics.bytesReceived += bufferedBytes.count
+            core.receive(bufferedBytes)
+            process()
+        }
+        Task { await self.readLoop() }
+    }
+
+    // MARK: - Sending
+
+    /// Queues a text message.
+    package func send(text: String) async throws {
+        do { try core.send(text: text) } catch { throw Self.map(error) }
+        statistics.messagesSent += 1
+        try await queueOutputAndWait()
+    }
+
+    /// Queues a message of `kind` (the socket's ``messageType`` when `nil`).
+    package func send(_ bytes: [UInt8], kind: MessageKind?) async throws {
+        let kind = kind ?? messageType
+        do { try bytes.withUnsafeBytes { buffer in try core.send(buffer, kind: kind) } } catch { throw Self.map(error) }
+        statistics.messagesSent += 1
+        try await queueOutputAndWait()
+    }
+
+    /// Queues one frame of a fragmented message; the first frame's type is `kind ?? messageType`.
+    package func sendFrame(_ bytes: [UInt8], kind: MessageKind?, isFinal: Bool) async throws {
+        let kind = kind ?? messageType
+        do {
+            try bytes.withUnsafeBytes { buffer in try core.sendFrame(buffer, kind: kind, isFinal: isFinal) }
+        } catch { throw Self.map(error) }
+        if isFinal { statistics.messagesSent += 1 }
+        try await queueOutputAndWait()
+    }
+
+    /// Queues a ping with up to 125 bytes of application data.
+    package func sendPing(_ payload: [UInt8]) async throws {
+        do { try core.sendPing(payload) } catch { throw Self.map(error) }
+        try await queueOutputAndWait()
+    }
+
+    /// Queues an unsolicited pong (a unidirectional heartbeat, RFC 6455 §5.5.3).
+    package func sendPong(_ payload: [UInt8]) async throws {
+        do { try core.sendPong(payload) } catch { throw Self.map(error) }
+        try await queueOutputAndWait()
+    }
+
+    private func queueOutputAndWait() async throws {
+        takeCoreOutput()
+        if !isWriting {
+            // The fast path: write now, on this thread; usually no suspension at all.
+            isWriting = true
+            try await writeQueued()
+            return
+        }
+        // Another write is in progress and will take these frames along. Backpressure: the
+        // message is queued either way; wait while the queue is over its limit.
+        while queuedBytes > outboundBufferSize && !isFinalized {
+            await withCheckedContinuation { drainWaiters.append($0) }
+        }
+    }
+
+    static func map(_ error: any Error) -> WebSocketError {
+        guard let error = error as? UsageError else {
+            return error as? WebSocketError ?? WebSocketError(.invalidArgument, "\(error)")
+        }
+        switch error {
+        case .notOpen(.closing):
+            return WebSocketError(.closed, "the connection is closing (a close frame was sent); nothing more can be sent")
+        case .notOpen:
+            return WebSocketError(.closed, "the connection is closed; nothing more can be sent")
+        default:
+            return WebSocketError(.invalidArgument, error.description)
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Starts the close handshake (if still open) and waits until the connection has ended: the
+    /// peer's close frame arrived (and, for a client, the server closed TCP), or ``closeTimeout``
+    /// passed and the transport was dropped.
+    ///
+    /// - Parameter code: `nil` sends an empty close frame (the peer sees 1005).
+    /// - Throws: `.invalidArgument` for a code that may not be sent or a reason over 123 bytes.
+    package func close(code: CloseCode?, reason: String) async throws {
+        if core.state == .open {
+            do { try core.close(code: code, reason: reason) } catch { throw Self.map(error) }
+            queueOutput()
+            armCloseDeadline()
+        }
+        await waitUntilFinalized()
+    }
+
+    /// Closes without waiting: used when the application stopped reading or dropped the socket.
+    package func shutDown(code: CloseCode) {
+        guard !isFinalized else { return }
+        if core.state == .open {
+            try? core.close(code: code, reason: "")
+            queueOutput()
+        }
+        armCloseDeadline()
+    }
+
+    /// Drops the transport now, without a close handshake.
+    package func abort() {
+        inbox.finish(throwing: WebSocketError(.operationCanceled, "the connection was aborted locally"))
+        finalize()
+    }
+
+    /// Suspends until the connection has ended.
+    package func waitUntilFinalized() async {
+        guard !isFinalized else { return }
+        await withCheckedContinuation { finalizeWaiters.append($0) }
+    }
+
+    private func armCloseDeadline() {
+        guard closeDeadline == nil, !isFinalized else { return }
+        let timeout = closeTimeout
+        closeDeadline = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled else { return }
+            await self?.closeDeadlineExpired(timeout)
+        }
+    }
+
+    private func closeDeadlineExpired(_ timeout: Duration) {
+        guard !isFinalized else { return }
+        if !protocolEnded {
+            inbox.finish(throwing: WebSocketError(.timeout, "the peer did not answer the close frame within \(timeout); connection dropped"))
+        }
+        finalize()
+    }
+
+    // MARK: - Reading
+
+    private func readLoop() async {
+        var buffer = [UInt8](repeating: 0, count: Self.readBufferSize)
+        while !isFinalized {
+            if inbox.isFull {
+                // Backpressure: stop reading until the application consumed some messages.
+                await inbox.waitForSpace()
+                continue
+            }
+            let count: Int
+            do {
+                count = try await transport.read(into: &buffer, isolation: self)
+            } catch {
+                return transportFailed(error)
+            }
+            if count == 0 {
+                core.receiveEndOfStream()
+                process()
+                // The peer ended the stream: after a close handshake that is the expected end
+                // (RFC 6455 §7.1.1, the server closes first); otherwise `.aborted` was reported.
+                return finalize()
+            }
+            statistics.bytesReceived += count
+            buffer.withUnsafeBytes { core.receive(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            process()
+        }
+    }
+
+    /// Hands the core's events to the application and its output to the writer.
+    private func process() {
+        while let event = core.nextEvent() {
+            switch event {
+            case .message(let message):
+                statistics.messagesReceived += 1
+                inbox.push(message)
+            case .ping, .pong:
+                break  // pings were answered by the core; pongs need no action yet
+            case .closed(let frame):
+                closeStatus = frame
+                protocolEnded = true
+                inbox.finish()
+                if role == .server {
+                    closeTransportWhenFlushed = true  // §7.1.1: the server closes TCP first
+                } else {
+                    armCloseDeadline()  // wait (bounded) for the server to close TCP
+                }
+            case .failed(let violation):
+                protocolEnded = true
+                let status: WebSocketError.Status =
+                    violation.closeCode == .messageTooBig ? .messageTooBig : .protocolViolation(violation.closeCode)
+                inbox.finish(throwing: WebSocketError(status, violation.description))
+                closeTransportWhenFlushed = true
+            case .aborted:
+                protocolEnded = true
+                inbox.finish(throwing: WebSocketError(.connectionAborted, "the connection was dropped without a close handshake"))
+                closeTransportWhenFlushed = true
+            }
+        }
+        queueOutput()
+    }
+
+    private func transportFailed(_ error: any Error) {
+        guard !isFinalized else { return }
+        let failure = (error as? WebSocketError)
+            ?? WebSocketError(.connectionAborted, "the transport failed: \(error)")
+        inbox.finish(throwing: failure.status == .closed
+            ? WebSocketError(.connectionAborted, failure.message) : failure)
+        core.receiveEndOfStream()
+        while core.nextEvent() != nil {}
+        finalize()
+    }
+
+    // MARK: - Writing
+
+    private func takeCoreOutput() {
+        guard core.hasOutput else { return }
+        for frame in core.takeOutput() {
+            queuedBytes += frame.count
+            pendingWrites.append(frame)
+        }
+    }
+
+    /// Queues the core's output and makes sure it gets written (for output not produced by a
+    /// `send`: pongs, close frames), then closes the transport if the protocol is over.
+    private func queueOutput() {
+        takeCoreOutput()
+        guard !isWriting, !isFinalized else { return }
+        if pendingWrites.isEmpty {
+            if closeTransportWhenFlushed { finalize() }
+            return
+        }
+        isWriting = true
+        Task { try? await self.writeQueued() }
+    }
+
+    /// Writes queued frames until none are left. The caller has set `isWriting`.
+    private func writeQueued() async throws {
+        defer { isWriting = false }
+        while !pendingWrites.isEmpty && !isFinalized {
+            let batch = pendingWrites
+            pendingWrites.removeAll(keepingCapacity: true)
+            var batchBytes = 0
+            for frame in batch { batchBytes += frame.count }
+            do {
+                try await transport.write(batch, isolation: self)
+            } catch {
+                transportFailed(error)
+                throw WebSocketError(.connectionAborted, "the connection failed while sending: \(error)")
+            }
+            statistics.bytesSent += batchBytes
+            queuedBytes -= batchBytes
+            if queuedBytes <= outboundBufferSize && !drainWaiters.isEmpty {
+                let waiters = drainWaiters
+                drainWaiters.removeAll()
+                for waiter in waiters { waiter.resume() }
+            }
+        }
+        if closeTransportWhenFlushed && pendingWrites.isEmpty { finalize() }
+    }
+
+    // MARK: - Ending
+
+    /// Closes the transport once and resumes everyone waiting. Idempotent.
+    private func finalize() {
+        guard !isFinalized else { return }
+        isFinalized = true
+        transport.close()
+        closeDeadline?.cancel()
+        closeDeadline = nil
+        if !protocolEnded {
+            inbox.finish(throwing: WebSocketError(.connectionAborted, "the connection was dropped without a close handshake"))
+        }
+        if core.state != .closed {
+            core.receiveEndOfStream()
+            while core.nextEvent() != nil {}
+        }
+        pendingWrites.removeAll()
+        for waiter in drainWaiters { waiter.resume() }
+        drainWaiters.removeAll()
+        for waiter in finalizeWaiters { waiter.resume() }
+        finalizeWaiters.removeAll()
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import WebSockets
+
+/// `websocket URL [--protocol P]... [--header 'Name: value']... [--binary] [--max-message-size N]
+/// [--open-timeout S] [--close-timeout S]`
+///
+/// Every stdin line is sent as one message (binary with `--binary`); every received text message
+/// is printed as one line, binary ones as `binary <N> bytes <hex of the first 32 bytes>`. At stdin
+/// EOF the client closes with 1000 and waits for the close handshake. A close prints
+/// `closed <code> <reason>` on stderr (exit 0); any failure `error <status>: <message>` (exit 1).
+enum ClientCommand {
+    static let usage = """
+        usage: websocket URL [--protocol P]... [--header 'Name: value']... [--binary]
+                             [--max-message-size N] [--open-timeout S] [--close-timeout S]
+        """
+
+    static func run(_ arguments: Arguments) async -> Int32 {
+        do {
+            try arguments.rejectUnknown(["protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout"])
+            guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
+                throw CLIError("expected exactly one URL\n\(usage)")
+            }
+            var control = MessageWebSocketControl()
+            control.supportedProtocols = arguments.all("protocol")
+            if let size = try arguments.int("max-message-size") { control.maxMessageSize = size }
+            if let timeout = try arguments.seconds("open-timeout") { control.openTimeout = timeout }
+            if let timeout = try arguments.seconds("close-timeout") { control.closeTimeout = timeout }
+            let binary = arguments.flag("binary")
+            let socket = MessageWebSocket(control: control)
+            for header in arguments.all("header") {
+                guard let colon = header.firstIndex(of: ":") else {
+                    throw CLIError("--header expects 'Name: value', got \"\(header)\"")
+                }
+                let name = header[..<colon].trimmingCharacters(in: .whitespaces)
+                let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                try await socket.setRequestHeader(name, value)
+            }
+            try await socket.connect(to: url)
+
+            let sender = Task {
+                for await line in StandardInput.lines() {
+                    if binary {
+                        try await socket.send(.binary(Array(line.utf8)))
+                    } else {
+                        try await socket.send(text: line)
+                    }
+                }
+                try await socket.close(code: .normalClosure)
+            }
+            do {
+                for try await message in socket.messages {
+                    switch message {
+                    case .text(let text): Output.out(text)
+                    case .binary(let bytes): Output.out(Output.describeBinary(bytes))
+                    }
+                }
+            } catch {
+                sender.cancel()
+                throw error
+            }
+            sender.cancel()
+            if let status = await socket.closeStatus {
+                Output.err("closed \(status.code.rawValue) \(status.reason)")
+                return 0
+            }
+            throw WebSocketError(.connectionAborted, "the connection ended without a close handshake")
+        } catch {
+            Output.fail(error)
+        }
+    }
+}
+
+/// Standard input as an async sequence of lines, read on a dedicated thread so that a blocking
+/// `readLine` never occupies a thread of Swift's cooperative pool.
+enum StandardInput {
+    static func lines() -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1024))
+        let thread = Thread {
+            while let line = readLine(strippingNewline: true) {
+                continuation.yield(line)
+            }
+            continuation.finish()
+        }
+        thread.start()
+        return stream
+    }
+}

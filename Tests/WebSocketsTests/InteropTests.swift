@@ -1,0 +1,97 @@
+import Testing
+@testable import WebSockets
+
+/// Interoperability with independent implementations: Python `websockets` and `aiohttp` servers
+/// from PyPI, on loopback. See ``PythonPeer`` for how they are enabled.
+@Suite("Interop with Python peers", .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage), .serialized)
+struct InteropTests {
+    static let peers = ["echo_server.py", "aiohttp_echo_server.py"]
+
+    static func connect(_ url: String, protocols: [String] = [], maxMessageSize: Int? = nil) async throws -> MessageWebSocket {
+        var control = MessageWebSocketControl()
+        control.supportedProtocols = protocols
+        if let maxMessageSize { control.maxMessageSize = maxMessageSize }
+        let socket = MessageWebSocket(control: control)
+        try await socket.connect(to: url)
+        return socket
+    }
+
+    @Test("text, binary, empty and 1 MiB messages echo intact", arguments: peers)
+    func echo(_ script: String) async throws {
+        let peer = try PythonPeer(script: script)
+        let socket = try await Self.connect(peer.url())
+        var iterator = socket.messages.makeAsyncIterator()
+        let mebibyte = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        for message: Message in [.text("héllo wörld"), .binary([0, 255, 1]), .text(""), .binary([]), .binary(mebibyte),
+                                 .text(String(repeating: "ü", count: 300_000))] {
+            try await socket.send(message)
+            #expect(try await iterator.next() == message)
+        }
+        try await socket.close(code: .normalClosure, reason: "done")
+        #expect(try await iterator.next() == nil)
+        #expect(await socket.closeStatus?.code == .normalClosure)
+    }
+
+    @Test("a 16 MiB message round-trips", arguments: ["echo_server.py"])
+    func sixteenMebibytes(_ script: String) async throws {
+        let peer = try PythonPeer(script: script)
+        let socket = try await Self.connect(peer.url(), maxMessageSize: 16 * 1024 * 1024 + 1)
+        let big = [UInt8](repeating: 0x5A, count: 16 * 1024 * 1024)
+        try await socket.send(big)
+        var iterator = socket.messages.makeAsyncIterator()
+        #expect(try await iterator.next() == .binary(big))
+        await socket.close()
+    }
+
+    @Test("a fragmented message is reassembled by the peer", arguments: peers)
+    func fragmentedMessage(_ script: String) async throws {
+        let peer = try PythonPeer(script: script)
+        let socket = try await Self.connect(peer.url())
+        await socket.setMessageType(.text)
+        try await socket.sendNonfinalFrame(Array("frag".utf8))
+        try await socket.sendNonfinalFrame(Array("ment".utf8))
+        try await socket.sendFinalFrame(Array("ed".utf8))
+        var iterator = socket.messages.makeAsyncIterator()
+        #expect(try await iterator.next() == .text("fragmented"))
+        await socket.close()
+    }
+
+    @Test("close codes and reasons travel both ways", arguments: peers, [UInt16(1000), 1001, 3000, 4999])
+    func closeCodes(_ script: String, _ code: UInt16) async throws {
+        let peer = try PythonPeer(script: script)
+        // Server-initiated: the peer closes with the code and reason in the path.
+        let first = try await Self.connect(peer.url("/close/\(code)/server%20reason"))
+        let ending = await drain(first)
+        #expect(ending.error == nil)
+        #expect(await first.closeStatus == WebSocketCloseStatus(code: CloseCode(code), reason: "server reason"))
+        // Client-initiated: the close handshake completes. Python websockets echoes our code
+        // (RFC 6455 §5.5.1 "typically"); aiohttp always answers 1000.
+        let second = try await Self.connect(peer.url())
+        try await second.close(code: CloseCode(code), reason: "client reason")
+        let answer = await second.closeStatus?.code
+        #expect(answer == (script == "echo_server.py" ? CloseCode(code) : .normalClosure))
+        #expect(await second.state == .closed)
+    }
+
+    @Test("the subprotocol the peer selects is reported", arguments: peers)
+    func subprotocol(_ script: String) async throws {
+        let peer = try PythonPeer(script: script, arguments: ["--subprotocol", "chat.v1"])
+        let socket = try await Self.connect(peer.url("/subprotocol"), protocols: ["chat.v2", "chat.v1"])
+        #expect(await socket.information.negotiatedProtocol == "chat.v1")
+        var iterator = socket.messages.makeAsyncIterator()
+        #expect(try await iterator.next() == .text("chat.v1"))
+        await socket.close()
+    }
+
+    @Test("custom request headers reach the peer", arguments: peers)
+    func customHeaders(_ script: String) async throws {
+        let peer = try PythonPeer(script: script)
+        let socket = MessageWebSocket()
+        try await socket.setRequestHeader("X-Custom-Token", "abc123")
+        try await socket.connect(to: peer.url("/headers"))
+        var iterator = socket.messages.makeAsyncIterator()
+        let headers = try await iterator.next()?.text ?? ""
+        #expect(headers.contains("\"x-custom-token\": \"abc123\""))
+        await socket.close()
+    }
+}
