@@ -11,6 +11,7 @@
 #ifdef __linux__
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 
 int cws_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -94,4 +95,22 @@ void cws_set_thread_name(const char *name) { (void)pthread_setname_np(name); }
 void cws_set_thread_name(const char *name) { (void)name; }
 #endif
 
+#endif
+
+#ifdef __linux__
+int cws_random_bytes(void *buffer, size_t length) {
+    size_t offset = 0;
+    while (offset < length) {
+        ssize_t count = getrandom((char *)buffer + offset, length - offset, 0);
+        if (count < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        offset += (size_t)count;
+    }
+    return 0;
+}
+#else
+#include <stdlib.h>
+int cws_random_bytes(void *buffer, size_t length) { arc4random_buf(buffer, length); return 0; }
 #endif

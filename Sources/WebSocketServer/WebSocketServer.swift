@@ -38,6 +38,10 @@ public final class WebSocketServer: Sendable {
         public var outboundBufferSize = 1024 * 1024
         /// Received messages waiting for the handler above which reading pauses. Default 16.
         public var maxPendingMessages = 16
+        /// Runs handlers on the connections' event loop thread instead of Swift's global pool: no
+        /// thread switch between receiving a message and answering it. Only for handlers that
+        /// never block or compute for long (an echo server); default `false`.
+        public var runsHandlersOnEventLoop = false
 
         public init() {}
     }
@@ -81,6 +85,7 @@ public final class WebSocketServer: Sendable {
     public static func echo(port: Int = 0) async throws -> WebSocketServer {
         var configuration = Configuration()
         configuration.port = port
+        configuration.runsHandlersOnEventLoop = true
         return try await start(configuration: configuration) { socket in
             for try await message in socket.messages {
                 try await socket.send(message)
@@ -127,7 +132,11 @@ public final class WebSocketServer: Sendable {
                 try? await Task.sleep(for: .milliseconds(10))
                 continue
             }
-            Task { await self.serve(transport) }
+            if configuration.runsHandlersOnEventLoop {
+                Task(executorPreference: MessageWebSocket.eventLoopExecutor) { await self.serve(transport) }
+            } else {
+                Task { await self.serve(transport) }
+            }
         }
     }
 

@@ -55,7 +55,7 @@ package actor WebSocketConnection {
     ) {
         self.transport = transport
         self.role = role
-        self.core = ConnectionCore(role: role, configuration: configuration)
+        self.core = ConnectionCore(role: role, configuration: configuration, randomNumberGenerator: MaskingKeySource())
         self.inbox = inbox
         self.closeTimeout = closeTimeout
         self.outboundBufferSize = outboundBufferSize

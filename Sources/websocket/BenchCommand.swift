@@ -55,7 +55,7 @@ enum BenchCommand {
         let deadline = start + duration
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for socket in sockets {
-                group.addTask {
+                group.addTask(executorPreference: MessageWebSocket.eventLoopExecutor) {
                     var samples: [Double] = []
                     samples.reserveCapacity(1 << 16)
                     var iterator = socket.messages.makeAsyncIterator()

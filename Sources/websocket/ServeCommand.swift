@@ -11,6 +11,7 @@ enum ServeCommand {
             var configuration = WebSocketServer.Configuration()
             configuration.port = try arguments.int("port") ?? 8080
             if let host = arguments.string("host") { configuration.host = host }
+            configuration.runsHandlersOnEventLoop = true  // an echo handler never blocks
             let server = try await WebSocketServer.start(configuration: configuration) { socket in
                 for try await message in socket.messages {
                     try await socket.send(message)

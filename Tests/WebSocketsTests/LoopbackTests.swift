@@ -68,6 +68,31 @@ struct LoopbackTests {
         #expect(await socket.closeStatus == WebSocketCloseStatus(code: CloseCode(4001), reason: "server says bye"))
     }
 
+    @Test("end of stream arriving with the last data is seen at once, not after a timeout", .timeLimit(.minutes(1)))
+    func endOfStreamRightAfterData() async throws {
+        let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
+        defer { listener.close() }
+        let clock = ContinuousClock()
+        for _ in 0..<20 {
+            async let accepted = listener.accept()
+            let client = try await TCPTransport.connect(host: "127.0.0.1", port: listener.port)
+            let server = try await accepted
+            try await server.write([[1, 2, 3]], isolation: nil)
+            server.close()  // FIN right behind the data: epoll reports both in one edge
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let started = clock.now
+            var total = 0
+            while true {
+                let count = try await client.read(into: &buffer, isolation: nil)
+                if count == 0 { break }
+                total += count
+            }
+            #expect(total == 3)
+            #expect(clock.now - started < .seconds(1))
+            client.close()
+        }
+    }
+
     @Test("connecting to a closed port fails with cannotConnect")
     func refusedConnection() async throws {
         // Bind and close a listener to find a port nobody listens on.

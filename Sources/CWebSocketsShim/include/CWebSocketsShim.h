@@ -46,4 +46,8 @@ int cws_accept(int fd, struct sockaddr *addr, socklen_t *len);
 // Names the calling thread (at most 15 bytes are kept on Linux).
 void cws_set_thread_name(const char *name);
 
+// Fills `buffer` with `length` bytes from the kernel's CSPRNG (getrandom(2) on Linux,
+// arc4random_buf elsewhere). Returns 0 on success, -1 with errno set on failure.
+int cws_random_bytes(void *buffer, size_t length);
+
 #endif

@@ -26,6 +26,10 @@ final class DescriptorState: Sendable {
         var inFlight = 0
         var reading = Direction()
         var writing = Direction()
+        /// The peer ended its side (or the socket failed). Sticky: end of stream is reported only
+        /// once by epoll, but a reader that consumed data after it must still find it, so waiting
+        /// to read never blocks again.
+        var readClosed = false
 
         subscript(interest: FDRegistration.Interest) -> Direction {
             get { interest == .readable ? reading : writing }
@@ -54,6 +58,7 @@ final class DescriptorState: Sendable {
         let (reader, writer) = mutex.withLock { state -> (UnownedJob?, UnownedJob?) in
             var reader: UnownedJob?
             var writer: UnownedJob?
+            if events & (CWS_EVENT_READ_CLOSED | CWS_EVENT_ERROR) != 0 { state.readClosed = true }
             if wakesReader {
                 reader = state.reading.parked
                 state.reading.parked = nil
@@ -75,7 +80,8 @@ final class DescriptorState: Sendable {
         let parked = mutex.withLock { state -> Bool in
             let direction = state[interest]
             precondition(direction.parked == nil, "two tasks wait on one socket direction at once")
-            guard !state.isClosed, !direction.ready, !direction.cancelled else { return false }
+            guard !state.isClosed, !direction.ready, !direction.cancelled,
+                  !(interest == .readable && state.readClosed) else { return false }
             state[interest].parked = job
             return true
         }

@@ -178,21 +178,30 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
         var releases: [Unmanaged<DescriptorState>] = []
 
         while true {
-            queue.withLock { queue in
-                if jobs.isEmpty {
-                    swap(&queue.jobs, &jobs)
-                } else {  // tasks woken by the last readiness reports run first
-                    jobs.append(contentsOf: queue.jobs)
-                    queue.jobs.removeAll(keepingCapacity: true)
+            // Run jobs until none are queued (jobs queue more jobs: every hop between tasks and
+            // actors on this loop is one), up to a budget so that I/O is polled regularly even
+            // under a flood of work. Polling between every batch cost an `epoll_wait` per hop.
+            var budget = 1024
+            var more = true
+            while more && budget > 0 {
+                queue.withLock { queue in
+                    if jobs.isEmpty {
+                        swap(&queue.jobs, &jobs)
+                    } else {  // tasks woken by the last readiness reports run first
+                        jobs.append(contentsOf: queue.jobs)
+                        queue.jobs.removeAll(keepingCapacity: true)
+                    }
+                    if !queue.releases.isEmpty { swap(&queue.releases, &releases) }
                 }
-                if !queue.releases.isEmpty { swap(&queue.releases, &releases) }
+                budget -= jobs.count
+                for job in jobs {
+                    job.runSynchronously(on: serialExecutor)
+                }
+                jobs.removeAll(keepingCapacity: true)
+                for token in releases { token.release() }
+                releases.removeAll(keepingCapacity: true)
+                more = queue.withLock { !$0.jobs.isEmpty || !$0.releases.isEmpty }
             }
-            for job in jobs {
-                job.runSynchronously(on: serialExecutor)
-            }
-            jobs.removeAll(keepingCapacity: true)
-            for token in releases { token.release() }
-            releases.removeAll(keepingCapacity: true)
 
             let block = queue.withLock { queue -> Bool in
                 guard queue.jobs.isEmpty else { return false }

@@ -1,4 +1,5 @@
 import CWebSocketsShim
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -16,6 +17,9 @@ import Glibc
 public final class TCPTransport: Transport {
     /// Owns the socket: closing it, or releasing the last reference to it, closes the socket.
     let registration: FDRegistration
+    /// Set after a read returned less than asked: the socket was drained, so the next read waits
+    /// for readiness first instead of spending a system call to learn `EAGAIN`.
+    private let drained = Atomic<Bool>(false)
     public let localAddress: String?
     public let remoteAddress: String?
 
@@ -141,12 +145,21 @@ public final class TCPTransport: Transport {
         guard !buffer.isEmpty else {
             throw WebSocketError(.invalidArgument, "read needs a buffer of at least one byte")
         }
+        if drained.load(ordering: .relaxed) {
+            // Readiness is edge-triggered and was reset before the short read, so any byte that
+            // arrived since has set it again: waiting returns at once if there is data.
+            drained.store(false, ordering: .relaxed)
+            try await registration.waitReadable(isolation: isolation)
+        }
         while true {
             let (count, code) = try registration.withDescriptor(for: .readable) { fd -> (Int, CInt) in
                 let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
                 return (count, count < 0 ? errno : 0)
             }
-            if count >= 0 { return count }
+            if count >= 0 {
+                if count > 0 && count < buffer.count { drained.store(true, ordering: .relaxed) }
+                return count
+            }
             switch code {
             case EAGAIN, EWOULDBLOCK: try await registration.waitReadable(isolation: isolation)
             case EINTR: continue
