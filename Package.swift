@@ -38,7 +38,8 @@ let package = Package(
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"], swiftSettings: strict),
         .testTarget(
             name: "WebSocketsTests",
-            dependencies: ["WebSockets", "WebSocketCore", "WebSocketServer", "WebSocketTesting"],
+            // `websocket` is a dependency so that its binary is built for the CLI contract tests.
+            dependencies: ["WebSockets", "WebSocketCore", "WebSocketServer", "WebSocketTesting", "websocket"],
             swiftSettings: strict
         ),
     ],

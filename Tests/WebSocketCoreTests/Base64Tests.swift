@@ -28,7 +28,7 @@ struct Base64Tests {
     }
 
     @Test func randomBytesRoundTripAtEveryLength() {
-        var rng = HandshakeTestRNG(seed: 4648)
+        var rng = SeededGenerator(seed: 4648)
         for length in 0..<200 {
             let bytes = rng.bytes(length)
             let encoded = Base64.encode(bytes)
@@ -51,7 +51,7 @@ struct Base64Tests {
     }
 
     @Test func randomStringsNeverTrap() {
-        var rng = HandshakeTestRNG(seed: 0xB64)
+        var rng = SeededGenerator(seed: 0xB64)
         let characters = Array("ABCxyz019+/=-_ \n\u{0}é".unicodeScalars)
         for _ in 0..<5000 {
             var string = ""

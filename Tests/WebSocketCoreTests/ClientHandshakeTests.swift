@@ -73,12 +73,12 @@ struct ClientHandshakeTests {
 
     /// RFC 6455 §4.1 item 7: the nonce is 16 bytes from the injected generator.
     @Test func makeKeyDrawsSixteenBytesFromTheGenerator() {
-        var rng = HandshakeTestRNG(seed: 1)
+        var rng = SeededGenerator(seed: 1)
         let first = ClientHandshake.makeKey(using: &rng)
         let second = ClientHandshake.makeKey(using: &rng)
         #expect(first.count == 16 && second.count == 16)
         #expect(first != second)
-        var replay = HandshakeTestRNG(seed: 1)
+        var replay = SeededGenerator(seed: 1)
         #expect(ClientHandshake.makeKey(using: &replay) == first)
     }
 
@@ -225,7 +225,7 @@ struct ClientHandshakeTests {
     /// an error; an accepted one always satisfies the §4.1 rules.
     @Test func randomResponsesNeverTrapAndAcceptedOnesFollowTheRules() throws {
         let handshake = try Self.makeHandshake(extensionOffer: "permessage-deflate")
-        var rng = HandshakeTestRNG(seed: 41)
+        var rng = SeededGenerator(seed: 41)
         let names = ["Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
                      "Sec-WebSocket-Extensions", "X-Other"]
         let values = ["websocket", "Upgrade", Self.sampleAccept, "chat", "smtp", "", "a, b", "permessage-deflate"]

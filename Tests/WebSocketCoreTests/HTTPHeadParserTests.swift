@@ -229,7 +229,7 @@ struct HTTPHeadParserTests {
 
     /// Random bytes in random chunks must only ever produce a head, "need more" or an error.
     @Test func randomBytesNeverTrap() {
-        var rng = HandshakeTestRNG(seed: 9112)
+        var rng = SeededGenerator(seed: 9112)
         let alphabet = Array("HTTP/1.1 101 GET :\r\n\t\u{0}aZ-,".utf8)
         for round in 0..<3000 {
             let useAlphabet = round % 2 == 0
@@ -257,7 +257,7 @@ struct HTTPHeadParserTests {
     /// Valid heads with one byte replaced, in random chunks: parse results must not depend on
     /// where the input was split.
     @Test func mutatedHeadsParseTheSameWhateverTheChunking() {
-        var rng = HandshakeTestRNG(seed: 6455)
+        var rng = SeededGenerator(seed: 6455)
         let base = Self.response + Self.trailingFrame
         for _ in 0..<2000 {
             var input = base

@@ -221,7 +221,7 @@ struct ServerHandshakeTests {
     /// Both roles together, through real bytes: the client's request parses and validates on the
     /// server, and the server's answer (with a frame behind it) validates on the client.
     @Test func clientAndServerCompleteTheHandshakeOverBytes() throws {
-        var rng = HandshakeTestRNG(seed: 6455)
+        var rng = SeededGenerator(seed: 6455)
         for _ in 0..<50 {
             let client = ClientHandshake(
                 url: try WebSocketURL(parsing: "ws://localhost:9001/echo?x=1"),

@@ -132,7 +132,7 @@ struct WebSocketURLTests {
     }
 
     @Test func randomStringsNeverTrapAndValidOnesAreConsistent() {
-        var rng = HandshakeTestRNG(seed: 3986)
+        var rng = SeededGenerator(seed: 3986)
         let pieces = ["ws", "wss", "://", ":", "/", "?", "#", "@", "[", "]", "::1", "h", "80", "0",
                       "65535", "%", " ", "\u{E9}", ".", "x=1", "\r"]
         for _ in 0..<5000 {

@@ -1,0 +1,140 @@
+import Foundation
+import Synchronization
+import Testing
+import WebSocketServer
+@testable import WebSockets
+
+/// Runs the built `websocket` binary with `arguments`, feeding `input` on stdin.
+func runCLI(_ arguments: [String], input: String = "") async throws -> (status: Int32, stdout: String, stderr: String) {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("websocket")
+    let candidates = [binary, URL(fileURLWithPath: ".build/debug/websocket")]
+    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw PeerError("the websocket binary was not found next to the test bundle")
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
+    let exited = AsyncStream<Void>.makeStream()
+    process.terminationHandler = { _ in exited.continuation.yield() }
+    try process.run()
+    try stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    // Wait without blocking a thread of the cooperative pool (the in-process server needs it);
+    // the outputs are far below a pipe's capacity, so they are read once the process exited.
+    for await _ in exited.stream { break }
+    process.waitUntilExit()
+    let out = stdout.fileHandleForReading.readDataToEndOfFile()
+    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
+
+/// Messages a server handler saw, readable from the test.
+final class Recorder: Sendable {
+    private let storage = Mutex<[Message]>([])
+    func append(_ message: Message) { storage.withLock { $0.append(message) } }
+    var messages: [Message] { storage.withLock { $0 } }
+
+    /// The messages once `count` arrived (the handler may still be draining its stream when the
+    /// client has already exited), or what arrived within two seconds.
+    func messages(count: Int) async -> [Message] {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while messages.count < count && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return messages
+    }
+}
+
+/// The CLI's flags and output formats are contracts that scripts and benchmarks parse.
+@Suite("websocket CLI contracts", .serialized)
+struct CLITests {
+    @Test("client mode: stdin lines become text messages, text prints as lines, EOF closes with 1000")
+    func clientSendsLinesAndPrintsText() async throws {
+        let received = Recorder()
+        let server = try await WebSocketServer.start { socket in
+            try await socket.send(.text("hello from the server"))
+            try await socket.send(.text(""))
+            for try await message in socket.messages { received.append(message) }
+        }
+        defer { Task { await server.shutDown() } }
+        let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n")
+        #expect(result.stdout == "hello from the server\n\n")
+        #expect(result.stderr == "closed 1000 \n")
+        #expect(result.status == 0)
+        #expect(await received.messages(count: 2) == [.text("one"), .text("two words")])
+    }
+
+    @Test("--binary sends lines as binary; binary messages print as 'binary <N> bytes <hex of 32>'")
+    func binaryMessagesPrintAsHex() async throws {
+        let received = Recorder()
+        let server = try await WebSocketServer.start { socket in
+            try await socket.send(.binary([0x61, 0x62, 0x63]))
+            try await socket.send(.binary([UInt8](repeating: 0xAB, count: 40)))
+            for try await message in socket.messages { received.append(message) }
+        }
+        defer { Task { await server.shutDown() } }
+        let result = try await runCLI([server.url(), "--binary"], input: "abc\n")
+        #expect(result.stdout == "binary 3 bytes 616263\nbinary 40 bytes \(String(repeating: "ab", count: 32))\n")
+        #expect(result.status == 0)
+        #expect(await received.messages(count: 1) == [.binary(Array("abc".utf8))])
+    }
+
+    @Test("a server-initiated close prints 'closed <code> <reason>' and exits 0")
+    func serverCloseIsReported() async throws {
+        let server = try await WebSocketServer.start { socket in
+            try await socket.close(code: CloseCode(4000), reason: "bye now")
+        }
+        defer { Task { await server.shutDown() } }
+        let result = try await runCLI([server.url()])
+        #expect(result.stderr == "closed 4000 bye now\n")
+        #expect(result.status == 0)
+    }
+
+    @Test("failures print 'error <status>: <message>' and exit 1", arguments: [
+        (["ws://127.0.0.1:1/"], "error cannotConnect: "),
+        (["ws://no-such-host.invalid/"], "error hostNameNotResolved: "),
+        (["http://example.com/"], "error invalidArgument: "),
+        (["wss://example.com/"], "error notSupported: "),
+        (["ws://127.0.0.1:1/", "--open-timeout", "x"], "error invalidArgument: "),
+    ])
+    func failuresArePrinted(_ arguments: [String], _ prefix: String) async throws {
+        let result = try await runCLI(arguments)
+        #expect(result.stderr.hasPrefix(prefix), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.status == 1)
+    }
+
+    @Test("a non-101 answer is reported as handshakeFailed(<status>)")
+    func handshakeFailureIsReported() async throws {
+        let server = try await WebSocketServer.echo()
+        defer { Task { await server.shutDown() } }
+        let result = try await runCLI([server.url(), "--protocol", "bad protocol"])
+        #expect(result.stderr.hasPrefix("error invalidArgument: "))
+        #expect(result.status == 1)
+    }
+
+    @Test("bench prints its result line last: rps/p50/p99 for rtt, mbps/msgs for stream")
+    func benchResultLines() async throws {
+        let server = try await WebSocketServer.echo()
+        defer { Task { await server.shutDown() } }
+        let rtt = try await runCLI(["bench", "--url", server.url(), "--size", "64", "--seconds", "0.3", "--mode", "rtt", "--conns", "2"])
+        let rttLast = rtt.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(rttLast.wholeMatch(of: /rps=\d+ p50_us=\d+ p99_us=\d+/) != nil, "\(rtt.stdout)")
+        let stream = try await runCLI(["bench", "--url", server.url(), "--size", "1024", "--seconds", "0.3", "--mode", "stream"])
+        let streamLast = stream.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(streamLast.wholeMatch(of: /mbps=\d+(\.\d+)? msgs=\d+/) != nil, "\(stream.stdout)")
+        #expect(rtt.status == 0 && stream.status == 0)
+    }
+
+    @Test("the demo runs end to end and closes cleanly")
+    func demoRuns() async throws {
+        let result = try await runCLI([])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("closed cleanly: peer answered 1000"))
+        #expect(!result.stdout.contains("DIFFERENT"))
+    }
+}
