@@ -33,6 +33,8 @@ package actor WebSocketConnection {
     package var messageType: MessageKind
 
     private var pendingWrites: [[UInt8]] = []
+    /// The batch being written; swapped with `pendingWrites` so neither array reallocates per write.
+    private var writingBatch: [[UInt8]] = []
     /// Bytes queued or being written: what `send` backpressure is measured against.
     private var queuedBytes = 0
     /// Whether a write is in progress (inline in a `send`, or in a background task).
@@ -313,12 +315,12 @@ package actor WebSocketConnection {
     private func writeQueued() async throws {
         defer { isWriting = false }
         while !pendingWrites.isEmpty && !isFinalized {
-            let batch = pendingWrites
-            pendingWrites.removeAll(keepingCapacity: true)
+            swap(&pendingWrites, &writingBatch)
             var batchBytes = 0
-            for frame in batch { batchBytes += frame.count }
+            for frame in writingBatch { batchBytes += frame.count }
             do {
-                try await transport.write(batch, isolation: self)
+                try await transport.write(writingBatch, isolation: self)
+                writingBatch.removeAll(keepingCapacity: true)
             } catch {
                 transportFailed(error)
                 throw WebSocketError(.connectionAborted, "the connection failed while sending: \(error)")

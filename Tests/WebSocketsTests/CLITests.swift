@@ -4,8 +4,12 @@ import Testing
 import WebSocketServer
 @testable import WebSockets
 
-/// Runs the built `websocket` binary with `arguments`, feeding `input` on stdin.
-func runCLI(_ arguments: [String], input: String = "") async throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs the built `websocket` binary with `arguments`, writing `input` to its stdin. Stdin is
+/// closed (EOF) once `closeInputWhen` holds for the output so far (at once by default), or
+/// after five seconds.
+func runCLI(
+    _ arguments: [String], input: String = "", closeInputWhen ready: @escaping @Sendable (String) -> Bool = { _ in true }
+) async throws -> (status: Int32, stdout: String, stderr: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("websocket")
     let candidates = [binary, URL(fileURLWithPath: ".build/debug/websocket")]
     guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
@@ -18,22 +22,38 @@ func runCLI(_ arguments: [String], input: String = "") async throws -> (status: 
     process.standardInput = stdin
     process.standardOutput = stdout
     process.standardError = stderr
+    let output = Recorder.Text()
+    stdout.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
+    let errors = Recorder.Text()
+    stderr.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
     let exited = AsyncStream<Void>.makeStream()
     process.terminationHandler = { _ in exited.continuation.yield() }
     try process.run()
     try stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+    let deadline = ContinuousClock.now + .seconds(5)
+    while !ready(output.text) && process.isRunning && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(5))
+    }
     try stdin.fileHandleForWriting.close()
-    // Wait without blocking a thread of the cooperative pool (the in-process server needs it);
-    // the outputs are far below a pipe's capacity, so they are read once the process exited.
+    // Wait without blocking a thread of the cooperative pool (an in-process server needs it).
     for await _ in exited.stream { break }
     process.waitUntilExit()
-    let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    let err = stderr.fileHandleForReading.readDataToEndOfFile()
-    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    stdout.fileHandleForReading.readabilityHandler = nil
+    stderr.fileHandleForReading.readabilityHandler = nil
+    output.append(stdout.fileHandleForReading.readDataToEndOfFile())
+    errors.append(stderr.fileHandleForReading.readDataToEndOfFile())
+    return (process.terminationStatus, output.text, errors.text)
 }
 
 /// Messages a server handler saw, readable from the test.
 final class Recorder: Sendable {
+    /// Bytes written by a child process, collected from any thread.
+    final class Text: Sendable {
+        private let storage = Mutex<[UInt8]>([])
+        func append(_ data: Data) { storage.withLock { $0.append(contentsOf: data) } }
+        var text: String { storage.withLock { String(decoding: $0, as: UTF8.self) } }
+    }
+
     private let storage = Mutex<[Message]>([])
     func append(_ message: Message) { storage.withLock { $0.append(message) } }
     var messages: [Message] { storage.withLock { $0 } }
@@ -61,7 +81,11 @@ struct CLITests {
             for try await message in socket.messages { received.append(message) }
         }
         defer { Task { await server.shutDown() } }
-        let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n")
+        // Stdin stays open until the greeting was printed and both lines arrived: the client
+        // closes at EOF, and a close that overtakes the greeting would (rightly) cut it off.
+        let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n") { output in
+            output.hasSuffix("hello from the server\n\n") && received.messages.count == 2
+        }
         #expect(result.stdout == "hello from the server\n\n")
         #expect(result.stderr == "closed 1000 \n")
         #expect(result.status == 0)
@@ -77,7 +101,9 @@ struct CLITests {
             for try await message in socket.messages { received.append(message) }
         }
         defer { Task { await server.shutDown() } }
-        let result = try await runCLI([server.url(), "--binary"], input: "abc\n")
+        let result = try await runCLI([server.url(), "--binary"], input: "abc\n") { output in
+            output.split(separator: "\n").count == 2 && received.messages.count == 1
+        }
         #expect(result.stdout == "binary 3 bytes 616263\nbinary 40 bytes \(String(repeating: "ab", count: 32))\n")
         #expect(result.status == 0)
         #expect(await received.messages(count: 1) == [.binary(Array("abc".utf8))])
@@ -89,7 +115,8 @@ struct CLITests {
             try await socket.close(code: CloseCode(4000), reason: "bye now")
         }
         defer { Task { await server.shutDown() } }
-        let result = try await runCLI([server.url()])
+        // Stdin stays open: the server's close must arrive before any close of ours.
+        let result = try await runCLI([server.url()], closeInputWhen: { _ in false })
         #expect(result.stderr == "closed 4000 bye now\n")
         #expect(result.status == 0)
     }
