@@ -177,7 +177,11 @@ public struct ConnectionCore: Sendable {
             switch result {
             case .header(let header, _):
                 headerBuffer.removeAll(keepingCapacity: true)
-                startFrame(header)
+                if let size = deliverInPlace(header, from: UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+                    offset += size
+                } else {
+                    startFrame(header)
+                }
             case .needBytes(let needed):
                 guard offset < count else { break reading }
                 // Buffer exactly up to what the header needs: the payload must stay in `bytes`.
@@ -205,6 +209,30 @@ public struct ConnectionCore: Sendable {
         guard state != .closed else { return }
         state = .closed
         events.append(.aborted)
+    }
+
+    /// The fast path for the common case: a whole unfragmented, unmasked data message that is
+    /// already entirely in `bytes` (which start at its payload) becomes a `Message` with a single
+    /// copy, straight from the caller's buffer. Returns the payload size consumed, or `nil` when
+    /// the frame needs the general path (fragments, masks, extensions, limits, partial payloads).
+    private mutating func deliverInPlace(_ header: FrameHeader, from bytes: UnsafeRawBufferPointer) -> Int? {
+        guard role == .client, header.isFinal, header.maskingKey == nil, header.reservedBits == 0,
+              messageKind == nil, header.payloadLength <= UInt64(bytes.count),
+              header.payloadLength <= UInt64(configuration.maxMessageSize)
+        else { return nil }
+        let size = Int(header.payloadLength)
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[..<size])
+        switch header.opcode {
+        case .text:
+            var validator = UTF8Validator()
+            guard validator.validate(payload), validator.isComplete else { return nil }  // the general path fails it
+            events.append(.message(.text(String(decoding: payload, as: UTF8.self))))
+        case .binary:
+            events.append(.message(.binary([UInt8](payload))))
+        default:
+            return nil
+        }
+        return size
     }
 
     private mutating func startFrame(_ header: FrameHeader) {
