@@ -94,4 +94,18 @@ struct InteropTests {
         #expect(headers.contains("\"x-custom-token\": \"abc123\""))
         await socket.close()
     }
+
+    @Test("the CLI against a Python websockets server: lines out, echoes printed, close 1000 at EOF")
+    func cliAgainstPythonServer() async throws {
+        let peer = try PythonPeer()
+        let text = try await runCLI([peer.url()], input: "first line\nsecond ✓\n") { $0.split(separator: "\n").count == 2 }
+        #expect(text.stdout == "first line\nsecond ✓\n")
+        #expect(text.stderr == "closed 1000 \n")
+        #expect(text.status == 0)
+        let binary = try await runCLI([peer.url(), "--binary"], input: "xyz\n") { $0.contains("\n") }
+        #expect(binary.stdout == "binary 3 bytes 78797a\n")
+        let closing = try await runCLI([peer.url("/close/4000/bye")], closeInputWhen: { _ in false })
+        #expect(closing.stderr == "closed 4000 bye\n")
+        #expect(closing.status == 0)
+    }
 }
