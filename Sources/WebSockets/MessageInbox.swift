@@ -117,7 +117,25 @@ package final class MessageInbox: Sendable {
 
     /// The stream's pull: the next message, `nil` at a clean end, or the terminal error.
     package func next() async throws -> Message? {
-        try await withTaskCancellationHandler {
+        // Fast path: a message (or the end) is already here; no continuation, no allocation.
+        let (ready, producer) = state.withLock { state -> (Result<Message?, any Error>?, CheckedContinuation<Void, Never>?) in
+            if let message = state.pop() {
+                var producer: CheckedContinuation<Void, Never>?
+                if state.count <= state.lowWater {
+                    producer = state.producer
+                    state.producer = nil
+                }
+                return (.success(message), producer)
+            }
+            switch state.terminal {
+            case .success?: return (.success(nil), nil)
+            case .failure(let error)?: return (.failure(error), nil)
+            case nil: return (nil, nil)
+            }
+        }
+        producer?.resume()
+        if let ready { return try ready.get() }
+        return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Message?, any Error>) in
                 enum Outcome { case message(Message, CheckedContinuation<Void, Never>?), end(Result<Void, any Error>), wait, cancelled }
                 let outcome = state.withLock { state -> Outcome in

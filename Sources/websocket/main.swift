@@ -10,6 +10,7 @@ import Darwin
 ///     websocket URL [options]        stdin lines out, received messages on stdout
 ///     websocket serve [--port N]     loopback echo server
 ///     websocket bench --url URL ...  client benchmark
+///     websocket autobahn [...]       Autobahn TestSuite client (echo every case)
 let arguments = Array(CommandLine.arguments.dropFirst())
 let status: Int32
 do {
@@ -20,10 +21,13 @@ do {
         status = await ServeCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
     case "bench":
         status = await BenchCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
+    case "autobahn":
+        status = await AutobahnCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
     case "-h", "--help", "help":
         Output.out(ClientCommand.usage)
         Output.out("       websocket serve [--port N] [--host H]")
         Output.out("       websocket bench --url URL --size BYTES --seconds S --mode rtt|stream [--conns C]")
+        Output.out("       websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN]")
         Output.out("       websocket            (demo on an in-process echo server)")
         status = 0
     default:

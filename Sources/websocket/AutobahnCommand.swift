@@ -1,0 +1,99 @@
+import WebSockets
+
+/// `websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN]`
+///
+/// The Autobahn TestSuite client: reads `/getCaseCount`, runs every case (or those whose id
+/// matches PATTERN, a comma-separated list of globs such as `1.*,9.1.*`) via
+/// `/runCase?case=N&agent=NAME`, echoing every text and binary message back unchanged, then asks
+/// the server to write its report (`/updateReports?agent=NAME`). Prints one line per case,
+/// `case <id> <behavior> <behaviorClose>`, and the totals last:
+/// `total=<n> ok=<n> non_strict=<n> informational=<n> unimplemented=<n> failed=<n>`.
+enum AutobahnCommand {
+    static func run(_ arguments: Arguments) async -> Int32 {
+        do {
+            try arguments.rejectUnknown(["url", "agent", "cases"])
+            let base = arguments.string("url") ?? "ws://127.0.0.1:9001"
+            let agent = arguments.string("agent") ?? "swift-websockets"
+            let patterns = (arguments.string("cases") ?? "*").split(separator: ",").map(String.init)
+            let count = try await Int(fetchText(base + "/getCaseCount")) ?? 0
+            guard count > 0 else { throw WebSocketError(.invalidArgument, "the fuzzing server reports no cases") }
+            var totals: [String: Int] = [:]
+            var ran = 0
+            for index in 1...count {
+                let id = try await caseID(base: base, index: index)
+                guard patterns.contains(where: { matches(id, $0) }) else { continue }
+                await echoCase(base + "/runCase?case=\(index)&agent=\(agent)")
+                let status = try await fetchText(base + "/getCaseStatus?case=\(index)&agent=\(agent)")
+                let behavior = jsonString(status, key: "behavior") ?? "?"
+                let behaviorClose = jsonString(status, key: "behaviorClose") ?? "?"
+                Output.out("case \(id) \(behavior) \(behaviorClose)")
+                totals[behavior, default: 0] += 1
+                ran += 1
+            }
+            await echoCase(base + "/updateReports?agent=\(agent)")
+            let failed = ran - ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED"].reduce(0) { $0 + totals[$1, default: 0] }
+            Output.out("total=\(ran) ok=\(totals["OK", default: 0]) non_strict=\(totals["NON-STRICT", default: 0]) "
+                + "informational=\(totals["INFORMATIONAL", default: 0]) unimplemented=\(totals["UNIMPLEMENTED", default: 0]) "
+                + "failed=\(failed)")
+            return 0
+        } catch {
+            Output.fail(error)
+        }
+    }
+
+    /// Echoes every message of one case until the server ends it (cleanly or not).
+    static func echoCase(_ url: String) async {
+        var control = MessageWebSocketControl()
+        control.maxMessageSize = 64 * 1024 * 1024
+        control.closeTimeout = .seconds(5)
+        let socket = MessageWebSocket(control: control)
+        do {
+            try await socket.connect(to: url)
+            for try await message in socket.messages {
+                try await socket.send(message)
+            }
+        } catch {
+            // The case decides what an error means; the server judges our behaviour.
+        }
+        await socket.close()
+    }
+
+    /// Connects, returns the first text message, closes.
+    static func fetchText(_ url: String) async throws -> String {
+        let socket = MessageWebSocket()
+        try await socket.connect(to: url)
+        var iterator = socket.messages.makeAsyncIterator()
+        let message = try await iterator.next()
+        await socket.close()
+        return message?.text ?? ""
+    }
+
+    static func caseID(base: String, index: Int) async throws -> String {
+        let info = try await fetchText(base + "/getCaseInfo?case=\(index)")
+        return jsonString(info, key: "id") ?? String(index)
+    }
+
+    /// The string value of `"key": "value"` in a flat JSON object (enough for the fuzzing server's
+    /// small answers; no JSON parser in a zero-dependency CLI).
+    static func jsonString(_ json: String, key: String) -> String? {
+        guard let keyRange = json.range(of: "\"\(key)\"") else { return nil }
+        let rest = json[keyRange.upperBound...].drop { $0 == " " || $0 == ":" }
+        guard rest.first == "\"" else { return nil }
+        let value = rest.dropFirst().prefix { $0 != "\"" }
+        return String(value)
+    }
+
+    /// Glob match where `*` matches any run of characters.
+    static func matches(_ id: String, _ pattern: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return id == pattern }
+        var rest = Substring(id)
+        guard rest.hasPrefix(parts[0]) else { return false }
+        rest = rest.dropFirst(parts[0].count)
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let range = rest.range(of: part) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return parts.last!.isEmpty || rest.hasSuffix(parts.last!)
+    }
+}
