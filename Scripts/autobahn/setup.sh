@@ -12,7 +12,7 @@
 # reused as long as the stamp matches and it imports; otherwise it is rebuilt.
 # Nothing is installed system-wide. Output of pip goes to .build-autobahn/setup.log.
 #
-# Python 2.7: $AUTOBAHN_PYTHON2 if set, else pyenv's 2.7.18
+# Python 2.7: $AUTOBAHN_PYTHON2 if set (and then only it), else pyenv's 2.7.18
 # ("$(pyenv root)/versions/2.7.18/bin/python2.7"), else python2.7 on PATH.
 # Exit status: 0 ready, 3 no usable Python 2.7 (or no Python 3 >= 3.7), 1 other failure.
 set -euo pipefail
@@ -35,12 +35,16 @@ say() { echo "autobahn setup: $*" >&2; }
 # --- Python 2.7 ---------------------------------------------------------------
 find_python2() {
     local c cands=()
-    [[ -n "${AUTOBAHN_PYTHON2:-}" ]] && cands+=("$AUTOBAHN_PYTHON2")
-    if command -v pyenv >/dev/null 2>&1; then
-        cands+=("$(pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7")
+    if [[ -n "${AUTOBAHN_PYTHON2:-}" ]]; then
+        cands=("$AUTOBAHN_PYTHON2")  # explicit: that one or none
+    else
+        cands=()
+        if command -v pyenv >/dev/null 2>&1; then
+            cands+=("$(pyenv root 2>/dev/null)/versions/2.7.18/bin/python2.7")
+        fi
+        cands+=("${PYENV_ROOT:-$HOME/.pyenv}/versions/2.7.18/bin/python2.7")
+        if command -v python2.7 >/dev/null 2>&1; then cands+=("$(command -v python2.7)"); fi
     fi
-    cands+=("${PYENV_ROOT:-$HOME/.pyenv}/versions/2.7.18/bin/python2.7")
-    command -v python2.7 >/dev/null 2>&1 && cands+=("$(command -v python2.7)")
     for c in "${cands[@]}"; do
         if [[ -x "$c" ]] && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (2, 7))' 2>/dev/null; then
             echo "$c"
@@ -51,7 +55,11 @@ find_python2() {
 }
 
 if ! PY2="$(find_python2)"; then
-    say "Python 2.7 not found (tried \$AUTOBAHN_PYTHON2, pyenv's versions/2.7.18, python2.7 on PATH)."
+    if [[ -n "${AUTOBAHN_PYTHON2:-}" ]]; then
+        say "AUTOBAHN_PYTHON2=$AUTOBAHN_PYTHON2 is not a working Python 2.7."
+    else
+        say "Python 2.7 not found (tried pyenv's versions/2.7.18 and python2.7 on PATH)."
+    fi
     say "The Autobahn fuzzing server (autobahntestsuite) only runs on Python 2.7; install it"
     say "(e.g. 'pyenv install 2.7.18') or point AUTOBAHN_PYTHON2 at a python2.7 binary."
     exit 3

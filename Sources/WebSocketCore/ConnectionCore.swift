@@ -51,6 +51,12 @@ public struct ConnectionCore: Sendable {
         public var allowedReservedBits: UInt8 = 0
         /// Whether a ping is answered with a pong automatically (§5.5.2). Default yes.
         public var answersPings = true
+        /// Holds back the close frame that fails the connection (§7.1.7) until
+        /// ``ConnectionCore/closeAfterFailure()``: input stops at the violation and `.failed` is
+        /// reported after the messages before it, but sending stays possible so the application
+        /// can still answer those messages, in order, before the close goes out. Default `false`
+        /// (the close frame is queued at once).
+        public var holdsFailureClose = false
 
         public init() {}
     }
@@ -103,6 +109,8 @@ public struct ConnectionCore: Sendable {
     private var messageKind: MessageKind?
     private var messagePayload: [UInt8] = []
     private var messageValidator = UTF8Validator()
+    /// A violation whose close frame is held back (see ``Configuration/holdsFailureClose``).
+    private var pendingFailure: ProtocolViolation?
     // Send side.
     private var outboundFragmentKind: MessageKind?
     private var outboundValidator = UTF8Validator()
@@ -154,7 +162,7 @@ public struct ConnectionCore: Sendable {
     public mutating func receive(_ bytes: UnsafeRawBufferPointer) {
         let count = bytes.count
         var offset = 0
-        reading: while state != .closed {
+        reading: while acceptsInput {
             if inPayload {
                 guard offset < count else { break reading }
                 let available = count - offset
@@ -162,7 +170,7 @@ public struct ConnectionCore: Sendable {
                 consumePayload(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
                 offset += take
                 frameRemaining -= UInt64(take)
-                if frameRemaining == 0 && state != .closed { finishFrame() }
+                if frameRemaining == 0 && acceptsInput { finishFrame() }
                 continue
             }
             let result: FrameHeader.DecodeResult
@@ -208,8 +216,27 @@ public struct ConnectionCore: Sendable {
     public mutating func receiveEndOfStream() {
         guard state != .closed else { return }
         state = .closed
+        if pendingFailure != nil {
+            pendingFailure = nil  // `.failed` was reported already; the peer is gone
+            return
+        }
         events.append(.aborted)
     }
+
+    /// Whether input is still parsed: not after a terminal event, nor after a held-back failure.
+    private var acceptsInput: Bool { state != .closed && pendingFailure == nil }
+
+    /// Sends the close frame of a failure that ``Configuration/holdsFailureClose`` held back, and
+    /// closes. Call it once the application has handled the messages received before the
+    /// violation. Does nothing when no failure is pending.
+    public mutating func closeAfterFailure() {
+        guard let violation = pendingFailure else { return }
+        pendingFailure = nil
+        closeForFailure(violation)
+    }
+
+    /// Whether a failure is held back, waiting for ``closeAfterFailure()``.
+    public var isFailurePending: Bool { pendingFailure != nil }
 
     /// The fast path for the common case: a whole unfragmented, unmasked data message that is
     /// already entirely in `bytes` (which start at its payload) becomes a `Message` with a single
@@ -375,12 +402,20 @@ public struct ConnectionCore: Sendable {
     /// Fails the connection (§7.1.7): sends a close frame with the violation's code unless one was
     /// sent already, and ignores all further input.
     private mutating func fail(_ violation: ProtocolViolation) {
+        inPayload = false
+        events.append(.failed(violation))
+        if configuration.holdsFailureClose && state == .open {
+            pendingFailure = violation
+        } else {
+            closeForFailure(violation)
+        }
+    }
+
+    private mutating func closeForFailure(_ violation: ProtocolViolation) {
         if state == .open {
             enqueueClose(violation.closeCode, reason: Self.genericReason(for: violation.closeCode))
         }
         state = .closed
-        inPayload = false
-        events.append(.failed(violation))
     }
 
     /// A fixed reason per code: the detail may echo untrusted input, so it never goes on the wire.

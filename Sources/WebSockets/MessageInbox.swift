@@ -20,6 +20,8 @@ package final class MessageInbox: Sendable {
         var producer: CheckedContinuation<Void, Never>?
         var consumerCancelled = false
         var onConsumerCancelled: (@Sendable () -> Void)?
+        /// Called once the consumer has taken every message and reached the terminal error.
+        var onDrained: (@Sendable () -> Void)?
         var highWater: Int
         var lowWater: Int { highWater / 2 }
 
@@ -102,17 +104,33 @@ package final class MessageInbox: Sendable {
 
     /// Ends the stream after the queued messages: normally (`error == nil`) or by throwing `error`.
     /// Later calls are ignored: the first ending wins.
-    package func finish(throwing error: (any Error)? = nil) {
-        let (consumer, producer) = state.withLock { state -> (CheckedContinuation<Message?, any Error>?, CheckedContinuation<Void, Never>?) in
-            guard state.terminal == nil else { return (nil, nil) }
+    ///
+    /// - Parameter whenDrained: called once the consumer has taken every queued message (at once
+    ///   if none are queued), or stopped consuming. A connection uses it to send the close frame
+    ///   of a failure only after the application saw, and could answer, what came before.
+    package func finish(throwing error: (any Error)? = nil, whenDrained: (@Sendable () -> Void)? = nil) {
+        let (consumer, producer, drained) = state.withLock { state -> (CheckedContinuation<Message?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
+            guard state.terminal == nil else { return (nil, nil, nil) }
             state.terminal = error.map { .failure($0) } ?? .success(())
             defer { state.consumer = nil; state.producer = nil }
-            return (state.consumer, state.producer)
+            if state.count == 0 || state.consumerCancelled {
+                return (state.consumer, state.producer, whenDrained)
+            }
+            state.onDrained = whenDrained
+            return (state.consumer, state.producer, nil)
         }
+        drained?()
         if let consumer {
             if let error { consumer.resume(throwing: error) } else { consumer.resume(returning: nil) }
         }
         producer?.resume()
+    }
+
+    private func takeDrainedHandler() -> (@Sendable () -> Void)? {
+        state.withLock { state in
+            defer { state.onDrained = nil }
+            return state.onDrained
+        }
     }
 
     /// The stream's pull: the next message, `nil` at a clean end, or the terminal error.
@@ -134,7 +152,10 @@ package final class MessageInbox: Sendable {
             }
         }
         producer?.resume()
-        if let ready { return try ready.get() }
+        if let ready {
+            if case .success(.some) = ready {} else { takeDrainedHandler()?() }
+            return try ready.get()
+        }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Message?, any Error>) in
                 enum Outcome { case message(Message, CheckedContinuation<Void, Never>?), end(Result<Void, any Error>), wait, cancelled }
@@ -157,8 +178,10 @@ package final class MessageInbox: Sendable {
                     producer?.resume()
                     continuation.resume(returning: message)
                 case .end(.success):
+                    takeDrainedHandler()?()
                     continuation.resume(returning: nil)
                 case .end(.failure(let error)):
+                    takeDrainedHandler()?()
                     continuation.resume(throwing: error)
                 case .cancelled:
                     continuation.resume(returning: nil)
@@ -167,14 +190,15 @@ package final class MessageInbox: Sendable {
                 }
             }
         } onCancel: {
-            let (consumer, producer, handler) = state.withLock { state in
+            let (consumer, producer, handler, drained) = state.withLock { state in
                 state.consumerCancelled = true
-                defer { state.consumer = nil; state.producer = nil }
-                return (state.consumer, state.producer, state.onConsumerCancelled)
+                defer { state.consumer = nil; state.producer = nil; state.onDrained = nil }
+                return (state.consumer, state.producer, state.onConsumerCancelled, state.onDrained)
             }
             consumer?.resume(returning: nil)
             producer?.resume()
             handler?()
+            drained?()
         }
     }
 }

@@ -57,6 +57,8 @@ package actor WebSocketConnection {
     ) {
         self.transport = transport
         self.role = role
+        var configuration = configuration
+        configuration.holdsFailureClose = true  // see `process()`: answers go out before the failure's close
         self.core = ConnectionCore(role: role, configuration: configuration, randomNumberGenerator: MaskingKeySource())
         self.inbox = inbox
         self.closeTimeout = closeTimeout
@@ -207,8 +209,17 @@ package actor WebSocketConnection {
         }
     }
 
+    /// Sends the held-back close frame of a failure, then closes the transport once it is written.
+    private func closeAfterFailure() {
+        guard !isFinalized else { return }
+        core.closeAfterFailure()
+        closeTransportWhenFlushed = true
+        queueOutput()
+    }
+
     private func closeDeadlineExpired(_ timeout: Duration) {
         guard !isFinalized else { return }
+        if core.isFailurePending { return closeAfterFailure() }
         if !protocolEnded {
             inbox.finish(throwing: WebSocketError(.timeout, "the peer did not answer the close frame within \(timeout); connection dropped"))
         }
@@ -266,8 +277,13 @@ package actor WebSocketConnection {
                 protocolEnded = true
                 let status: WebSocketError.Status =
                     violation.closeCode == .messageTooBig ? .messageTooBig : .protocolViolation(violation.closeCode)
-                inbox.finish(throwing: WebSocketError(status, violation.description))
-                closeTransportWhenFlushed = true
+                // The close frame waits until the application has taken (and could answer) the
+                // messages that arrived before the violation, bounded by the close timeout.
+                inbox.finish(throwing: WebSocketError(status, violation.description)) { [weak self] in
+                    guard let self else { return }
+                    Task { await self.closeAfterFailure() }
+                }
+                armCloseDeadline()
             case .aborted:
                 protocolEnded = true
                 inbox.finish(throwing: WebSocketError(.connectionAborted, "the connection was dropped without a close handshake"))

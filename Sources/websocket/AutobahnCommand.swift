@@ -6,7 +6,8 @@ import WebSockets
 /// matches PATTERN, a comma-separated list of globs such as `1.*,9.1.*`) via
 /// `/runCase?case=N&agent=NAME`, echoing every text and binary message back unchanged, then asks
 /// the server to write its report (`/updateReports?agent=NAME`). Prints one line per case,
-/// `case <id> <behavior> <behaviorClose>`, and the totals last:
+/// `case <id> <behavior>` (the server's `/getCaseStatus` reports the behaviour only; the close
+/// behaviour is in its report, see `Scripts/autobahn.sh`), and the totals last:
 /// `total=<n> ok=<n> non_strict=<n> informational=<n> unimplemented=<n> failed=<n>`.
 enum AutobahnCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
@@ -25,8 +26,7 @@ enum AutobahnCommand {
                 await echoCase(base + "/runCase?case=\(index)&agent=\(agent)")
                 let status = try await fetchText(base + "/getCaseStatus?case=\(index)&agent=\(agent)")
                 let behavior = jsonString(status, key: "behavior") ?? "?"
-                let behaviorClose = jsonString(status, key: "behaviorClose") ?? "?"
-                Output.out("case \(id) \(behavior) \(behaviorClose)")
+                Output.out("case \(id) \(behavior)")
                 totals[behavior, default: 0] += 1
                 ran += 1
             }

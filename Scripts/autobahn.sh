@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# Autobahn TestSuite against our client: the fuzzing server, every case, a verdict.
+#
+#   Scripts/autobahn.sh [--cases PATTERN] [--timeout SECONDS]
+#
+#   --cases PATTERN    comma-separated case ids or globs (`1.*,9.1.*`, `7.1.6`); default all
+#   --timeout SECONDS  bound for the whole run, setup and build included (default 1200)
+#
+# Steps: Scripts/autobahn/setup.sh (Python 2.7 venv in .build-autobahn/, reused when its pins
+# are unchanged); the `websocket` CLI built with `swift build -c release --product websocket`
+# unless $WEBSOCKET_BIN names one; a fuzzing server (ws://127.0.0.1:9001, loopback only
+# through Scripts/autobahn/wstest_loopback.py); then
+#   $WEBSOCKET_BIN autobahn --url ws://127.0.0.1:9001 --agent swift-websockets [--cases PATTERN]
+# which runs the cases and asks for /updateReports. The server's reports, the authoritative
+# results, land in reports/autobahn/clients/ (index.json, one JSON + HTML per case, index.html),
+# kept as the run's artifact (reports/ is git-ignored), with the spec and both logs beside them.
+#
+# Verdict (Scripts/autobahn/report.py): pass iff every case's behavior is OK or INFORMATIONAL
+# and its behaviorClose is OK (or INFORMATIONAL, which the server itself gives 7.1.6, 7.13.*).
+# NON-STRICT fails (listed apart). UNIMPLEMENTED is accepted for 12.* and 13.* (permessage-
+# deflate) while AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION=1 (the default for now). Cases in
+# Scripts/autobahn/exclusions.txt (`<case id> <reason>`) don't fail the verdict but are listed.
+#
+# Env: WEBSOCKET_BIN (skip the build), AUTOBAHN_PORT (default 9001),
+#      AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION (default 1), AUTOBAHN_PYTHON2 (see setup.sh).
+# Exit: 0 pass, 1 fail (or error, or timeout), 2 bad arguments, 3 Python 2.7 unavailable.
+# Every process started here is stopped on exit (trap EXIT), Ctrl-C included.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+CASES=""
+TIMEOUT=1200
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --cases) CASES="${2:?--cases needs a pattern}"; shift 2 ;;
+        --cases=*) CASES="${1#*=}"; shift ;;
+        --timeout) TIMEOUT="${2:?--timeout needs seconds}"; shift 2 ;;
+        --timeout=*) TIMEOUT="${1#*=}"; shift ;;
+        -h|--help) sed -n '2,27p' "$0" | sed -e 's/^#//' -e 's/^ //'; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+if ! [[ $TIMEOUT =~ ^[0-9]+$ ]] || [[ $TIMEOUT -lt 30 ]]; then
+    echo "--timeout must be a whole number of seconds >= 30" >&2
+    exit 2
+fi
+
+PORT="${AUTOBAHN_PORT:-9001}"
+AGENT="swift-websockets"
+URL="ws://127.0.0.1:$PORT"
+REPORTS="$ROOT/reports/autobahn"
+OUTDIR="$REPORTS/clients"
+SPEC="$REPORTS/fuzzingserver.json"
+SERVER_LOG="$REPORTS/fuzzingserver.log"
+CLIENT_LOG="$REPORTS/client.log"
+EXPECTED="$REPORTS/expected-cases.txt"
+HERE="$ROOT/Scripts/autobahn"
+
+START=$SECONDS
+DEADLINE=$((START + TIMEOUT))
+section() { printf '\n==== autobahn: %s (t=%ss) ====\n' "$*" "$((SECONDS - START))"; }
+remaining() { echo $((DEADLINE - SECONDS)); }
+
+# --- process bookkeeping: everything started here is stopped on exit ---------------------
+SERVER_PID=""
+JOB_PID=""
+stop_pid() {  # stop_pid PID: TERM, up to 5 s, then KILL
+    local pid="$1" i
+    [[ -z "$pid" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    stop_pid "$JOB_PID"
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        stop_pid "$SERVER_PID"
+        echo "autobahn: fuzzing server (pid $SERVER_PID) stopped"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'echo "autobahn: interrupted" >&2; exit 130' INT
+trap 'echo "autobahn: terminated" >&2; exit 143' TERM
+
+# bounded SECONDS CMD...: runs CMD under `timeout` (its own process group, so a timeout or our
+# cleanup stops its children too) in the background and waits, so a signal to us is handled
+# at once. Returns CMD's status (124 on timeout).
+bounded() {
+    local secs="$1"; shift
+    if [[ $secs -le 0 ]]; then
+        echo "autobahn: out of time (--timeout $TIMEOUT) before: $*" >&2
+        return 124
+    fi
+    timeout --kill-after=10 "$secs" "$@" </dev/null &
+    JOB_PID=$!
+    local status=0
+    wait "$JOB_PID" || status=$?
+    JOB_PID=""
+    return "$status"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+
+# --- 1. fuzzing server environment ---------------------------------------------------------
+section "setup (.build-autobahn)"
+mkdir -p "$REPORTS"
+status=0
+bounded "$(remaining)" "$HERE/setup.sh" >"$REPORTS/setup.out" || status=$?
+if [[ $status -eq 3 ]]; then
+    echo "autobahn: SKIPPED: Python 2.7 is not available, so the fuzzing server cannot run (exit 3)." >&2
+    exit 3
+elif [[ $status -ne 0 ]]; then
+    echo "autobahn: setup failed (exit $status)" >&2
+    exit 1
+fi
+VPY="$(tail -n 1 "$REPORTS/setup.out")"
+PY3="$ROOT/.build-autobahn/py3/bin/python"
+"$VPY" -c 'import autobahn, autobahntestsuite, twisted, sys; print("fuzzing server: autobahntestsuite %s, autobahn %s, Twisted %s, Python %s" % (autobahntestsuite.__version__, autobahn.__version__, twisted.__version__, sys.version.split()[0]))'
+
+# --- 2. our client -----------------------------------------------------------------------
+if [[ -n "${WEBSOCKET_BIN:-}" ]]; then
+    section "client: WEBSOCKET_BIN=$WEBSOCKET_BIN (no build)"
+    BIN="$WEBSOCKET_BIN"
+else
+    section "client: swift build -c release --product websocket"
+    if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
+        export PATH="/opt/swift/usr/bin:$PATH"
+    fi
+    status=0
+    bounded "$(remaining)" swift build -c release --product websocket || status=$?
+    if [[ $status -ne 0 ]]; then
+        echo "autobahn: swift build failed (exit $status)" >&2
+        exit 1
+    fi
+    BIN="$ROOT/.build/release/websocket"
+fi
+if [[ ! -x "$BIN" ]]; then
+    echo "autobahn: no executable client at $BIN" >&2
+    exit 1
+fi
+
+# --- 3. fuzzing server -------------------------------------------------------------------------
+section "fuzzing server on $URL"
+rm -rf "$OUTDIR"
+mkdir -p "$OUTDIR"
+"$PY3" - "$SPEC" "$URL" "$OUTDIR" "$CASES" <<'EOF'
+import json, sys
+path, url, outdir, cases = sys.argv[1:5]
+patterns = [c.strip() for c in cases.split(",") if c.strip()] or ["*"]
+spec = {"url": url, "outdir": outdir, "cases": patterns, "exclude-cases": [], "exclude-agent-cases": {}}
+with open(path, "w") as f:
+    json.dump(spec, f, indent=3)
+    f.write("\n")
+EOF
+echo "spec $SPEC: $(tr -s ' \n' ' ' <"$SPEC")"
+# The spec's case ids, resolved the way the server does, to catch cases the client never ran.
+if ! "$VPY" - "$SPEC" >"$EXPECTED" <<'EOF'
+import json, sys
+from autobahntestsuite.case import Cases, CaseCategories, CaseSubCategories, CaseSetname, CaseBasename
+from autobahntestsuite.caseset import CaseSet
+spec = json.load(open(sys.argv[1]))
+cs = CaseSet(CaseSetname, CaseBasename, Cases, CaseCategories, CaseSubCategories)
+unknown = [c for c in spec["cases"] if "*" not in c and c not in cs.CasesIndices]
+if unknown:
+    sys.stderr.write("autobahn: unknown case id(s): %s\n" % " ".join(unknown))
+    sys.exit(2)
+print("\n".join(cs.parseSpecCases(spec)))
+EOF
+then
+    exit 2
+fi
+N_EXPECTED="$(grep -c . "$EXPECTED" || true)"
+echo "cases in the spec: $N_EXPECTED"
+if [[ "$N_EXPECTED" -eq 0 ]]; then
+    echo "autobahn: no case matches --cases '$CASES'" >&2
+    exit 2
+fi
+
+if port_open; then
+    echo "autobahn: something already listens on 127.0.0.1:$PORT; stop it or set AUTOBAHN_PORT" >&2
+    exit 1
+fi
+# --webport 0: no embedded web server (the reports are files). The wrapper binds 127.0.0.1 only.
+( cd "$REPORTS" && exec "$VPY" -u "$HERE/wstest_loopback.py" -m fuzzingserver -s "$SPEC" --webport 0 ) \
+    >"$SERVER_LOG" 2>&1 </dev/null &
+SERVER_PID=$!
+for _ in $(seq 1 300); do
+    port_open && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "autobahn: the fuzzing server exited before listening; its log:" >&2
+        cat "$SERVER_LOG" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+if ! port_open; then
+    echo "autobahn: the fuzzing server did not accept on 127.0.0.1:$PORT within 30 s; its log:" >&2
+    cat "$SERVER_LOG" >&2
+    exit 1
+fi
+if command -v ss >/dev/null 2>&1; then
+    LISTEN="$(ss -Hltn "sport = :$PORT" | awk '{print $4}' | sort -u | tr '\n' ' ')"
+    echo "listening (pid $SERVER_PID): $LISTEN"
+    if [[ -n "$LISTEN" ]] && tr ' ' '\n' <<<"$LISTEN" | grep -v '^$' | grep -vq "^127\.0\.0\.1:$PORT\$"; then
+        echo "autobahn: the fuzzing server listens beyond 127.0.0.1: $LISTEN" >&2
+        exit 1
+    fi
+fi
+
+# --- 4. run the cases ------------------------------------------------------------------------------
+CLIENT_ARGS=(autobahn --url "$URL" --agent "$AGENT")
+[[ -n "$CASES" ]] && CLIENT_ARGS+=(--cases "$CASES")
+section "client: $BIN ${CLIENT_ARGS[*]}"
+CLIENT_STATUS=0
+CLIENT_START=$SECONDS
+# Keep 15 s of the budget for the fallback report and the summary.
+bounded "$(( $(remaining) - 15 ))" "$BIN" "${CLIENT_ARGS[@]}" > >(tee "$CLIENT_LOG") 2>&1 || CLIENT_STATUS=$?
+CLIENT_SECS=$((SECONDS - CLIENT_START))
+sleep 0.2  # let tee flush
+if [[ $CLIENT_STATUS -eq 124 ]]; then
+    echo "autobahn: the client did not finish within the --timeout budget ($TIMEOUT s in all)" >&2
+elif [[ $CLIENT_STATUS -ne 0 ]]; then
+    echo "autobahn: the client exited with status $CLIENT_STATUS" >&2
+fi
+echo "client time: ${CLIENT_SECS}s"
+if [[ ! -s "$OUTDIR/index.json" ]]; then
+    echo "autobahn: no index.json from the client's /updateReports; asking the server for it" >&2
+    timeout 60 "$PY3" "$HERE/update_reports.py" "$PORT" "$AGENT" || true
+fi
+stop_pid "$SERVER_PID"
+SERVER_PID=""
+
+# --- 5. verdict ------------------------------------------------------------------------------------
+section "results (reports/autobahn/clients/index.json)"
+VERDICT=0
+"$PY3" "$HERE/report.py" --index "$OUTDIR/index.json" --agent "$AGENT" \
+    --expected "$EXPECTED" --exclusions "$HERE/exclusions.txt" || VERDICT=$?
+if [[ $CLIENT_STATUS -ne 0 && $VERDICT -eq 0 ]]; then
+    echo "VERDICT: FAIL (the client exited with status $CLIENT_STATUS)"
+    VERDICT=1
+fi
+echo "reports: $OUTDIR/index.html (and index.json, one JSON/HTML per case)"
+echo "wall time: $((SECONDS - START)) s"
+[[ $VERDICT -eq 0 ]] && exit 0
+exit 1
