@@ -32,7 +32,7 @@ struct InteropTests {
         #expect(await socket.closeStatus?.code == .normalClosure)
     }
 
-    @Test("a 16 MiB message round-trips", arguments: ["echo_server.py"])
+    @Test("a 16 MiB message round-trips", arguments: peers)
     func sixteenMebibytes(_ script: String) async throws {
         let peer = try PythonPeer(script: script)
         let socket = try await Self.connect(peer.url(), maxMessageSize: 16 * 1024 * 1024 + 1)
