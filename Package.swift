@@ -18,12 +18,18 @@ let package = Package(
     targets: [
         // Thin C shim for the system calls Swift does not import cleanly (epoll, eventfd).
         .target(name: "CWebSocketsShim"),
+        // The system OpenSSL for TLS (wss://): libssl and libcrypto, found with pkg-config.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
         // Sans-I/O protocol core: standard library only. No sockets, tasks, clocks or locks.
         .target(name: "WebSocketCore", swiftSettings: strict),
         // Public async/await API, event loop and transports.
         .target(
             name: "WebSockets",
-            dependencies: ["WebSocketCore", "CWebSocketsShim"],
+            dependencies: ["WebSocketCore", "CWebSocketsShim", "COpenSSL"],
             swiftSettings: strict
         ),
         // Accepting side (minimal loopback server; grows into the full server API).

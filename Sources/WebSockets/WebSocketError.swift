@@ -34,6 +34,14 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
         case handshakeFailed(httpStatus: Int)
         /// The requested feature is not available in this build (for example `wss://` before TLS).
         case notSupported
+        /// The server's certificate failed validation (expired, untrusted, wrong name, ...) and the
+        /// problem was not listed in ``MessageWebSocketControl/ignorableServerCertificateErrors``.
+        /// Every problem is in the message and in ``WebSocketError/certificateProblems``.
+        case serverCertificateInvalid
+        /// The ``MessageWebSocketControl/serverCustomValidation`` hook rejected the server (or threw).
+        case serverCertificateRejected
+        /// The TLS connection could not be established or failed (OpenSSL's reason in the message).
+        case secureConnectionFailed
 
         /// A stable, script-friendly spelling: `cannotConnect`, `protocolViolation(1002)`,
         /// `handshakeFailed(404)`.
@@ -51,6 +59,9 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
             case .messageTooBig: return "messageTooBig"
             case .handshakeFailed(let status): return "handshakeFailed(\(status))"
             case .notSupported: return "notSupported"
+            case .serverCertificateInvalid: return "serverCertificateInvalid"
+            case .serverCertificateRejected: return "serverCertificateRejected"
+            case .secureConnectionFailed: return "secureConnectionFailed"
             }
         }
     }
@@ -83,6 +94,9 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
     public var message: String
     /// The server's response, when ``status`` is `.handshakeFailed`.
     public var handshakeResponse: HandshakeResponse?
+    /// Every problem found in the server's certificate chain, when ``status`` is
+    /// `.serverCertificateInvalid`.
+    public var certificateProblems: [CertificateProblem] = []
 
     public init(_ status: Status, _ message: String, handshakeResponse: HandshakeResponse? = nil) {
         self.status = status
