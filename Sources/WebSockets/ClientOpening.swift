@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The client's opening sequence (RFC 6455 §4.1) over any transport: send the upgrade request,
 /// read the response head (size-limited), validate it. Pure orchestration; the rules live in
 /// ``ClientHandshake`` and ``HTTPHeadParser`` in the core.
@@ -66,7 +68,7 @@ enum ClientOpening {
 
     /// Runs `body` under a deadline; a transport it produced after the deadline is closed.
     static func withOpenTimeout(
-        _ timeout: Duration, _ body: @escaping @Sendable () async throws -> Opened
+        _ timeout: Duration, stage: OpeningStage? = nil, _ body: @escaping @Sendable () async throws -> Opened
     ) async throws -> Opened {
         try await withThrowingTaskGroup(of: Opened?.self) { group in
             group.addTask { try await body() }
@@ -89,7 +91,15 @@ enum ClientOpening {
             while let late = try? await group.next() {
                 late?.transport.close()
             }
-            throw WebSocketError(.timeout, "the connection and opening handshake did not complete within \(timeout) (openTimeout)")
+            let during = stage?.current.map { "; timed out during \($0)" } ?? ""
+            throw WebSocketError(.timeout, "the connection and opening handshake did not complete within \(timeout) (openTimeout)\(during)")
         }
     }
+}
+
+/// Which step of opening is under way, for a timeout's message.
+final class OpeningStage: Sendable {
+    private let stage = Mutex<String?>(nil)
+    var current: String? { stage.withLock { $0 } }
+    func set(_ description: String) { stage.withLock { $0 = description } }
 }

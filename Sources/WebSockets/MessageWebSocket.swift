@@ -134,20 +134,29 @@ public actor MessageWebSocket {
 
     // MARK: - Connecting
 
-    /// Connects to a `ws://` URL and performs the opening handshake.
+    /// Connects to a `ws://` or `wss://` URL and performs the opening handshake (for `wss://`,
+    /// TCP, then TLS, then the WebSocket handshake, all under ``MessageWebSocketControl/openTimeout``).
     ///
-    /// - Throws: ``WebSocketError``: `.invalidArgument` (malformed URL), `.notSupported` (`wss://`
-    ///   until TLS lands), `.hostNameNotResolved`, `.cannotConnect`, `.timeout` (after
+    /// - Throws: ``WebSocketError``: `.invalidArgument` (malformed URL), `.hostNameNotResolved`,
+    ///   `.serverCertificateInvalid`, `.serverCertificateRejected`, `.secureConnectionFailed` (`wss://`), `.cannotConnect`, `.timeout` (after
     ///   ``MessageWebSocketControl/openTimeout``), `.handshakeFailed(httpStatus:)` (with the
     ///   response in ``WebSocketError/handshakeResponse``), `.operationCanceled`, `.invalidState`.
     public func connect(to url: String) async throws {
         let parsed = try Self.parse(url)
-        guard !parsed.isSecure else {
-            throw WebSocketError(.notSupported, "wss:// (TLS) is not supported yet; use a ws:// URL")
-        }
         let noDelay = control.noDelay
-        try await open(url: parsed) {
-            try await TCPTransport.connect(host: parsed.host, port: parsed.port, noDelay: noDelay)
+        guard parsed.isSecure else {
+            try await open(url: parsed) { _ in
+                try await TCPTransport.connect(host: parsed.host, port: parsed.port, noDelay: noDelay)
+            }
+            return
+        }
+        let tls = control.tlsConfiguration
+        try await open(url: parsed) { stage in
+            let tcp = try await TCPTransport.connect(host: parsed.host, port: parsed.port, noDelay: noDelay)
+            stage.set("the TLS handshake (including serverCustomValidation, whose deferral may never have completed)")
+            let secure = try await TLSTransport.connect(over: tcp, serverName: parsed.host, configuration: tls)
+            stage.set("the WebSocket opening handshake")
+            return secure
         }
     }
 
@@ -160,7 +169,7 @@ public actor MessageWebSocket {
     /// tests, a tunnel, your own TLS). The URL's scheme is not checked against the transport.
     public func connect(to url: String, over transport: any Transport) async throws {
         let parsed = try Self.parse(url)
-        try await open(url: parsed) { transport }
+        try await open(url: parsed) { _ in transport }
     }
 
     private static func parse(_ url: String) throws(WebSocketError) -> WebSocketURL {
@@ -171,7 +180,7 @@ public actor MessageWebSocket {
         }
     }
 
-    private func open(url: WebSocketURL, transport makeTransport: @escaping @Sendable () async throws -> any Transport) async throws {
+    private func open(url: WebSocketURL, transport makeTransport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws {
         try requireIdle(isConnecting ? "connect is already in progress"
                         : "the socket was already connected or closed; create a new MessageWebSocket to reconnect")
         try control.validate()
@@ -179,8 +188,9 @@ public actor MessageWebSocket {
         defer { isConnecting = false }
         let control = self.control
         let headers = requestHeaders
-        let opened = try await ClientOpening.withOpenTimeout(control.openTimeout) {
-            let transport = try await makeTransport()
+        let stage = OpeningStage()
+        let opened = try await ClientOpening.withOpenTimeout(control.openTimeout, stage: stage) {
+            let transport = try await makeTransport(stage)
             return try await ClientOpening.handshake(
                 over: transport, url: url, protocols: control.supportedProtocols,
                 headers: headers, maxResponseSize: control.maxHandshakeResponseSize)
@@ -194,6 +204,9 @@ public actor MessageWebSocket {
         connectionInformation.negotiatedProtocol = opened.result.subprotocol
         connectionInformation.localAddress = opened.transport.localAddress
         connectionInformation.remoteAddress = opened.transport.remoteAddress
+        if let tls = opened.transport as? TLSTransport {
+            connectionInformation.record(tls.info)
+        }
         link.withLock { $0 = connection }
         await connection.start(bufferedBytes: opened.bufferedBytes)
     }

@@ -9,6 +9,39 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     /// name: 0 and negative sizes are rejected, never read as "no limit".
     public static let unlimited = Int.max
 
+    // MARK: TLS (wss://)
+
+    /// Certificate problems to tolerate for `wss://` (WinRT `IgnorableServerCertificateErrors`).
+    /// Default empty: every problem fails `connect` with `.serverCertificateInvalid`. Only for tests
+    /// and private setups; `.revoked` and `.invalidSignature` can never be ignored.
+    public var ignorableServerCertificateErrors: Set<ChainValidationResult> = []
+    /// Extra trusted root certificates for `wss://` (a private CA), in addition to the system's.
+    public var additionalTrustRoots: [CertificateSource] = []
+    /// Whether `wss://` trusts the system's root certificates. Default `true`.
+    public var usesSystemTrustStore = true
+    /// The client certificate and key presented when the server asks (mutual TLS).
+    public var clientIdentity: TLSIdentity?
+    /// The second validation stage (WinRT `ServerCustomValidationRequested`): called during the TLS
+    /// handshake after the default validation passed, which waits for it (under ``openTimeout``).
+    /// `.reject` or a thrown error fails `connect` with `.serverCertificateRejected`. For
+    /// callback-style code, see ``ServerValidationEvent/handler(_:)``.
+    public var serverCustomValidation: ServerValidationHandler? {
+        get { validationHook?.handler }
+        set { validationHook = newValue.map(ValidationHook.init) }
+    }
+    private var validationHook: ValidationHook?
+
+    /// The client-side TLS settings these fields make.
+    public var tlsConfiguration: TLSClientConfiguration {
+        var configuration = TLSClientConfiguration()
+        configuration.usesSystemTrustStore = usesSystemTrustStore
+        configuration.additionalTrustRoots = additionalTrustRoots
+        configuration.ignorableErrors = ignorableServerCertificateErrors
+        configuration.customValidation = serverCustomValidation
+        configuration.identity = clientIdentity
+        return configuration
+    }
+
     /// The type of messages sent from bytes (`send(_ bytes:)`, `sendFinalFrame`, `sendNonfinalFrame`).
     /// Default `.binary`, as in WinRT. Does not affect received messages.
     public var messageType: MessageKind = .binary
@@ -46,11 +79,22 @@ public struct MessageWebSocketControl: Sendable, Hashable {
         try require(closeTimeout >= .zero, "closeTimeout must not be negative")
         try require(outboundBufferSize > 0, "outboundBufferSize must be positive")
         try require(maxPendingMessages > 0, "maxPendingMessages must be positive")
+        for error in ignorableServerCertificateErrors where !error.isIgnorable {
+            throw WebSocketError(.invalidArgument, "certificate error \(error) cannot be ignored")
+        }
         for name in supportedProtocols {
             try require(!name.isEmpty && name.utf8.allSatisfy { HTTPToken.isTokenByte($0) },
                         "subprotocol \"\(name)\" is not a valid HTTP token (RFC 6455 §4.1)")
         }
     }
+}
+
+/// A hook compared by identity, so that the control stays `Hashable`.
+private final class ValidationHook: Sendable, Hashable {
+    let handler: ServerValidationHandler
+    init(_ handler: @escaping ServerValidationHandler) { self.handler = handler }
+    static func == (lhs: ValidationHook, rhs: ValidationHook) -> Bool { lhs === rhs }
+    func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 }
 
 /// HTTP token characters (RFC 7230 §3.2.6), for subprotocol and header names.

@@ -7,6 +7,18 @@ public struct MessageWebSocketInformation: Sendable, Hashable {
     public var localAddress: String?
     /// The remote endpoint, `host:port` (`[v6]:port` for IPv6).
     public var remoteAddress: String?
+    /// The server's certificate (`wss://` only), once the TLS connection is established.
+    public var serverCertificate: Certificate?
+    /// The other certificates the server sent (`wss://`).
+    public var serverIntermediateCertificates: [Certificate] = []
+    /// Certificate problems that were tolerated because they were listed as ignorable.
+    public var serverCertificateErrors: [ChainValidationResult] = []
+    /// The severity of ``serverCertificateErrors``.
+    public var serverCertificateErrorSeverity: SSLErrorSeverity = .none
+    /// The TLS version (`TLSv1.3`), `nil` for `ws://`.
+    public var tlsVersion: String?
+    /// The TLS cipher suite, `nil` for `ws://`.
+    public var cipher: String?
     /// Traffic counters since the connection opened.
     public var statistics = WebSocketStatistics()
 
