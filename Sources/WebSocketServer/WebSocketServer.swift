@@ -42,6 +42,9 @@ public final class WebSocketServer: Sendable {
         /// thread switch between receiving a message and answering it. Only for handlers that
         /// never block or compute for long (an echo server); default `false`.
         public var runsHandlersOnEventLoop = false
+        /// Serve `wss://`: TLS with this certificate chain and key (and, optionally, client
+        /// certificates). `nil` (the default) serves plain `ws://`.
+        public var tls: TLSServerConfiguration?
 
         public init() {}
     }
@@ -56,6 +59,7 @@ public final class WebSocketServer: Sendable {
 
     private let listener: TCPListener
     private let configuration: Configuration
+    private let tlsContext: TLSServerContext?
     private let handler: Handler
     private struct State {
         var connections: [ObjectIdentifier: WebSocketConnection] = [:]
@@ -64,8 +68,10 @@ public final class WebSocketServer: Sendable {
     }
     private let state = Mutex(State())
 
-    private init(listener: TCPListener, configuration: Configuration, handler: @escaping Handler) {
+    private init(listener: TCPListener, configuration: Configuration, tlsContext: TLSServerContext?,
+                 handler: @escaping Handler) {
         self.listener = listener
+        self.tlsContext = tlsContext
         self.configuration = configuration
         self.handler = handler
         self.port = listener.port
@@ -74,8 +80,10 @@ public final class WebSocketServer: Sendable {
 
     /// Binds and starts accepting connections.
     public static func start(configuration: Configuration = .init(), handler: @escaping Handler) async throws -> WebSocketServer {
+        let tlsContext = try configuration.tls.map(TLSServerContext.init(configuration:))
         let listener = try TCPListener.bind(host: configuration.host, port: configuration.port)
-        let server = WebSocketServer(listener: listener, configuration: configuration, handler: handler)
+        let server = WebSocketServer(listener: listener, configuration: configuration, tlsContext: tlsContext,
+                                     handler: handler)
         let task = Task { await server.acceptLoop() }
         server.state.withLock { $0.acceptTask = task }
         return server
@@ -93,10 +101,10 @@ public final class WebSocketServer: Sendable {
         }
     }
 
-    /// The URL clients connect to, for a path (`ws://127.0.0.1:PORT/path`).
+    /// The URL clients connect to, for a path (`ws://127.0.0.1:PORT/path`, `wss://` with TLS).
     public func url(path: String = "/") -> String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "ws://\(host):\(port)\(path.hasPrefix("/") ? path : "/" + path)"
+        return "\(tlsContext == nil ? "ws" : "wss")://\(host):\(port)\(path.hasPrefix("/") ? path : "/" + path)"
     }
 
     /// Stops accepting, closes every open connection with 1001 (going away), and waits for them
@@ -140,15 +148,22 @@ public final class WebSocketServer: Sendable {
         }
     }
 
-    private func serve(_ transport: TCPTransport) async {
-        let upgraded: (UpgradeRequest, [UInt8])
+    private func serve(_ tcp: TCPTransport) async {
+        let upgraded: (UpgradeRequest, [UInt8], any Transport)
         do {
-            upgraded = try await withHandshakeTimeout(transport) { try await self.readUpgrade(transport) }
+            upgraded = try await withHandshakeTimeout(tcp) {
+                var transport: any Transport = tcp
+                if let tlsContext = self.tlsContext {
+                    transport = try await TLSTransport.accept(over: tcp, context: tlsContext)
+                }
+                let (request, buffered) = try await self.readUpgrade(transport)
+                return (request, buffered, transport)
+            }
         } catch {
-            transport.close()
+            tcp.close()
             return
         }
-        let (request, buffered) = upgraded
+        let (request, buffered, transport) = upgraded
         let subprotocol = configuration.subprotocols.first { request.protocols.contains($0) }
         let inbox = MessageInbox(highWater: configuration.maxPendingMessages)
         var core = ConnectionCore.Configuration()
@@ -187,7 +202,7 @@ public final class WebSocketServer: Sendable {
     }
 
     /// Reads and validates the upgrade request; answers an invalid one with its HTTP error.
-    private func readUpgrade(_ transport: TCPTransport) async throws -> (UpgradeRequest, [UInt8]) {
+    private func readUpgrade(_ transport: any Transport) async throws -> (UpgradeRequest, [UInt8]) {
         var parser = HTTPHeadParser<HTTPRequestHead>(maxHeadSize: configuration.maxRequestHeadSize)
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
