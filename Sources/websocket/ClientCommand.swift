@@ -2,7 +2,8 @@ import Foundation
 import WebSockets
 
 /// `websocket URL [--protocol P]... [--header 'Name: value']... [--binary] [--max-message-size N]
-/// [--open-timeout S] [--close-timeout S]`
+/// [--open-timeout S] [--close-timeout S] [--ca-file PATH] [--client-cert PATH --client-key PATH]
+/// [--pin-sha256 HEX] [--ignore-cert-error NAME]...`
 ///
 /// Every stdin line is sent as one message (binary with `--binary`); every received text message
 /// is printed as one line, binary ones as `binary <N> bytes <hex of the first 32 bytes>`. At stdin
@@ -12,11 +13,14 @@ enum ClientCommand {
     static let usage = """
         usage: websocket URL [--protocol P]... [--header 'Name: value']... [--binary]
                              [--max-message-size N] [--open-timeout S] [--close-timeout S]
+                             [--ca-file PATH] [--client-cert PATH --client-key PATH]
+                             [--pin-sha256 HEX] [--ignore-cert-error NAME]...
         """
 
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout"])
+            try arguments.rejectUnknown(["protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
+                                         "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error"])
             guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
                 throw CLIError("expected exactly one URL\n\(usage)")
             }
@@ -25,6 +29,7 @@ enum ClientCommand {
             if let size = try arguments.int("max-message-size") { control.maxMessageSize = size }
             if let timeout = try arguments.seconds("open-timeout") { control.openTimeout = timeout }
             if let timeout = try arguments.seconds("close-timeout") { control.closeTimeout = timeout }
+            try TLSOptions.apply(arguments, to: &control)
             let binary = arguments.flag("binary")
             let socket = MessageWebSocket(control: control)
             for header in arguments.all("header") {
@@ -83,5 +88,35 @@ enum StandardInput {
         }
         thread.start()
         return stream
+    }
+}
+
+/// The client's TLS options (`wss://`).
+enum TLSOptions {
+    static func apply(_ arguments: Arguments, to control: inout MessageWebSocketControl) throws {
+        for path in arguments.all("ca-file") {
+            control.additionalTrustRoots.append(.pemFile(path))
+        }
+        switch (arguments.string("client-cert"), arguments.string("client-key")) {
+        case (nil, nil): break
+        case (let certificate?, let key?): control.clientIdentity = .pemFiles(certificateChain: certificate, privateKey: key)
+        default: throw CLIError("--client-cert and --client-key go together")
+        }
+        for name in arguments.all("ignore-cert-error") {
+            guard let error = ChainValidationResult(rawValue: name), error != .success else {
+                let names = ChainValidationResult.allCases.filter { $0 != .success }.map(\.rawValue)
+                throw CLIError("--ignore-cert-error: unknown name \"\(name)\" (one of \(names.joined(separator: ", ")))")
+            }
+            control.ignorableServerCertificateErrors.insert(error)
+        }
+        if let hex = arguments.string("pin-sha256") {
+            guard let pin = Certificate.parseSHA256(hex) else {
+                throw CLIError("--pin-sha256 expects 64 hex digits (colons allowed), got \"\(hex)\"")
+            }
+            // Reject unless the server's own certificate has this SHA-256 (after default validation).
+            control.serverCustomValidation = { request in
+                request.serverCertificate.sha256Fingerprint == pin ? .accept : .reject
+            }
+        }
     }
 }

@@ -2,15 +2,22 @@ import Foundation
 import WebSocketServer
 import WebSockets
 
-/// `websocket serve [--port N] [--host H]`: the loopback echo server. Prints `LISTENING <port>`
+/// `websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH]`: the loopback echo
+/// server (`wss://` with a certificate chain and key). Prints `LISTENING <port>`
 /// once bound, then serves until interrupted (SIGINT/SIGTERM).
 enum ServeCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["port", "host"])
+            try arguments.rejectUnknown(["port", "host", "tls-cert", "tls-key"])
             var configuration = WebSocketServer.Configuration()
             configuration.port = try arguments.int("port") ?? 8080
             if let host = arguments.string("host") { configuration.host = host }
+            switch (arguments.string("tls-cert"), arguments.string("tls-key")) {
+            case (nil, nil): break
+            case (let certificate?, let key?):
+                configuration.tls = TLSServerConfiguration(identity: .pemFiles(certificateChain: certificate, privateKey: key))
+            default: throw CLIError("--tls-cert and --tls-key go together")
+            }
             configuration.runsHandlersOnEventLoop = true  // an echo handler never blocks
             let server = try await WebSocketServer.start(configuration: configuration) { socket in
                 for try await message in socket.messages {

@@ -25,7 +25,7 @@ do {
         status = await AutobahnCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
     case "-h", "--help", "help":
         Output.out(ClientCommand.usage)
-        Output.out("       websocket serve [--port N] [--host H]")
+        Output.out("       websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH]")
         Output.out("       websocket bench --url URL --size BYTES --seconds S --mode rtt|stream [--conns C]")
         Output.out("       websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN]")
         Output.out("       websocket            (demo on an in-process echo server)")
