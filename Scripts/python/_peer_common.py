@@ -21,8 +21,11 @@ import urllib.parse
 DEFAULT_MAX_SIZE = 64 * 1024 * 1024
 
 
-def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(description: str, argv: list[str] | None = None, tls: bool = False) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
+    if tls:
+        p.add_argument("--tls-cert", metavar="PATH", help="serve wss:// with this PEM certificate chain")
+        p.add_argument("--tls-key", metavar="PATH", help="the PEM private key for --tls-cert")
     p.add_argument("--host", default="127.0.0.1",
                    help="loopback address to bind (127.0.0.0/8, ::1 or localhost only)")
     p.add_argument("--port", type=int, default=0, help="TCP port, 0 = ephemeral (default)")
@@ -35,6 +38,8 @@ def parse_args(description: str, argv: list[str] | None = None) -> argparse.Name
     p.add_argument("--no-stdin-watch", action="store_true",
                    help="do not exit on stdin EOF (for running by hand with stdin=/dev/null)")
     args = p.parse_args(argv)
+    if tls and (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
     args.host = checked_loopback(args.host, p)
     return args
 

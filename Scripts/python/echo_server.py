@@ -3,6 +3,9 @@
 
     python echo_server.py [--host 127.0.0.1] [--port 0] [--max-size N]
                           [--subprotocol P ...] [--compression on|off] [--no-stdin-watch]
+                          [--tls-cert PATH --tls-key PATH]
+
+With --tls-cert/--tls-key it serves wss:// (TLS 1.2+) with that certificate chain and key.
 
 Prints exactly `LISTENING <port>` on stdout once bound. Give it a pipe as stdin
 and keep the write end open while you need it: it exits on EOF of a piped stdin,
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -69,7 +73,12 @@ async def handler(ws: ServerConnection) -> None:
 
 
 async def main() -> None:
-    args = parse_args("websockets echo server for interop tests and benchmarks")
+    args = parse_args("websockets echo server for interop tests and benchmarks", tls=True)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     supported = list(args.subprotocol)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -86,6 +95,7 @@ async def main() -> None:
         # No unsolicited pings: tests that assert on exact frames must not see them.
         ping_interval=None,
         close_timeout=2,
+        ssl=tls,
     ) as server:
         announce(server.sockets[0].getsockname()[1])
         await stop.wait()

@@ -287,6 +287,25 @@ struct TLSTests {
         server.close()
     }
 
+    @Test("interop: wss:// to a Python websockets TLS server, text and a 1 MiB binary message",
+          .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage))
+    func pythonTLSServer() async throws {
+        let peer = try PythonPeer(arguments: ["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
+        let socket = MessageWebSocket(control: control())
+        try await socket.connect(to: "wss://localhost:\(peer.port)/echo")
+        let big = Message.binary((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        var iterator = socket.messages.makeAsyncIterator()
+        for message in [Message.text("héllo over TLS"), big] {
+            try await socket.send(message)
+            #expect(try await iterator.next() == message)
+        }
+        let information = await socket.information
+        #expect(information.serverCertificate?.sha256Hex == (try fixtures.fingerprint("server")))
+        #expect(information.tlsVersion?.hasPrefix("TLSv1.") == true)
+        try await socket.close(code: .normalClosure)
+        #expect(await socket.closeStatus?.code == .normalClosure)
+    }
+
     @Test("200 connect/close cycles over TLS leak no SSL objects and keep memory flat")
     func noLeaks() async throws {
         let server = try await fixtures.server()
