@@ -125,7 +125,7 @@ struct CLITests {
         (["ws://127.0.0.1:1/"], "error cannotConnect: "),
         (["ws://no-such-host.invalid/"], "error hostNameNotResolved: "),
         (["http://example.com/"], "error invalidArgument: "),
-        (["wss://example.com/"], "error notSupported: "),
+        (["wss://127.0.0.1:1/"], "error cannotConnect: "),
         (["ws://127.0.0.1:1/", "--open-timeout", "x"], "error invalidArgument: "),
     ])
     func failuresArePrinted(_ arguments: [String], _ prefix: String) async throws {
