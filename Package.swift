@@ -24,8 +24,10 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
-        // Sans-I/O protocol core: standard library only. No sockets, tasks, clocks or locks.
-        .target(name: "WebSocketCore", swiftSettings: strict),
+        // The system zlib, for permessage-deflate (RFC 7692).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        // Sans-I/O protocol core: standard library and zlib only. No sockets, tasks, clocks or locks.
+        .target(name: "WebSocketCore", dependencies: ["CZlib"], swiftSettings: strict),
         // Public async/await API, event loop and transports.
         .target(
             name: "WebSockets",

@@ -57,6 +57,14 @@ public struct ConnectionCore: Sendable {
         /// can still answer those messages, in order, before the close goes out. Default `false`
         /// (the close frame is queued at once).
         public var holdsFailureClose = false
+        /// The negotiated permessage-deflate parameters (RFC 7692), or `nil` when not negotiated.
+        /// With them, RSV1 marks a compressed message on its first frame and ``maxMessageSize``
+        /// applies to the decompressed size, enforced while inflating.
+        public var deflate: PerMessageDeflate.Parameters?
+        /// How this end compresses when ``deflate`` is set: memory level, compression level and
+        /// the minimum size of a compressed message (the window and context-takeover fields are
+        /// taken from ``deflate``, not from here).
+        public var deflateOptions = PerMessageDeflate.Options()
 
         public init() {}
     }
@@ -92,6 +100,8 @@ public struct ConnectionCore: Sendable {
     public let role: Role
     public let configuration: Configuration
     public private(set) var state: State = .open
+    /// Payload bytes of compressed messages before and after compression, both directions.
+    public private(set) var compressionStatistics = PerMessageDeflate.Statistics()
 
     /// True while we wait for the peer's close frame: the caller should run a close timeout.
     public var closeExpected: Bool { state == .closing }
@@ -111,8 +121,14 @@ public struct ConnectionCore: Sendable {
     private var messageValidator = UTF8Validator()
     /// A violation whose close frame is held back (see ``Configuration/holdsFailureClose``).
     private var pendingFailure: ProtocolViolation?
+    // permessage-deflate (RFC 7692): streams created on first use, copied before mutation when shared.
+    private var messageCompressed = false
+    private var inflater: Inflater?
+    private var deflater: Deflater?
+    private var unmaskScratch: [UInt8] = []
     // Send side.
     private var outboundFragmentKind: MessageKind?
+    private var outboundCompressed = false
     private var outboundValidator = UTF8Validator()
     private var randomNumberGenerator: any RandomNumberGenerator & Sendable
     // Queues, drained by the caller.
@@ -265,7 +281,15 @@ public struct ConnectionCore: Sendable {
     private mutating func startFrame(_ header: FrameHeader) {
         // §5.2: "If a nonzero value is received and none of the negotiated extensions defines the
         // meaning of such a nonzero value, the receiving endpoint MUST _Fail the WebSocket Connection_."
-        let allowedBits = header.opcode.isControl ? 0 : configuration.allowedReservedBits
+        var allowedBits = header.opcode.isControl ? 0 : configuration.allowedReservedBits
+        if configuration.deflate != nil {
+            // RFC 7692 §6.1: RSV1 is the "Per-Message Compressed" bit of a message's first frame;
+            // §6: never on control frames, and continuation frames MUST have it clear.
+            if header.opcode == .continuation && header.reservedBits & 0x4 != 0 {
+                return fail(.init(.protocolError, "RSV1 set on a continuation frame (RFC 7692 §6.1)"))
+            }
+            if header.opcode == .text || header.opcode == .binary { allowedBits |= 0x4 }
+        }
         guard header.reservedBits & ~allowedBits == 0 else {
             return fail(.init(.protocolError, "reserved bits 0x\(String(header.reservedBits, radix: 16)) set without a negotiated extension"))
         }
@@ -291,17 +315,22 @@ public struct ConnectionCore: Sendable {
             break
         }
         if !header.opcode.isControl {
+            if messageKind == nil {
+                messageCompressed = configuration.deflate != nil && header.reservedBits & 0x4 != 0
+            }
             let limit = UInt64(configuration.maxMessageSize)
             let size = UInt64(messagePayload.count) + header.payloadLength
             // Checked before anything is buffered: a header claiming exabytes allocates nothing.
-            guard size <= limit else {
+            // A compressed message is never buffered compressed: its limit applies to the inflated
+            // bytes, while inflating (consumePayload).
+            guard messageCompressed || size <= limit else {
                 return fail(.init(.messageTooBig, "message of at least \(size) bytes exceeds the limit of \(limit) bytes"))
             }
             if messageKind == nil {
                 messageKind = header.opcode == .text ? .text : .binary
                 // Reserve what the frame announces, but not more than 1 MiB ahead of the bytes
                 // actually arriving, so a lying header cannot make us allocate.
-                messagePayload.reserveCapacity(Int(min(header.payloadLength, 1 << 20)))
+                if !messageCompressed { messagePayload.reserveCapacity(Int(min(header.payloadLength, 1 << 20))) }
             }
         }
         frameOpcode = header.opcode
@@ -324,6 +353,7 @@ public struct ConnectionCore: Sendable {
             }
             return
         }
+        if messageCompressed { return inflatePayload(chunk) }
         let start = messagePayload.count
         messagePayload.append(contentsOf: chunk)
         let key = frameKey
@@ -360,6 +390,14 @@ public struct ConnectionCore: Sendable {
             receivedClose(payload)
         case .text, .binary, .continuation:
             guard frameIsFinal else { return }
+            if messageCompressed {
+                // RFC 7692 §7.2.2: append 00 00 ff ff to the payload of the whole message, inflate.
+                let done = DeflateCodec.tail.withUnsafeBytes { inflate($0, countsAsReceived: false) }
+                guard done, state != .closed else { return }
+                compressionStatistics.uncompressedBytesReceived += messagePayload.count
+                if peerNoContextTakeover { uniqueInflater().reset() }
+                messageCompressed = false
+            }
             if messageKind == .text {
                 guard messageValidator.isComplete else {
                     return fail(.init(.invalidPayload, "text message ends inside a UTF-8 sequence"))
@@ -403,6 +441,7 @@ public struct ConnectionCore: Sendable {
     /// sent already, and ignores all further input.
     private mutating func fail(_ violation: ProtocolViolation) {
         inPayload = false
+        messagePayload = []
         events.append(.failed(violation))
         if configuration.holdsFailureClose && state == .open {
             pendingFailure = violation
@@ -433,13 +472,13 @@ public struct ConnectionCore: Sendable {
     public mutating func send(text: String) throws(UsageError) {
         try checkCanSendMessage()
         var text = text
-        text.withUTF8 { enqueueFrame(.text, payload: UnsafeRawBufferPointer($0)) }
+        text.withUTF8 { enqueueMessage(.text, payload: UnsafeRawBufferPointer($0)) }
     }
 
     /// Queues a complete binary message (one frame).
     public mutating func send(binary payload: UnsafeRawBufferPointer) throws(UsageError) {
         try checkCanSendMessage()
-        enqueueFrame(.binary, payload: payload)
+        enqueueMessage(.binary, payload: payload)
     }
 
     /// Queues a complete message of `kind` from raw bytes; text must be valid UTF-8.
@@ -449,7 +488,7 @@ public struct ConnectionCore: Sendable {
             var validator = UTF8Validator()
             guard validator.validate(payload), validator.isComplete else { throw .invalidUTF8 }
         }
-        enqueueFrame(kind == .text ? .text : .binary, payload: payload)
+        enqueueMessage(kind == .text ? .text : .binary, payload: payload)
     }
 
     /// Queues one frame of a fragmented message (§5.4).
@@ -465,6 +504,9 @@ public struct ConnectionCore: Sendable {
         } else {
             opcode = kind == .text ? .text : .binary
             outboundValidator = UTF8Validator()
+            // A fragmented message is compressed as one message whenever deflate was negotiated
+            // (its total size is unknown here, so the minimum size does not apply).
+            outboundCompressed = configuration.deflate != nil
         }
         if kind == .text {
             guard outboundValidator.validate(payload), !isFinal || outboundValidator.isComplete else {
@@ -472,7 +514,13 @@ public struct ConnectionCore: Sendable {
             }
         }
         outboundFragmentKind = isFinal ? nil : kind
-        enqueueFrame(opcode, isFinal: isFinal, payload: payload)
+        guard outboundCompressed else { return enqueueFrame(opcode, isFinal: isFinal, payload: payload) }
+        // RFC 7692 §6.1: RSV1 on the first frame only; each fragment is sync-flushed so the peer
+        // can inflate it at once, and the tail is removed at the end of the message (§7.2.1).
+        let compressed = compress(payload, endOfMessage: isFinal)
+        compressed.withUnsafeBytes {
+            enqueueFrame(opcode, isFinal: isFinal, reservedBits: opcode == .continuation ? 0 : 0x4, payload: $0)
+        }
     }
 
     /// Queues a ping (§5.5.2) with at most 125 bytes of application data.
@@ -520,12 +568,101 @@ public struct ConnectionCore: Sendable {
         enqueueFrame(.close, payload: payload)
     }
 
-    private mutating func enqueueFrame(_ opcode: Opcode, isFinal: Bool = true, payload: UnsafeRawBufferPointer) {
+    private mutating func enqueueFrame(_ opcode: Opcode, isFinal: Bool = true, reservedBits: UInt8 = 0, payload: UnsafeRawBufferPointer) {
         let key: MaskingKey? = role == .client ? .random(using: &randomNumberGenerator) : nil
-        output.append(FrameEncoder.encode(opcode: opcode, isFinal: isFinal, payload: payload, maskingKey: key))
+        output.append(FrameEncoder.encode(opcode: opcode, isFinal: isFinal, reservedBits: reservedBits,
+                                          payload: payload, maskingKey: key))
     }
 
     private mutating func enqueueFrame(_ opcode: Opcode, payload: [UInt8]) {
         payload.withUnsafeBytes { enqueueFrame(opcode, payload: $0) }
+    }
+
+    // MARK: - permessage-deflate (RFC 7692)
+
+    /// Queues a whole message, compressed (RSV1 set, §6.1) when deflate was negotiated and the
+    /// message is at least ``PerMessageDeflate/Options/minimumMessageSize`` bytes.
+    private mutating func enqueueMessage(_ opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        guard configuration.deflate != nil, payload.count >= configuration.deflateOptions.minimumMessageSize else {
+            return enqueueFrame(opcode, payload: payload)
+        }
+        let compressed = compress(payload, endOfMessage: true)
+        compressed.withUnsafeBytes { enqueueFrame(opcode, reservedBits: 0x4, payload: $0) }
+    }
+
+    private var ownNoContextTakeover: Bool {
+        role == .client ? configuration.deflate?.clientNoContextTakeover == true : configuration.deflate?.serverNoContextTakeover == true
+    }
+
+    private var peerNoContextTakeover: Bool {
+        role == .client ? configuration.deflate?.serverNoContextTakeover == true : configuration.deflate?.clientNoContextTakeover == true
+    }
+
+    private mutating func compress(_ payload: UnsafeRawBufferPointer, endOfMessage: Bool) -> [UInt8] {
+        if deflater == nil {
+            let parameters = configuration.deflate ?? .init()
+            let options = configuration.deflateOptions
+            deflater = Deflater(windowBits: role == .client ? parameters.clientMaxWindowBits : parameters.serverMaxWindowBits,
+                                memoryLevel: options.memoryLevel, level: options.compressionLevel)
+        } else if !isKnownUniquelyReferenced(&deflater) {
+            deflater = deflater!.copy()  // value semantics: a copy of this core shares the stream
+        }
+        let compressed = deflater!.compress(payload, endOfMessage: endOfMessage)
+        // §7.1.1: without context takeover every message starts from an empty window.
+        if endOfMessage && ownNoContextTakeover { deflater!.reset() }
+        compressionStatistics.uncompressedBytesSent += payload.count
+        compressionStatistics.compressedBytesSent += compressed.count
+        return compressed
+    }
+
+    private mutating func uniqueInflater() -> Inflater {
+        if inflater == nil {
+            let parameters = configuration.deflate ?? .init()
+            inflater = Inflater(windowBits: role == .client ? parameters.serverMaxWindowBits : parameters.clientMaxWindowBits)
+        } else if !isKnownUniquelyReferenced(&inflater) {
+            inflater = inflater!.copy()  // value semantics: a copy of this core shares the stream
+        }
+        return inflater!
+    }
+
+    /// Unmasks (server role) and inflates a chunk of a compressed message's payload.
+    private mutating func inflatePayload(_ chunk: UnsafeRawBufferPointer) {
+        guard let key = frameKey else {
+            _ = inflate(chunk, countsAsReceived: true)
+            return
+        }
+        unmaskScratch.removeAll(keepingCapacity: true)
+        unmaskScratch.append(contentsOf: chunk)
+        var scratch = unmaskScratch
+        unmaskScratch = []
+        maskPhase = scratch.withUnsafeMutableBytes { key.apply(to: $0, phase: maskPhase) }
+        _ = scratch.withUnsafeBytes { inflate($0, countsAsReceived: true) }
+        unmaskScratch = scratch
+    }
+
+    /// Inflates compressed bytes into the message, at most up to ``Configuration/maxMessageSize``
+    /// (decompression-bomb protection: stops at the limit, fails with 1009), validating text as it
+    /// is produced (§8.1 of RFC 6455 applies to the inflated bytes). Returns `false` on failure.
+    private mutating func inflate(_ compressed: UnsafeRawBufferPointer, countsAsReceived: Bool) -> Bool {
+        if countsAsReceived { compressionStatistics.compressedBytesReceived += compressed.count }
+        let start = messagePayload.count
+        let outcome = uniqueInflater().inflate(compressed, appendingTo: &messagePayload, limit: configuration.maxMessageSize)
+        if messageKind == .text {
+            let valid = messagePayload.withUnsafeBytes { messageValidator.validate(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            guard valid else {
+                fail(.init(.invalidPayload, "invalid UTF-8 in a text message"))
+                return false
+            }
+        }
+        switch outcome {
+        case .ok:
+            return true
+        case .tooBig:
+            fail(.init(.messageTooBig, "message inflates beyond the limit of \(configuration.maxMessageSize) bytes"))
+            return false
+        case .invalid(let detail):
+            fail(.init(.invalidPayload, detail))
+            return false
+        }
     }
 }
