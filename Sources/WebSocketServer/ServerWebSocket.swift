@@ -11,6 +11,8 @@ public final class ServerWebSocket: Sendable {
     public let request: UpgradeRequest
     /// The subprotocol the server selected, if any.
     public let negotiatedProtocol: String?
+    /// The permessage-deflate parameters agreed on (RFC 7692), `nil` when messages are not compressed.
+    public let compression: PerMessageDeflate.Parameters?
     /// The client's address, `host:port`.
     public let remoteAddress: String?
     /// Received messages; finishes normally after a close handshake, throws otherwise.
@@ -18,10 +20,11 @@ public final class ServerWebSocket: Sendable {
 
     let connection: WebSocketConnection
 
-    init(request: UpgradeRequest, negotiatedProtocol: String?, connection: WebSocketConnection,
-         messages: AsyncThrowingStream<Message, any Error>) {
+    init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters? = nil,
+         connection: WebSocketConnection, messages: AsyncThrowingStream<Message, any Error>) {
         self.request = request
         self.negotiatedProtocol = negotiatedProtocol
+        self.compression = compression
         self.remoteAddress = connection.transport.remoteAddress
         self.connection = connection
         self.messages = messages

@@ -45,6 +45,10 @@ public final class WebSocketServer: Sendable {
         /// Serve `wss://`: TLS with this certificate chain and key (and, optionally, client
         /// certificates). `nil` (the default) serves plain `ws://`.
         public var tls: TLSServerConfiguration?
+        /// permessage-deflate (RFC 7692) for clients that offer it. Default
+        /// ``WebSocketCompression/serverDefault`` (accepted with 12-bit windows, as Python
+        /// `websockets` does); `.disabled` answers no offer.
+        public var compression: WebSocketCompression = .serverDefault
 
         public init() {}
     }
@@ -81,6 +85,7 @@ public final class WebSocketServer: Sendable {
     /// Binds and starts accepting connections.
     public static func start(configuration: Configuration = .init(), handler: @escaping Handler) async throws -> WebSocketServer {
         let tlsContext = try configuration.tls.map(TLSServerContext.init(configuration:))
+        try configuration.compression.validate()
         let listener = try TCPListener.bind(host: configuration.host, port: configuration.port)
         let server = WebSocketServer(listener: listener, configuration: configuration, tlsContext: tlsContext,
                                      handler: handler)
@@ -168,12 +173,17 @@ public final class WebSocketServer: Sendable {
         let inbox = MessageInbox(highWater: configuration.maxPendingMessages)
         var core = ConnectionCore.Configuration()
         core.maxMessageSize = configuration.maxMessageSize
+        let deflate = configuration.compression.options.flatMap {
+            PerMessageDeflate.serverAccept(offers: request.extensions, options: $0)
+        }
+        core.deflate = deflate?.parameters
+        if let options = configuration.compression.options { core.deflateOptions = options }
         let connection = WebSocketConnection(
             transport: transport, role: .server, configuration: core, inbox: inbox,
             closeTimeout: configuration.closeTimeout, outboundBufferSize: configuration.outboundBufferSize,
             messageType: .binary)
         do {
-            try await transport.write([ServerHandshake.responseBytes(for: request, subprotocol: subprotocol)], isolation: nil)
+            try await transport.write([ServerHandshake.responseBytes(for: request, subprotocol: subprotocol, extensions: deflate?.response)], isolation: nil)
         } catch {
             transport.close()
             return
@@ -189,7 +199,8 @@ public final class WebSocketServer: Sendable {
             return
         }
         await connection.start(bufferedBytes: buffered)
-        let socket = ServerWebSocket(request: request, negotiatedProtocol: subprotocol, connection: connection,
+        let socket = ServerWebSocket(request: request, negotiatedProtocol: subprotocol, compression: deflate?.parameters,
+                                     connection: connection,
                                      messages: inbox.makeStream())
         do {
             try await handler(socket)

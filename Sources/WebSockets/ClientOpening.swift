@@ -10,15 +10,18 @@ enum ClientOpening {
         var result: HandshakeResult
         /// Bytes that followed the response head: the first bytes of the frame stream.
         var bufferedBytes: [UInt8]
+        /// The agreed permessage-deflate parameters, `nil` when not negotiated.
+        var deflate: PerMessageDeflate.Parameters?
     }
 
     /// Performs the handshake over `transport`. On failure the transport is closed.
     static func handshake(
         over transport: any Transport, url: WebSocketURL, protocols: [String],
-        headers: [(String, String)], maxResponseSize: Int
+        headers: [(String, String)], maxResponseSize: Int, compression: WebSocketCompression = .disabled
     ) async throws -> Opened {
         var generator = SystemRandomNumberGenerator()
         let handshake = ClientHandshake(url: url, protocols: protocols, extraHeaders: headers,
+                                        extensionOffer: compression.options.map(PerMessageDeflate.clientOffer),
                                         key: ClientHandshake.makeKey(using: &generator))
         do {
             try await transport.write([handshake.requestBytes()], isolation: nil)
@@ -37,12 +40,26 @@ enum ClientOpening {
                     throw WebSocketError(.handshakeFailed(httpStatus: 0), HandshakeError(response: error).description)
                 }
                 guard case .complete(let head, let remaining) = progress else { continue }
+                let result: HandshakeResult
                 do {
-                    let result = try handshake.validate(head)
-                    return Opened(transport: transport, result: result, bufferedBytes: remaining)
+                    result = try handshake.validate(head)
                 } catch {
                     throw failure(error, head: head, body: remaining)
                 }
+                var deflate: PerMessageDeflate.Parameters?
+                if let options = compression.options {
+                    do {
+                        deflate = try PerMessageDeflate.clientAccept(response: result.extensions, offered: options)
+                    } catch {
+                        // RFC 7692 §7: a response that does not match the offer fails the connection.
+                        throw WebSocketError(
+                            .handshakeFailed(httpStatus: 101),
+                            "the server's Sec-WebSocket-Extensions answer does not match the permessage-deflate offer: \(error.message)",
+                            handshakeResponse: .init(status: head.status, headers: head.headers.map { ($0.name, $0.value) },
+                                                     bodyPrefix: []))
+                    }
+                }
+                return Opened(transport: transport, result: result, bufferedBytes: remaining, deflate: deflate)
             }
         } catch {
             transport.close()

@@ -193,15 +193,20 @@ public actor MessageWebSocket {
             let transport = try await makeTransport(stage)
             return try await ClientOpening.handshake(
                 over: transport, url: url, protocols: control.supportedProtocols,
-                headers: headers, maxResponseSize: control.maxHandshakeResponseSize)
+                headers: headers, maxResponseSize: control.maxHandshakeResponseSize,
+                compression: control.compression)
         }
         var configuration = ConnectionCore.Configuration()
         configuration.maxMessageSize = control.maxMessageSize
+        configuration.deflate = opened.deflate
+        if let options = control.compression.options { configuration.deflateOptions = options }
         let connection = WebSocketConnection(
             transport: opened.transport, role: .client, configuration: configuration, inbox: inbox,
             closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
             messageType: control.messageType)
         connectionInformation.negotiatedProtocol = opened.result.subprotocol
+        connectionInformation.negotiatedExtensions = opened.result.extensions
+        connectionInformation.compression = opened.deflate
         connectionInformation.localAddress = opened.transport.localAddress
         connectionInformation.remoteAddress = opened.transport.remoteAddress
         if let tls = opened.transport as? TLSTransport {

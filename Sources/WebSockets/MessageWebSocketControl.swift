@@ -65,6 +65,9 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     public var maxPendingMessages: Int = 16
     /// Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`, as in WinRT.
     public var noDelay = true
+    /// permessage-deflate (RFC 7692). Default ``WebSocketCompression/clientDefault`` (offered, as in
+    /// Python `websockets`); the server's answer is ``MessageWebSocketInformation/compression``.
+    public var compression: WebSocketCompression = .clientDefault
 
     public init() {}
 
@@ -82,6 +85,7 @@ public struct MessageWebSocketControl: Sendable, Hashable {
         for error in ignorableServerCertificateErrors where !error.isIgnorable {
             throw WebSocketError(.invalidArgument, "certificate error \(error) cannot be ignored")
         }
+        try compression.validate()
         for name in supportedProtocols {
             try require(!name.isEmpty && name.utf8.allSatisfy { HTTPToken.isTokenByte($0) },
                         "subprotocol \"\(name)\" is not a valid HTTP token (RFC 6455 §4.1)")

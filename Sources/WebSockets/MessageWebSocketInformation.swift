@@ -19,6 +19,10 @@ public struct MessageWebSocketInformation: Sendable, Hashable {
     public var tlsVersion: String?
     /// The TLS cipher suite, `nil` for `ws://`.
     public var cipher: String?
+    /// The server's `Sec-WebSocket-Extensions` answer as received, `nil` when it accepted none.
+    public var negotiatedExtensions: String?
+    /// The permessage-deflate parameters agreed on (RFC 7692), `nil` when messages are not compressed.
+    public var compression: PerMessageDeflate.Parameters?
     /// Traffic counters since the connection opened.
     public var statistics = WebSocketStatistics()
 
@@ -35,6 +39,9 @@ public struct WebSocketStatistics: Sendable, Hashable {
     public var messagesSent: Int = 0
     /// Complete messages received.
     public var messagesReceived: Int = 0
+    /// Payload bytes of compressed messages before and after permessage-deflate, both directions
+    /// (their ratio is the compression achieved; uncompressed messages are not counted).
+    public var compression = PerMessageDeflate.Statistics()
 
     public init() {}
 }

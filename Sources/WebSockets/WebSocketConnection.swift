@@ -49,7 +49,12 @@ package actor WebSocketConnection {
 
     /// The peer's close frame, once received (WinRT `Closed` / IIS `GetCloseStatus`).
     package private(set) var closeStatus: ConnectionCore.CloseFrame?
-    package private(set) var statistics = WebSocketStatistics()
+    private var counters = WebSocketStatistics()
+    package var statistics: WebSocketStatistics {
+        var statistics = counters
+        statistics.compression = core.compressionStatistics
+        return statistics
+    }
 
     package init(
         transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
@@ -85,7 +90,7 @@ package actor WebSocketConnection {
             Task { await self.shutDown(code: .goingAway) }
         }
         if !bufferedBytes.isEmpty {
-            statistics.bytesReceived += bufferedBytes.count
+            counters.bytesReceived += bufferedBytes.count
             core.receive(bufferedBytes)
             process()
         }
@@ -97,7 +102,7 @@ package actor WebSocketConnection {
     /// Queues a text message.
     package func send(text: String) async throws {
         do { try core.send(text: text) } catch { throw Self.map(error) }
-        statistics.messagesSent += 1
+        counters.messagesSent += 1
         try await queueOutputAndWait()
     }
 
@@ -105,7 +110,7 @@ package actor WebSocketConnection {
     package func send(_ bytes: [UInt8], kind: MessageKind?) async throws {
         let kind = kind ?? messageType
         do { try bytes.withUnsafeBytes { buffer in try core.send(buffer, kind: kind) } } catch { throw Self.map(error) }
-        statistics.messagesSent += 1
+        counters.messagesSent += 1
         try await queueOutputAndWait()
     }
 
@@ -115,7 +120,7 @@ package actor WebSocketConnection {
         do {
             try bytes.withUnsafeBytes { buffer in try core.sendFrame(buffer, kind: kind, isFinal: isFinal) }
         } catch { throw Self.map(error) }
-        if isFinal { statistics.messagesSent += 1 }
+        if isFinal { counters.messagesSent += 1 }
         try await queueOutputAndWait()
     }
 
@@ -249,7 +254,7 @@ package actor WebSocketConnection {
                 // (RFC 6455 §7.1.1, the server closes first); otherwise `.aborted` was reported.
                 return finalize()
             }
-            statistics.bytesReceived += count
+            counters.bytesReceived += count
             buffer.withUnsafeBytes { core.receive(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             process()
         }
@@ -260,7 +265,7 @@ package actor WebSocketConnection {
         while let event = core.nextEvent() {
             switch event {
             case .message(let message):
-                statistics.messagesReceived += 1
+                counters.messagesReceived += 1
                 inbox.push(message)
             case .ping, .pong:
                 break  // pings were answered by the core; pongs need no action yet
@@ -341,7 +346,7 @@ package actor WebSocketConnection {
                 transportFailed(error)
                 throw WebSocketError(.connectionAborted, "the connection failed while sending: \(error)")
             }
-            statistics.bytesSent += batchBytes
+            counters.bytesSent += batchBytes
             queuedBytes -= batchBytes
             if queuedBytes <= outboundBufferSize && !drainWaiters.isEmpty {
                 let waiters = drainWaiters
