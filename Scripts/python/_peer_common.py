@@ -33,8 +33,9 @@ def parse_args(description: str, argv: list[str] | None = None, tls: bool = Fals
                    help="largest accepted message in bytes (default 64 MiB)")
     p.add_argument("--subprotocol", action="append", default=[], metavar="P",
                    help="supported subprotocol; repeatable")
-    p.add_argument("--compression", choices=("on", "off"), default="off",
-                   help="permessage-deflate (default off)")
+    p.add_argument("--compression", choices=("on", "off", "accept-all"), default="off",
+                   help="permessage-deflate (default off); on: the library's defaults; accept-all: "
+                        "accept whatever window sizes and context takeover the client requests")
     p.add_argument("--no-stdin-watch", action="store_true",
                    help="do not exit on stdin EOF (for running by hand with stdin=/dev/null)")
     args = p.parse_args(argv)

@@ -28,7 +28,7 @@ def make_app(args) -> web.Application:
         # echo_server.py, continues without one when there is no overlap.
         ws = web.WebSocketResponse(
             protocols=tuple(args.subprotocol),
-            compress=args.compression == "on",
+            compress=args.compression != "off",
             max_msg_size=args.max_size,
             autoping=True,
             heartbeat=None,  # no unsolicited pings in tests

@@ -2,7 +2,7 @@
 """Python `websockets` echo server: the reference peer for interop tests and benchmarks.
 
     python echo_server.py [--host 127.0.0.1] [--port 0] [--max-size N]
-                          [--subprotocol P ...] [--compression on|off] [--no-stdin-watch]
+                          [--subprotocol P ...] [--compression on|off|accept-all] [--no-stdin-watch]
                           [--tls-cert PATH --tls-key PATH]
 
 With --tls-cert/--tls-key it serves wss:// (TLS 1.2+) with that certificate chain and key.
@@ -30,6 +30,7 @@ import sys
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
 from _peer_common import (announce, choose_subprotocol, install_stop_triggers, parse_args,
                           parse_close_command, parse_close_path, route)
@@ -91,6 +92,8 @@ async def main() -> None:
         subprotocols=supported or None,
         select_subprotocol=lambda _conn, offered: choose_subprotocol(supported, offered),
         compression="deflate" if args.compression == "on" else None,
+        # accept-all: RFC 7692 parameters exactly as the client requests them (interop matrix).
+        extensions=[ServerPerMessageDeflateFactory()] if args.compression == "accept-all" else None,
         max_size=args.max_size,
         # No unsolicited pings: tests that assert on exact frames must not see them.
         ping_interval=None,

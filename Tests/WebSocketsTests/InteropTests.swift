@@ -109,3 +109,76 @@ struct InteropTests {
         #expect(closing.status == 0)
     }
 }
+
+/// permessage-deflate (RFC 7692) against Python `websockets`, an independent implementation.
+@Suite("Interop: compression with Python websockets", .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage), .serialized)
+struct CompressionInteropTests {
+    static func messages() -> [Message] {
+        var json = ""
+        for index in 0..<3000 { json += "{\"id\":\(index),\"name\":\"item \(index % 13)\",\"ok\":true}," }
+        return [.text("héllo wörld"), .text(""), .binary([]), .text(json), .binary(Array(json.utf8).reversed()),
+                .text(String(repeating: "ü", count: 300_000)), .binary((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })]
+    }
+
+    static func roundTrip(_ socket: MessageWebSocket) async throws {
+        var iterator = socket.messages.makeAsyncIterator()
+        for message in messages() {
+            try await socket.send(message)
+            #expect(try await iterator.next() == message)
+        }
+        await socket.setMessageType(.text)
+        try await socket.sendNonfinalFrame(Array("compressed ".utf8))
+        try await socket.sendNonfinalFrame(Array(repeating: UInt8(ascii: "f"), count: 10_000))
+        try await socket.sendFinalFrame(Array(" fragments".utf8))
+        #expect(try await iterator.next() == .text("compressed " + String(repeating: "f", count: 10_000) + " fragments"))
+        try await socket.close(code: .normalClosure, reason: "done")
+        #expect(try await iterator.next() == nil)
+    }
+
+    @Test("§7.1: the default offer against the peer's defaults (--compression on) negotiates 12-bit windows")
+    func defaults() async throws {
+        let peer = try PythonPeer(script: "echo_server.py", arguments: ["--compression", "on"])
+        let socket = MessageWebSocket()
+        try await socket.connect(to: peer.url())
+        #expect(await socket.information.compression == PerMessageDeflate.Parameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12))
+        try await Self.roundTrip(socket)
+        let stats = await socket.information.statistics.compression
+        #expect(stats.compressedBytesSent * 3 < stats.uncompressedBytesSent)
+        #expect(stats.compressedBytesReceived * 3 < stats.uncompressedBytesReceived)
+    }
+
+    @Test("§7.1: round trips at window sizes 9–15, with and without context takeover", arguments: 9...15)
+    func windowSizes(bits: Int) async throws {
+        let peer = try PythonPeer(script: "echo_server.py", arguments: ["--compression", "accept-all"])
+        for takeover in [true, false] {
+            var control = MessageWebSocketControl()
+            control.compression = .deflate(.init(clientMaxWindowBits: bits, serverMaxWindowBits: bits,
+                                                 clientNoContextTakeover: !takeover, serverNoContextTakeover: !takeover,
+                                                 minimumMessageSize: 0))
+            let socket = MessageWebSocket(control: control)
+            try await socket.connect(to: peer.url())
+            #expect(await socket.information.compression == PerMessageDeflate.Parameters(
+                serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
+                serverMaxWindowBits: bits, clientMaxWindowBits: bits))
+            try await Self.roundTrip(socket)
+        }
+    }
+
+    @Test("compression off on the peer: the offer is declined and messages flow uncompressed")
+    func declined() async throws {
+        let peer = try PythonPeer(script: "echo_server.py")
+        let socket = MessageWebSocket()
+        try await socket.connect(to: peer.url())
+        #expect(await socket.information.compression == nil)
+        try await Self.roundTrip(socket)
+    }
+
+    @Test("aiohttp with compression: negotiated and echoed")
+    func aiohttp() async throws {
+        let peer = try PythonPeer(script: "aiohttp_echo_server.py", arguments: ["--compression", "on"])
+        let socket = MessageWebSocket()
+        try await socket.connect(to: peer.url())
+        #expect(await socket.information.compression != nil)
+        try await Self.roundTrip(socket)
+    }
+}
