@@ -2,13 +2,14 @@ import Foundation
 import WebSocketServer
 import WebSockets
 
-/// `websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH]`: the loopback echo
-/// server (`wss://` with a certificate chain and key). Prints `LISTENING <port>`
+/// `websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]`:
+/// the loopback echo server (`wss://` with a certificate chain and key; permessage-deflate accepted
+/// with the server defaults unless `--compression off`). Prints `LISTENING <port>`
 /// once bound, then serves until interrupted (SIGINT/SIGTERM).
 enum ServeCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["port", "host", "tls-cert", "tls-key"])
+            try arguments.rejectUnknown(["port", "host", "tls-cert", "tls-key", "compression"])
             var configuration = WebSocketServer.Configuration()
             configuration.port = try arguments.int("port") ?? 8080
             if let host = arguments.string("host") { configuration.host = host }
@@ -17,6 +18,11 @@ enum ServeCommand {
             case (let certificate?, let key?):
                 configuration.tls = TLSServerConfiguration(identity: .pemFiles(certificateChain: certificate, privateKey: key))
             default: throw CLIError("--tls-cert and --tls-key go together")
+            }
+            switch arguments.string("compression") ?? "on" {
+            case "on": configuration.compression = .serverDefault
+            case "off": configuration.compression = .disabled
+            default: throw CLIError("--compression must be on or off")
             }
             configuration.runsHandlersOnEventLoop = true  // an echo handler never blocks
             let server = try await WebSocketServer.start(configuration: configuration) { socket in
