@@ -38,10 +38,6 @@ public final class WebSocketServer: Sendable {
         public var outboundBufferSize = 1024 * 1024
         /// Received messages waiting for the handler above which reading pauses. Default 16.
         public var maxPendingMessages = 16
-        /// Runs handlers on the connections' event loop thread instead of Swift's global pool: no
-        /// thread switch between receiving a message and answering it. Only for handlers that
-        /// never block or compute for long (an echo server); default `false`.
-        public var runsHandlersOnEventLoop = false
         /// Serve `wss://`: TLS with this certificate chain and key (and, optionally, client
         /// certificates). `nil` (the default) serves plain `ws://`.
         public var tls: TLSServerConfiguration?
@@ -98,7 +94,6 @@ public final class WebSocketServer: Sendable {
     public static func echo(port: Int = 0) async throws -> WebSocketServer {
         var configuration = Configuration()
         configuration.port = port
-        configuration.runsHandlersOnEventLoop = true
         return try await start(configuration: configuration) { socket in
             for try await message in socket.messages {
                 try await socket.send(message)
@@ -145,11 +140,7 @@ public final class WebSocketServer: Sendable {
                 try? await Task.sleep(for: .milliseconds(10))
                 continue
             }
-            if configuration.runsHandlersOnEventLoop {
-                Task(executorPreference: MessageWebSocket.eventLoopExecutor) { await self.serve(transport) }
-            } else {
-                Task { await self.serve(transport) }
-            }
+            Task { await self.serve(transport) }
         }
     }
 

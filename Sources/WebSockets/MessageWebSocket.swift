@@ -82,13 +82,6 @@ public actor MessageWebSocket {
 
     private var connection: WebSocketConnection? { link.withLock { $0 } }
 
-    /// The executor of the event loop that connections run on.
-    ///
-    /// Code that spends its life talking to sockets (a tight request/response loop, a benchmark)
-    /// can run its task on it, `Task(executorPreference: MessageWebSocket.eventLoopExecutor) { … }`,
-    /// so that receiving a message and sending the next one involve no thread switch at all. Do
-    /// not run blocking or long CPU-bound work there: it would stall every connection.
-    public static var eventLoopExecutor: any TaskExecutor { EventLoop.shared }
 
     // MARK: - Before connecting
 

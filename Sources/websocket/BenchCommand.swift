@@ -136,7 +136,7 @@ enum BenchCommand {
         let deadline = start + duration
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for socket in sockets {
-                group.addTask(executorPreference: MessageWebSocket.eventLoopExecutor) {
+                group.addTask {
                     var samples: [Double] = []
                     samples.reserveCapacity(1 << 16)
                     var iterator = socket.messages.makeAsyncIterator()
@@ -176,24 +176,35 @@ enum BenchCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + duration
-        var echoed = 0
-        var inFlight = 0
-        var iterator = socket.messages.makeAsyncIterator()
-        while inFlight < window {
-            try await socket.send(payload)
-            inFlight += 1
+        // Sending and receiving run concurrently, and the receiver never stops reading before the
+        // end: with large messages both ends' buffers fill up, and a side that stops reading to
+        // wait for the other would deadlock. The sender ends with a message of the other kind,
+        // whose echo tells the receiver that everything sent has come back.
+        let sentinel: Message = payload.kind == .binary ? .text("bench done") : .binary([0xBE, 0xEF])
+        let credits = AsyncStream<Void>.makeStream()
+        let sender = Task {
+            for _ in 0..<window { try await socket.send(payload) }
+            for await _ in credits.stream {
+                if clock.now >= deadline { break }
+                try await socket.send(payload)
+            }
+            try await socket.send(sentinel)
         }
-        while inFlight > 0 {
-            guard try await iterator.next() != nil else {
+        var echoed = 0
+        var iterator = socket.messages.makeAsyncIterator()
+        while true {
+            guard let message = try await iterator.next() else {
                 throw WebSocketError(.connectionAborted, "the server closed during the benchmark")
             }
-            inFlight -= 1
+            if message.kind != payload.kind { break }
+            echoed += 1
             if clock.now < deadline {
-                echoed += 1
-                try await socket.send(payload)
-                inFlight += 1
+                credits.continuation.yield()  // one echoed, one more may go out
+            } else {
+                credits.continuation.finish()
             }
         }
+        try await sender.value
         let elapsed = Double((clock.now - start) / .nanoseconds(1)) / 1e9
         try? await socket.close(code: .normalClosure)
         await account(socket, into: &totals)

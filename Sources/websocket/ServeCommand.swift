@@ -24,7 +24,6 @@ enum ServeCommand {
             case "off": configuration.compression = .disabled
             default: throw CLIError("--compression must be on or off")
             }
-            configuration.runsHandlersOnEventLoop = true  // an echo handler never blocks
             let server = try await WebSocketServer.start(configuration: configuration) { socket in
                 for try await message in socket.messages {
                     try await socket.send(message)
