@@ -154,6 +154,28 @@ struct LoopbackTests {
         await socket.close()
     }
 
+    @Test("many 1 MiB messages in flight both ways never stall (both ends' buffers full)", .timeLimit(.minutes(1)))
+    func largeMessagesInFlightBothWays() async throws {
+        let server = try await WebSocketServer.echo()
+        defer { Task { await server.shutDown() } }
+        let socket = MessageWebSocket()
+        try await socket.connect(to: server.url())
+        let payload = [UInt8](repeating: 0x5A, count: 1 << 20)
+        let count = 48
+        let sender = Task {
+            for _ in 0..<count { try await socket.send(payload) }
+        }
+        var received = 0
+        for try await message in socket.messages {
+            #expect(message == .binary(payload))
+            received += 1
+            if received == count { break }
+        }
+        try await sender.value
+        #expect(received == count)
+        await socket.close()
+    }
+
     @Test("connect/close cycles release every file descriptor")
     func descriptorsAreReleased() async throws {
         let server = try await WebSocketServer.echo()
