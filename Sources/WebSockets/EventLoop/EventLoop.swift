@@ -32,9 +32,11 @@ import Glibc
 /// pool.
 ///
 /// The loop is also a `TaskExecutor` (`Task(executorPreference: EventLoop.shared) { ... }` runs
-/// nonisolated code on the loop thread), but prefer actors: every job runs with the loop's *serial*
-/// identity, and the runtime re-queues (on the loop, once) a task with this preference at each
-/// point where it changes isolation, because the job cannot tell which of the two roles queued it.
+/// nonisolated code on the loop thread), but nothing in the library uses that, and nothing should
+/// until it is understood: every job runs with the loop's *serial* identity, the runtime re-queues
+/// (on the loop, once) a task with this preference at each point where it changes isolation, and
+/// server handlers run that way stalled an echo of 1 MiB messages in flight both ways (see
+/// `LoopbackTests.largeMessagesInFlightBothWays`). Use actors with this executor instead.
 ///
 /// Descriptors are registered once with ``register(_:)`` (edge-triggered, persistent). A loop's
 /// thread runs for the life of the process.
