@@ -65,6 +65,13 @@ public struct ConnectionCore: Sendable {
         /// the minimum size of a compressed message (the window and context-takeover fields are
         /// taken from ``deflate``, not from here).
         public var deflateOptions = PerMessageDeflate.Options()
+        /// Delivers data as ``Event/fragment(_:)`` events as it arrives instead of assembling
+        /// whole messages: at the end of every data frame and at the end of every
+        /// ``ConnectionCore/receive(_:)-(UnsafeRawBufferPointer)`` call that left a frame's bytes
+        /// pending, so nothing waits for the rest of a message. ``maxMessageSize`` still bounds a
+        /// message's total size (streaming does not lift the limit; set `Int.max` for none), and
+        /// UTF-8 is still validated across the whole message. Default `false`.
+        public var deliversFragments = false
 
         public init() {}
     }
@@ -85,6 +92,8 @@ public struct ConnectionCore: Sendable {
     public enum Event: Sendable, Hashable {
         /// A complete message.
         case message(Message)
+        /// A piece of a message (only with ``Configuration/deliversFragments``).
+        case fragment(MessageFragment)
         /// A ping arrived (already answered when ``Configuration/answersPings``).
         case ping([UInt8])
         /// A pong arrived.
@@ -118,6 +127,8 @@ public struct ConnectionCore: Sendable {
     // Receive side: the message being assembled (nil kind: none in progress).
     private var messageKind: MessageKind?
     private var messagePayload: [UInt8] = []
+    /// Bytes of the current message already delivered as fragments (``Configuration/deliversFragments``).
+    private var messageDelivered = 0
     private var messageValidator = UTF8Validator()
     /// A violation whose close frame is held back (see ``Configuration/holdsFailureClose``).
     private var pendingFailure: ProtocolViolation?
@@ -216,6 +227,9 @@ public struct ConnectionCore: Sendable {
                 fail(violation)
             }
         }
+        if configuration.deliversFragments && inPayload && !messagePayload.isEmpty && acceptsInput {
+            deliverFragment(isFinal: false)
+        }
     }
 
     /// Feeds bytes from any collection (convenience for tests and scripted peers).
@@ -259,7 +273,7 @@ public struct ConnectionCore: Sendable {
     /// copy, straight from the caller's buffer. Returns the payload size consumed, or `nil` when
     /// the frame needs the general path (fragments, masks, extensions, limits, partial payloads).
     private mutating func deliverInPlace(_ header: FrameHeader, from bytes: UnsafeRawBufferPointer) -> Int? {
-        guard role == .client, header.isFinal, header.maskingKey == nil, header.reservedBits == 0,
+        guard role == .client, !configuration.deliversFragments, header.isFinal, header.maskingKey == nil, header.reservedBits == 0,
               messageKind == nil, header.payloadLength <= UInt64(bytes.count),
               header.payloadLength <= UInt64(configuration.maxMessageSize)
         else { return nil }
@@ -319,7 +333,7 @@ public struct ConnectionCore: Sendable {
                 messageCompressed = configuration.deflate != nil && header.reservedBits & 0x4 != 0
             }
             let limit = UInt64(configuration.maxMessageSize)
-            let size = UInt64(messagePayload.count) + header.payloadLength
+            let size = UInt64(messageDelivered + messagePayload.count) + header.payloadLength
             // Checked before anything is buffered: a header claiming exabytes allocates nothing.
             // A compressed message is never buffered compressed: its limit applies to the inflated
             // bytes, while inflating (consumePayload).
@@ -389,12 +403,15 @@ public struct ConnectionCore: Sendable {
             controlPayload.removeAll(keepingCapacity: true)
             receivedClose(payload)
         case .text, .binary, .continuation:
-            guard frameIsFinal else { return }
+            guard frameIsFinal else {
+                if configuration.deliversFragments && !messagePayload.isEmpty { deliverFragment(isFinal: false) }
+                return
+            }
             if messageCompressed {
                 // RFC 7692 §7.2.2: append 00 00 ff ff to the payload of the whole message, inflate.
                 let done = DeflateCodec.tail.withUnsafeBytes { inflate($0, countsAsReceived: false) }
                 guard done, state != .closed else { return }
-                compressionStatistics.uncompressedBytesReceived += messagePayload.count
+                compressionStatistics.uncompressedBytesReceived += messageDelivered + messagePayload.count
                 if peerNoContextTakeover { uniqueInflater().reset() }
                 messageCompressed = false
             }
@@ -402,14 +419,27 @@ public struct ConnectionCore: Sendable {
                 guard messageValidator.isComplete else {
                     return fail(.init(.invalidPayload, "text message ends inside a UTF-8 sequence"))
                 }
+            }
+            if configuration.deliversFragments {
+                deliverFragment(isFinal: true)
+            } else if messageKind == .text {
                 events.append(.message(.text(String(decoding: messagePayload, as: UTF8.self))))
             } else {
                 events.append(.message(.binary(messagePayload)))
             }
             messagePayload = []
+            messageDelivered = 0
             messageKind = nil
             messageValidator = UTF8Validator()
         }
+    }
+
+    /// Hands the message bytes received so far to the application as a fragment.
+    private mutating func deliverFragment(isFinal: Bool) {
+        guard let kind = messageKind else { return }
+        messageDelivered += messagePayload.count
+        events.append(.fragment(MessageFragment(kind: kind, bytes: messagePayload, isFinal: isFinal)))
+        messagePayload = []
     }
 
     private mutating func receivedClose(_ payload: [UInt8]) {
@@ -646,7 +676,8 @@ public struct ConnectionCore: Sendable {
     private mutating func inflate(_ compressed: UnsafeRawBufferPointer, countsAsReceived: Bool) -> Bool {
         if countsAsReceived { compressionStatistics.compressedBytesReceived += compressed.count }
         let start = messagePayload.count
-        let outcome = uniqueInflater().inflate(compressed, appendingTo: &messagePayload, limit: configuration.maxMessageSize)
+        let outcome = uniqueInflater().inflate(compressed, appendingTo: &messagePayload,
+                                               limit: configuration.maxMessageSize - messageDelivered)
         if messageKind == .text {
             let valid = messagePayload.withUnsafeBytes { messageValidator.validate(UnsafeRawBufferPointer(rebasing: $0[start...])) }
             guard valid else {

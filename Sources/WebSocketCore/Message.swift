@@ -35,3 +35,26 @@ public enum MessageKind: Sendable, Hashable {
     case binary
     case text
 }
+
+/// A piece of a message as it arrived, for applications that stream messages instead of
+/// receiving them whole (``ConnectionCore/Configuration/deliversFragments``, the server's
+/// fragment context).
+///
+/// Fragments are not wire frames: one frame may arrive as several fragments (as its bytes come
+/// in), and a fragment never spans two frames. The UTF-8 of a text message is validated across
+/// fragments, so a fragment may end inside a multi-byte character; the message as a whole is
+/// valid once its final fragment arrived.
+public struct MessageFragment: Sendable, Hashable {
+    /// The kind of the message this fragment belongs to.
+    public var kind: MessageKind
+    /// The payload bytes (unmasked, decompressed).
+    public var bytes: [UInt8]
+    /// Whether this fragment ends its message.
+    public var isFinal: Bool
+
+    public init(kind: MessageKind, bytes: [UInt8], isFinal: Bool) {
+        self.kind = kind
+        self.bytes = bytes
+        self.isFinal = isFinal
+    }
+}

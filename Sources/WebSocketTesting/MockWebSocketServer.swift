@@ -168,7 +168,7 @@ public actor MockWebSocketServer {
         while let event = try await nextEvent() {
             switch event {
             case .message(let message): return message
-            case .ping, .pong: continue
+            case .ping, .pong, .fragment: continue  // the mock's core assembles messages: no fragments
             case .closed(let frame):
                 throw WebSocketError(.closed, "the client closed (\(frame.code.rawValue) \(frame.reason)) instead of sending a message")
             case .failed(let violation): throw WebSocketError(.protocolViolation(violation.closeCode), violation.detail)

@@ -25,9 +25,22 @@ package actor WebSocketConnection {
     package nonisolated let role: ConnectionCore.Role
     package nonisolated let transport: any Transport
     private var core: ConnectionCore
-    private let inbox: MessageInbox
+    private let delivery: Delivery
+    private let inbox: any InboxControl
     private let closeTimeout: Duration
     private let outboundBufferSize: Int
+    private let pingInterval: Duration?
+    private var pingTask: Task<Void, Never>?
+    /// Set by ``abort(with:)``: what operations that were pending when the connection was torn
+    /// down locally throw (for example `.operationCanceled` from `cancelOutstandingIO`).
+    private var abortError: WebSocketError?
+
+    /// Where received data goes: whole messages, or fragments as they arrive
+    /// (``ConnectionCore/Configuration/deliversFragments`` is set to match).
+    package enum Delivery: Sendable {
+        case messages(MessageInbox)
+        case fragments(Inbox<MessageFragment>)
+    }
 
     /// Outgoing message type for byte sends (`Control.messageType`): the one runtime-mutable setting.
     package var messageType: MessageKind
@@ -56,19 +69,39 @@ package actor WebSocketConnection {
         return statistics
     }
 
+    /// - Parameter pingInterval: send a ping this often while open (keep-alive; IIS
+    ///   `pingInterval`); `nil` sends none.
     package init(
         transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
-        inbox: MessageInbox, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind
+        delivery: Delivery, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind,
+        pingInterval: Duration? = nil
     ) {
         self.transport = transport
         self.role = role
         var configuration = configuration
         configuration.holdsFailureClose = true  // see `process()`: answers go out before the failure's close
+        switch delivery {
+        case .messages(let inbox):
+            configuration.deliversFragments = false
+            self.inbox = inbox
+        case .fragments(let inbox):
+            configuration.deliversFragments = true
+            self.inbox = inbox
+        }
+        self.delivery = delivery
         self.core = ConnectionCore(role: role, configuration: configuration, randomNumberGenerator: MaskingKeySource())
-        self.inbox = inbox
         self.closeTimeout = closeTimeout
         self.outboundBufferSize = outboundBufferSize
         self.messageType = messageType
+        self.pingInterval = pingInterval
+    }
+
+    package init(
+        transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
+        inbox: MessageInbox, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind
+    ) {
+        self.init(transport: transport, role: role, configuration: configuration, delivery: .messages(inbox),
+                  closeTimeout: closeTimeout, outboundBufferSize: outboundBufferSize, messageType: messageType)
     }
 
     /// Changes the type of later byte sends.
@@ -95,6 +128,25 @@ package actor WebSocketConnection {
             process()
         }
         Task { await self.readLoop() }
+        if let pingInterval { startPinging(every: pingInterval) }
+    }
+
+    /// Keep-alive pings (RFC 6455 §5.5.2) while the connection is open. Pongs are not awaited:
+    /// a dead peer shows up as a failed write or the TCP keep-alive, not as a missing pong.
+    private func startPinging(every interval: Duration) {
+        pingTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, let self, await self.sendKeepAlivePing() else { return }
+            }
+        }
+    }
+
+    /// Queues a keep-alive ping; `false` once the connection is no longer open.
+    private func sendKeepAlivePing() -> Bool {
+        guard !isFinalized, core.state == .open, (try? core.sendPing([])) != nil else { return false }
+        queueOutput()
+        return true
     }
 
     // MARK: - Sending
@@ -149,6 +201,7 @@ package actor WebSocketConnection {
         while queuedBytes > outboundBufferSize && !isFinalized {
             await withCheckedContinuation { drainWaiters.append($0) }
         }
+        if isFinalized, let abortError { throw abortError }
     }
 
     static func map(_ error: any Error) -> WebSocketError {
@@ -194,7 +247,16 @@ package actor WebSocketConnection {
 
     /// Drops the transport now, without a close handshake.
     package func abort() {
-        inbox.finish(throwing: WebSocketError(.operationCanceled, "the connection was aborted locally"))
+        abort(with: WebSocketError(.operationCanceled, "the connection was aborted locally"))
+    }
+
+    /// Drops the transport now, without a close handshake, and completes every pending operation:
+    /// a waiting receive and every send not yet written throw `error`. When this returns, nothing
+    /// is pending any more (sends suspended in the transport are resumed and throw as soon as
+    /// they run).
+    package func abort(with error: WebSocketError) {
+        if abortError == nil && !isFinalized { abortError = error }
+        inbox.finish(throwing: error)
         finalize()
     }
 
@@ -266,7 +328,10 @@ package actor WebSocketConnection {
             switch event {
             case .message(let message):
                 counters.messagesReceived += 1
-                inbox.push(message)
+                if case .messages(let inbox) = delivery { inbox.push(message) }
+            case .fragment(let fragment):
+                if fragment.isFinal { counters.messagesReceived += 1 }
+                if case .fragments(let inbox) = delivery { inbox.push(fragment) }
             case .ping, .pong:
                 break  // pings were answered by the core; pongs need no action yet
             case .closed(let frame):
@@ -344,7 +409,7 @@ package actor WebSocketConnection {
                 writingBatch.removeAll(keepingCapacity: true)
             } catch {
                 transportFailed(error)
-                throw WebSocketError(.connectionAborted, "the connection failed while sending: \(error)")
+                throw abortError ?? WebSocketError(.connectionAborted, "the connection failed while sending: \(error)")
             }
             counters.bytesSent += batchBytes
             queuedBytes -= batchBytes
@@ -366,6 +431,8 @@ package actor WebSocketConnection {
         transport.close()
         closeDeadline?.cancel()
         closeDeadline = nil
+        pingTask?.cancel()
+        pingTask = nil
         if !protocolEnded {
             inbox.finish(throwing: WebSocketError(.connectionAborted, "the connection was dropped without a close handshake"))
         }

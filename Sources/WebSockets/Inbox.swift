@@ -1,6 +1,7 @@
 import Synchronization
 
-/// The queue between a connection's reader and the application's `for try await` loop.
+/// The queue between a connection's reader and the application: whole messages for a
+/// `for try await` loop (``MessageInbox``), or fragments for the server's fragment context.
 ///
 /// `AsyncThrowingStream`'s own buffer either grows without bound or drops elements, and never tells
 /// the producer that the consumer fell behind. This queue is pulled by the stream (it is built with
@@ -9,14 +10,14 @@ import Synchronization
 /// down to half of it. TCP flow control then pushes back on the peer. Nothing is ever dropped.
 ///
 /// One consumer at a time (the stream is single-consumer); one producer (the connection's reader).
-package final class MessageInbox: Sendable {
+package final class Inbox<Element: Sendable>: Sendable {
 
     private struct State {
-        var queue: [Message] = []
+        var queue: [Element] = []
         var head = 0
         /// `nil` while open; `.success` after a clean finish, `.failure` after an error.
         var terminal: Result<Void, any Error>?
-        var consumer: CheckedContinuation<Message?, any Error>?
+        var consumer: CheckedContinuation<Element?, any Error>?
         var producer: CheckedContinuation<Void, Never>?
         var consumerCancelled = false
         var onConsumerCancelled: (@Sendable () -> Void)?
@@ -27,7 +28,7 @@ package final class MessageInbox: Sendable {
 
         var count: Int { queue.count - head }
 
-        mutating func pop() -> Message? {
+        mutating func pop() -> Element? {
             guard head < queue.count else { return nil }
             let message = queue[head]
             head += 1
@@ -44,6 +45,14 @@ package final class MessageInbox: Sendable {
 
     private let state: Mutex<State>
 
+    /// What a waiting ``next()`` found once it held the lock.
+    private enum Outcome {
+        case message(Element, CheckedContinuation<Void, Never>?)
+        case end(Result<Void, any Error>)
+        case wait
+        case cancelled
+    }
+
     /// - Parameter highWater: how many undelivered messages pause the reader (at least 1).
     package init(highWater: Int = 16) {
         state = Mutex(State(highWater: max(1, highWater)))
@@ -55,7 +64,7 @@ package final class MessageInbox: Sendable {
     }
 
     /// The stream handed to the application.
-    package func makeStream() -> AsyncThrowingStream<Message, any Error> {
+    package func makeStream() -> AsyncThrowingStream<Element, any Error> {
         AsyncThrowingStream(unfolding: { try await self.next() })
     }
 
@@ -73,8 +82,8 @@ package final class MessageInbox: Sendable {
     /// Delivers a message. Returns `false` when the queue reached the high-water mark: the producer
     /// should `await waitForSpace()` before reading more.
     @discardableResult
-    package func push(_ message: Message) -> Bool {
-        let (consumer, hasSpace) = state.withLock { state -> (CheckedContinuation<Message?, any Error>?, Bool) in
+    package func push(_ message: Element) -> Bool {
+        let (consumer, hasSpace) = state.withLock { state -> (CheckedContinuation<Element?, any Error>?, Bool) in
             guard state.terminal == nil else { return (nil, true) }
             if let consumer = state.consumer {
                 state.consumer = nil
@@ -109,7 +118,7 @@ package final class MessageInbox: Sendable {
     ///   if none are queued), or stopped consuming. A connection uses it to send the close frame
     ///   of a failure only after the application saw, and could answer, what came before.
     package func finish(throwing error: (any Error)? = nil, whenDrained: (@Sendable () -> Void)? = nil) {
-        let (consumer, producer, drained) = state.withLock { state -> (CheckedContinuation<Message?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
+        let (consumer, producer, drained) = state.withLock { state -> (CheckedContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
             guard state.terminal == nil else { return (nil, nil, nil) }
             state.terminal = error.map { .failure($0) } ?? .success(())
             defer { state.consumer = nil; state.producer = nil }
@@ -134,9 +143,9 @@ package final class MessageInbox: Sendable {
     }
 
     /// The stream's pull: the next message, `nil` at a clean end, or the terminal error.
-    package func next() async throws -> Message? {
+    package func next() async throws -> Element? {
         // Fast path: a message (or the end) is already here; no continuation, no allocation.
-        let (ready, producer) = state.withLock { state -> (Result<Message?, any Error>?, CheckedContinuation<Void, Never>?) in
+        let (ready, producer) = state.withLock { state -> (Result<Element?, any Error>?, CheckedContinuation<Void, Never>?) in
             if let message = state.pop() {
                 var producer: CheckedContinuation<Void, Never>?
                 if state.count <= state.lowWater {
@@ -157,8 +166,7 @@ package final class MessageInbox: Sendable {
             return try ready.get()
         }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Message?, any Error>) in
-                enum Outcome { case message(Message, CheckedContinuation<Void, Never>?), end(Result<Void, any Error>), wait, cancelled }
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
                 let outcome = state.withLock { state -> Outcome in
                     if let message = state.pop() {
                         var producer: CheckedContinuation<Void, Never>?
@@ -200,5 +208,25 @@ package final class MessageInbox: Sendable {
             handler?()
             drained?()
         }
+    }
+}
+
+/// The inbox of a message-level connection.
+package typealias MessageInbox = Inbox<Message>
+
+/// What a connection's reader needs from its inbox, whatever the element type.
+package protocol InboxControl: Sendable {
+    var isFull: Bool { get }
+    func waitForSpace() async
+    func setConsumerCancellationHandler(_ handler: @escaping @Sendable () -> Void)
+    func finish(throwing error: (any Error)?, whenDrained: (@Sendable () -> Void)?)
+}
+
+extension Inbox: InboxControl {}
+
+extension InboxControl {
+    /// Ends the inbox after what is queued, normally or with `error`.
+    package func finish(throwing error: (any Error)? = nil) {
+        finish(throwing: error, whenDrained: nil)
     }
 }
