@@ -234,6 +234,18 @@ public struct UpgradeRequest: Sendable, Hashable {
     /// Every header field of the request, for cookies, `Origin`, authorization and the like.
     package let headers: HTTPHeaders
 
+    /// Every header field of the request in the order received, names as the client spelled them.
+    public var headerFields: [(name: String, value: String)] {
+        headers.fields.map { ($0.name, $0.value) }
+    }
+
+    /// The value of header `name` (case-insensitive); several fields with that name are joined
+    /// with `", "` (RFC 9110 §5.3). `nil` when absent. For example `request.header("Origin")`.
+    public func header(_ name: String) -> String? {
+        let values = headers.all(name)
+        return values.isEmpty ? nil : values.joined(separator: ", ")
+    }
+
     /// Creates a request description directly, for tests and scripted peers; servers get theirs
     /// from ``ServerHandshake/validate(request:)``, which guarantees the fields are consistent.
     package init(

@@ -4,8 +4,9 @@ import WebSockets
 /// One accepted WebSocket connection, seen from the server: the same message-level shape as the
 /// client (``messages`` as an `AsyncThrowingStream`, `send`, `close`).
 ///
-/// Pings are answered automatically and never surfaced. When the handler that received this
-/// socket returns, the server closes the connection (1000) if it is still open.
+/// Pings are answered automatically and never surfaced. Releasing the socket while it is open
+/// closes it with 1001 (going away), as does cancelling the task that iterates ``messages``.
+/// (``WebSocketServer`` closes it with 1000 when its handler returns.)
 public final class ServerWebSocket: Sendable {
     /// The upgrade request the client sent (path, query, offered subprotocols and extensions).
     public let request: UpgradeRequest
@@ -28,6 +29,11 @@ public final class ServerWebSocket: Sendable {
         self.remoteAddress = connection.transport.remoteAddress
         self.connection = connection
         self.messages = messages
+    }
+
+    deinit {
+        let connection = self.connection
+        Task { await connection.shutDown(code: .goingAway) }
     }
 
     /// Sends a message.

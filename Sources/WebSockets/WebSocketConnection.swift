@@ -235,6 +235,31 @@ package actor WebSocketConnection {
         await waitUntilFinalized()
     }
 
+    /// Starts the close handshake without waiting for it to end (IIS `SendConnectionClose`): the
+    /// peer's answer is read like any other input. Does nothing once the connection is no longer
+    /// open (the peer closed first and was answered, or it failed).
+    /// - Throws: `.invalidArgument` for a code that may not be sent or a reason over 123 bytes.
+    package func startClose(code: CloseCode?, reason: String) throws {
+        guard core.state == .open, !isFinalized else { return }
+        do { try core.close(code: code, reason: reason) } catch { throw Self.map(error) }
+        queueOutput()
+        armCloseDeadline()
+    }
+
+    /// Closes the TCP connection (IIS `CloseTcpConnection`): after a completed close handshake,
+    /// once the queued frames are written; otherwise at once, and pending operations throw
+    /// `error`. Returns when the transport is closed.
+    package func closeTransport(error: WebSocketError) async {
+        if core.state == .closed && protocolEnded && !core.isFailurePending {
+            closeTransportWhenFlushed = true
+            queueOutput()
+            armCloseDeadline()
+        } else {
+            abort(with: error)
+        }
+        await waitUntilFinalized()
+    }
+
     /// Closes without waiting: used when the application stopped reading or dropped the socket.
     package func shutDown(code: CloseCode) {
         guard !isFinalized else { return }

@@ -10,7 +10,7 @@ struct CompressionTests {
     static func echoServer(_ compression: WebSocketCompression = .serverDefault, maxMessageSize: Int = 16 << 20) async throws -> WebSocketServer {
         var configuration = WebSocketServer.Configuration()
         configuration.compression = compression
-        configuration.maxMessageSize = maxMessageSize
+        configuration.receiveBufferLimit = maxMessageSize
         return try await WebSocketServer.start(configuration: configuration) { socket in
             for try await message in socket.messages { try await socket.send(message) }
         }
