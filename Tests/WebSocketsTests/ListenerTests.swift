@@ -1,0 +1,263 @@
+import Testing
+import WebSocketServer
+@testable import WebSockets
+
+/// `WebSocketListener` over loopback TCP: the application sees each upgrade request and answers
+/// it (RFC 6455 §4.2.2), and the listener's limits and lifecycle hold.
+@Suite("WebSocketListener", .timeLimit(.minutes(1)))
+struct ListenerTests {
+    /// The next upgrade from `listener`, failing the test if the sequence ended.
+    static func nextUpgrade(_ listener: WebSocketListener) async throws -> WebSocketUpgrade {
+        var iterator = listener.makeAsyncIterator()
+        return try #require(await iterator.next())
+    }
+
+    @Test("the application sees path, query, headers, offered subprotocols and the client's address (§4.2.1)")
+    func upgradeShowsTheRequest() async throws {
+        let listener = try await WebSocketListener.bind()
+        defer { Task { await listener.shutDown() } }
+        let client = MessageWebSocket()
+        try await client.configure { $0.supportedProtocols = ["chat.v2", "chat.v1"] }
+        try await client.setRequestHeader("X-Token", "abc")
+        async let connected: Void = client.connect(to: listener.url(path: "/room/7?user=ann"))
+        let upgrade = try await Self.nextUpgrade(listener)
+        #expect(upgrade.request.path == "/room/7")
+        #expect(upgrade.request.query == "user=ann")
+        #expect(upgrade.request.header("x-token") == "abc")
+        #expect(upgrade.request.headerFields.contains { $0.name == "X-Token" && $0.value == "abc" })
+        #expect(upgrade.request.protocols == ["chat.v2", "chat.v1"])
+        let socket = try await upgrade.accept(subprotocol: "chat.v1")
+        try await connected
+        #expect(upgrade.remoteAddress == (await client.information.localAddress))
+        #expect(socket.negotiatedProtocol == "chat.v1")
+        #expect(await client.information.negotiatedProtocol == "chat.v1")
+        try await client.send(text: "hi")
+        var iterator = socket.messages.makeAsyncIterator()
+        #expect(try await iterator.next() == .text("hi"))
+        await client.close()
+    }
+
+    @Test("accept adds the application's response headers to the 101 (§4.2.2)")
+    func acceptWithHeaders() async throws {
+        let listener = try await WebSocketListener.bind()
+        defer { Task { await listener.shutDown() } }
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
+        let upgrade = try await Self.nextUpgrade(listener)
+        _ = try await upgrade.accept(headers: [("Set-Cookie", "session=1")])
+        let head = try await raw.readResponseHead()
+        #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+        #expect(head.contains("\r\nSet-Cookie: session=1\r\n"))
+        #expect(head.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"))
+    }
+
+    @Test("reject sends the chosen status and headers, and the client fails with handshakeFailed(status)")
+    func rejectWithStatus() async throws {
+        let listener = try await WebSocketListener.bind()
+        defer { Task { await listener.shutDown() } }
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        try await raw.send(raw: RawWebSocketClient.upgradeRequest(path: "/private"))
+        let upgrade = try await Self.nextUpgrade(listener)
+        await upgrade.reject(status: 401, headers: [("WWW-Authenticate", "Bearer")], body: "log in first")
+        let response = String(decoding: try await raw.readToEnd(), as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"))
+        #expect(response.contains("\r\nWWW-Authenticate: Bearer\r\n"))
+        #expect(response.hasSuffix("\r\n\r\nlog in first"))
+
+        let client = MessageWebSocket()
+        let url = listener.url()
+        let connecting = Task { try await client.connect(to: url) }
+        try await Self.nextUpgrade(listener).reject(status: 404)
+        await #expect { try await connecting.value } throws: { ($0 as? WebSocketError)?.status == .handshakeFailed(httpStatus: 404) }
+    }
+
+    @Test("a subprotocol the client did not offer is refused (§4.2.2) and the upgrade can still be answered")
+    func unofferedSubprotocol() async throws {
+        let listener = try await WebSocketListener.bind()
+        defer { Task { await listener.shutDown() } }
+        let client = MessageWebSocket()
+        try await client.configure { $0.supportedProtocols = ["a"] }
+        async let connected: Void = client.connect(to: listener.url())
+        let upgrade = try await Self.nextUpgrade(listener)
+        await #expect { try await upgrade.accept(subprotocol: "b") } throws: { ($0 as? WebSocketError)?.status == .invalidArgument }
+        _ = try await upgrade.accept(subprotocol: "a")
+        try await connected
+        await #expect { try await upgrade.accept() } throws: { ($0 as? WebSocketError)?.status == .invalidState }
+        await client.close()
+    }
+
+    @Test("without an explicit choice the first configured subprotocol the client offered is selected")
+    func configuredSubprotocols() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.subprotocols = ["v3", "v2", "v1"]
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        defer { Task { await listener.shutDown() } }
+        let client = MessageWebSocket()
+        try await client.configure { $0.supportedProtocols = ["v1", "v2"] }
+        async let connected: Void = client.connect(to: listener.url())
+        let socket = try await Self.nextUpgrade(listener).accept()
+        try await connected
+        #expect(socket.negotiatedProtocol == "v2")
+        await client.close()
+    }
+
+    @Test("an upgrade dropped without an answer is refused with 503")
+    func droppedUpgradeGets503() async throws {
+        let listener = try await WebSocketListener.bind()
+        defer { Task { await listener.shutDown() } }
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
+        do { _ = try await Self.nextUpgrade(listener) }
+        let head = try await raw.readResponseHead()
+        #expect(head.hasPrefix("HTTP/1.1 503 "))
+    }
+
+    @Test("upgrades beyond maxPendingUpgrades get 503 while the application does not take them")
+    func pendingUpgradeLimit() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.maxPendingUpgrades = 1
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        defer { Task { await listener.shutDown() } }
+        let first = try await RawWebSocketClient(port: listener.port)
+        defer { first.close() }
+        try await first.send(raw: RawWebSocketClient.upgradeRequest())
+        // The first request must be queued before the second arrives.
+        try await Task.sleep(for: .milliseconds(200))
+        let second = try await RawWebSocketClient(port: listener.port)
+        defer { second.close() }
+        try await second.send(raw: RawWebSocketClient.upgradeRequest())
+        #expect(try await second.readResponseHead().hasPrefix("HTTP/1.1 503 "))
+        _ = try await Self.nextUpgrade(listener).accept()
+        #expect(try await first.readResponseHead().hasPrefix("HTTP/1.1 101 "))
+    }
+
+    @Test("a plain HTTP GET is answered with 400 and never reaches the application (§4.2.1)")
+    func plainGetIsRefused() async throws {
+        let listener = try await WebSocketListener.bind()
+        defer { Task { await listener.shutDown() } }
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        try await raw.send(raw: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let response = String(decoding: try await raw.readToEnd(), as: UTF8.self)
+        #expect(response.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        // The next, valid upgrade is the first thing the application sees.
+        let client = MessageWebSocket()
+        let url = listener.url(path: "/second")
+        let connecting = Task { try await client.connect(to: url) }
+        #expect(try await Self.nextUpgrade(listener).request.path == "/second")  // then dropped: 503
+        await #expect(throws: WebSocketError.self) { try await connecting.value }
+    }
+
+    @Test("close() stops accepting and ends the sequence; accepted connections keep working")
+    func closeKeepsAcceptedConnections() async throws {
+        let listener = try await WebSocketListener.bind()
+        let client = MessageWebSocket()
+        async let connected: Void = client.connect(to: listener.url())
+        let socket = try await Self.nextUpgrade(listener).accept()
+        try await connected
+        listener.close()
+        var upgrades = listener.makeAsyncIterator()
+        #expect(await upgrades.next() == nil)
+        await #expect { try await MessageWebSocket().connect(to: listener.url()) } throws: {
+            ($0 as? WebSocketError)?.status == .cannotConnect
+        }
+        try await client.send(text: "still here")
+        var messages = socket.messages.makeAsyncIterator()
+        #expect(try await messages.next() == .text("still here"))
+        #expect(listener.connectionCount == 1)
+        await client.close()
+        #expect(try await messages.next() == nil)
+    }
+
+    @Test("receiveBufferLimit: a bigger message fails the connection with 1009 (§7.4.1), smaller ones pass")
+    func receiveBufferLimit() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.receiveBufferLimit = 1000
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        defer { Task { await listener.shutDown() } }
+        let client = MessageWebSocket()
+        try await client.configure { $0.compression = .disabled }
+        async let connected: Void = client.connect(to: listener.url())
+        let socket = try await Self.nextUpgrade(listener).accept()
+        try await connected
+        try await client.send([UInt8](repeating: 1, count: 1000))
+        try await client.send([UInt8](repeating: 2, count: 1001))
+        var messages = socket.messages.makeAsyncIterator()
+        #expect(try await messages.next()?.bytes.count == 1000)
+        await #expect { _ = try await messages.next() } throws: { ($0 as? WebSocketError)?.status == .messageTooBig }
+        _ = await drain(client)
+        #expect(await client.closeStatus?.code == .messageTooBig)
+    }
+
+    @Test("the default receiveBufferLimit is IIS's 4 MiB")
+    func defaultLimit() {
+        #expect(WebSocketServerConfiguration().receiveBufferLimit == 4 * 1024 * 1024)
+        #expect(WebSocketServerConfiguration().pingInterval == nil)
+    }
+
+    @Test("pingInterval: the server pings an idle client (§5.5.2), and the client's pong is swallowed")
+    func pingInterval() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.pingInterval = .milliseconds(50)
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        defer { Task { await listener.shutDown() } }
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
+        let socket = try await Self.nextUpgrade(listener).accept()
+        _ = try await raw.readResponseHead()
+        var pings = 0
+        while pings < 2 {
+            guard let event = try await raw.nextEvent() else { break }
+            if case .ping = event { pings += 1 }  // the raw core answered it with a pong
+        }
+        #expect(pings == 2)
+        try await raw.send { try $0.send(text: "after pings") }
+        var messages = socket.messages.makeAsyncIterator()
+        #expect(try await messages.next() == .text("after pings"))
+    }
+
+    @Test("listening on IPv6 loopback reports the bound port and serves clients")
+    func ipv6() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.host = "::1"
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        defer { Task { await listener.shutDown() } }
+        #expect(listener.port > 0)
+        #expect(listener.localAddress == "[::1]:\(listener.port)")
+        #expect(listener.url(path: "x") == "ws://[::1]:\(listener.port)/x")
+        let client = MessageWebSocket()
+        async let connected: Void = client.connect(to: listener.url())
+        let upgrade = try await Self.nextUpgrade(listener)
+        #expect(upgrade.remoteAddress?.hasPrefix("[::1]:") == true)
+        _ = try await upgrade.accept()
+        try await connected
+        await client.close()
+    }
+
+    @Test("invalid configurations are refused at bind time", arguments: [
+        { (c: inout WebSocketServerConfiguration) in c.port = 70_000 },
+        { (c: inout WebSocketServerConfiguration) in c.receiveBufferLimit = 0 },
+        { (c: inout WebSocketServerConfiguration) in c.pingInterval = .zero },
+        { (c: inout WebSocketServerConfiguration) in c.host = "localhost" },
+    ] as [@Sendable (inout WebSocketServerConfiguration) -> Void])
+    func invalidConfiguration(change: @Sendable (inout WebSocketServerConfiguration) -> Void) async {
+        var configuration = WebSocketServerConfiguration()
+        change(&configuration)
+        await #expect { _ = try await WebSocketListener.bind(configuration: configuration) } throws: {
+            ($0 as? WebSocketError)?.status == .invalidArgument
+        }
+    }
+
+    @Test("a port in use is reported, not silently shared")
+    func portInUse() async throws {
+        let first = try await WebSocketListener.bind()
+        defer { first.close() }
+        var configuration = WebSocketServerConfiguration()
+        configuration.port = first.port
+        await #expect(throws: WebSocketError.self) { _ = try await WebSocketListener.bind(configuration: configuration) }
+    }
+}
