@@ -2,15 +2,22 @@ import Foundation
 import WebSocketServer
 import WebSockets
 
-/// `websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]`:
-/// the loopback echo server (`wss://` with a certificate chain and key; permessage-deflate accepted
-/// with the server defaults unless `--compression off`). Prints `LISTENING <port>`
-/// once bound, then serves until interrupted (SIGINT/SIGTERM).
+/// `websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]
+/// [--mode message|fragment] [--max-message-size BYTES] [--ping-interval SECONDS]`: the echo
+/// server (`wss://` with a certificate chain and key; permessage-deflate accepted with the server
+/// defaults unless `--compression off`). Prints `LISTENING <port>` once bound, then serves until
+/// interrupted (SIGINT/SIGTERM), when it closes every connection with 1001.
+///
+/// `--mode message` (default) echoes whole messages; `--mode fragment` echoes through the
+/// IIS-style fragment context, piece by piece as bytes arrive (64 KiB reads), without assembling
+/// messages. `--max-message-size` defaults to 16 MiB here (the library's server default is IIS's
+/// 4 MiB), so the Autobahn suite's 16 MiB messages are echoed.
 enum ServeCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["port", "host", "tls-cert", "tls-key", "compression"])
-            var configuration = WebSocketServer.Configuration()
+            try arguments.rejectUnknown(["port", "host", "tls-cert", "tls-key", "compression", "mode",
+                                         "max-message-size", "ping-interval"])
+            var configuration = WebSocketServerConfiguration()
             configuration.port = try arguments.int("port") ?? 8080
             if let host = arguments.string("host") { configuration.host = host }
             switch (arguments.string("tls-cert"), arguments.string("tls-key")) {
@@ -24,18 +31,53 @@ enum ServeCommand {
             case "off": configuration.compression = .disabled
             default: throw CLIError("--compression must be on or off")
             }
-            let server = try await WebSocketServer.start(configuration: configuration) { socket in
-                for try await message in socket.messages {
-                    try await socket.send(message)
+            configuration.receiveBufferLimit = try arguments.int("max-message-size") ?? 16 * 1024 * 1024
+            if let seconds = arguments.string("ping-interval") {
+                guard let value = Double(seconds), value > 0 else { throw CLIError("--ping-interval must be a positive number of seconds") }
+                configuration.pingInterval = .milliseconds(Int64(value * 1000))
+            }
+            let fragmentMode: Bool
+            switch arguments.string("mode") ?? "message" {
+            case "message": fragmentMode = false
+            case "fragment": fragmentMode = true
+            default: throw CLIError("--mode must be message or fragment")
+            }
+            let listener = try await WebSocketListener.bind(configuration: configuration)
+            Output.out("LISTENING \(listener.port)")
+            let serving = Task {
+                for await upgrade in listener {
+                    Task { fragmentMode ? await echoFragments(upgrade) : await echoMessages(upgrade) }
                 }
             }
-            Output.out("LISTENING \(server.port)")
             await Signals.waitForTermination()
-            await server.shutDown(timeout: .seconds(2))
+            await listener.shutDown(timeout: .seconds(2))
+            serving.cancel()
             return 0
         } catch {
             Output.fail(error)
         }
+    }
+
+    private static func echoMessages(_ upgrade: WebSocketUpgrade) async {
+        guard let socket = try? await upgrade.accept() else { return }
+        do {
+            for try await message in socket.messages { try await socket.send(message) }
+        } catch {}
+        try? await socket.close()
+    }
+
+    private static func echoFragments(_ upgrade: WebSocketUpgrade) async {
+        guard let context = try? await upgrade.acceptFragments() else { return }
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        do {
+            while true {
+                let read = try await context.readFragment(into: &buffer)
+                if read.isConnectionClose { break }
+                _ = try await context.writeFragment(Array(buffer[..<read.byteCount]), isUTF8: read.isUTF8,
+                                                    isFinalFragment: read.isFinalFragment)
+            }
+        } catch {}
+        await context.closeTCPConnection()
     }
 }
 

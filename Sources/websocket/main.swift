@@ -8,7 +8,7 @@ import Darwin
 ///
 ///     websocket                      the demo on an in-process loopback echo server
 ///     websocket URL [options]        stdin lines out, received messages on stdout
-///     websocket serve [--port N]     loopback echo server
+///     websocket serve [--port N]     echo server (WebSocketListener)
 ///     websocket bench --url URL ...  client benchmark
 ///     websocket autobahn [...]       Autobahn TestSuite client (echo every case)
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -25,7 +25,8 @@ do {
         status = await AutobahnCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
     case "-h", "--help", "help":
         Output.out(ClientCommand.usage)
-        Output.out("       websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH]")
+        Output.out("       websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]")
+        Output.out("                       [--mode message|fragment] [--max-message-size N] [--ping-interval S]")
         Output.out("       websocket bench --url URL --size BYTES --seconds S --mode rtt|stream [--conns C]")
         Output.out("       websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN]")
         Output.out("       websocket            (demo on an in-process echo server)")

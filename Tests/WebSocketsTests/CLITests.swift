@@ -10,13 +10,8 @@ import WebSocketServer
 func runCLI(
     _ arguments: [String], input: String = "", closeInputWhen ready: @escaping @Sendable (String) -> Bool = { _ in true }
 ) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("websocket")
-    let candidates = [binary, URL(fileURLWithPath: ".build/debug/websocket")]
-    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw PeerError("the websocket binary was not found next to the test bundle")
-    }
     let process = Process()
-    process.executableURL = executable
+    process.executableURL = try cliExecutable()
     process.arguments = arguments
     let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
     process.standardInput = stdin
@@ -43,6 +38,35 @@ func runCLI(
     output.append(stdout.fileHandleForReading.readDataToEndOfFile())
     errors.append(stderr.fileHandleForReading.readDataToEndOfFile())
     return (process.terminationStatus, output.text, errors.text)
+}
+
+/// The built `websocket` binary (next to the test bundle, or in .build/debug).
+func cliExecutable() throws -> URL {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("websocket")
+    let candidates = [binary, URL(fileURLWithPath: ".build/debug/websocket")]
+    guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+        throw PeerError("the websocket binary was not found next to the test bundle")
+    }
+    return executable
+}
+
+/// Starts `websocket serve` with `arguments` and returns the process and the port from its
+/// `LISTENING <port>` line. The caller terminates the process.
+func startServeCLI(_ arguments: [String]) throws -> (process: Process, port: Int) {
+    let process = Process()
+    process.executableURL = try cliExecutable()
+    process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    var line = [UInt8]()
+    while let byte = output.fileHandleForReading.readData(ofLength: 1).first, byte != UInt8(ascii: "\n") { line.append(byte) }
+    let text = String(decoding: line, as: UTF8.self)
+    guard text.hasPrefix("LISTENING "), let port = Int(text.dropFirst(10)) else {
+        process.terminate()
+        throw PeerError("websocket serve printed \"\(text)\" instead of LISTENING <port>")
+    }
+    return (process, port)
 }
 
 /// Messages a server handler saw, readable from the test.
@@ -163,5 +187,37 @@ struct CLITests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("closed cleanly: peer answered 1000"))
         #expect(!result.stdout.contains("DIFFERENT"))
+    }
+
+    @Test("serve echoes in both modes, 5 MiB included (its limit is 16 MiB), and SIGTERM closes clients with 1001",
+          arguments: ["message", "fragment"])
+    func serveModes(mode: String) async throws {
+        let (process, port) = try startServeCLI(["--mode", mode, "--ping-interval", "0.05"])
+        defer {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+        let socket = MessageWebSocket()
+        try await socket.configure { $0.maxMessageSize = 8 << 20 }
+        try await socket.connect(to: "ws://127.0.0.1:\(port)/")
+        var iterator = socket.messages.makeAsyncIterator()
+        try await socket.sendNonfinalFrame(Array("frag".utf8))
+        try await socket.sendFinalFrame(Array("mented".utf8))
+        #expect(try await iterator.next() == .binary(Array("fragmented".utf8)))
+        let big = Message.binary((0..<(5 << 20)).map { UInt8(truncatingIfNeeded: $0) })
+        try await socket.send(big)
+        #expect(try await iterator.next() == big)
+        try await socket.send(text: "ünïcode")
+        #expect(try await iterator.next() == .text("ünïcode"))
+        process.terminate()  // SIGTERM: graceful shutdown
+        #expect(try await iterator.next() == nil)
+        #expect(await socket.closeStatus?.code == .goingAway)
+    }
+
+    @Test("serve refuses an unknown --mode with a clear error")
+    func serveBadMode() async throws {
+        let result = try await runCLI(["serve", "--port", "0", "--mode", "stream"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--mode must be message or fragment"))
     }
 }

@@ -65,23 +65,11 @@ struct TLSCLITests {
 
     @Test("serve --tls-cert --tls-key serves wss:// on loopback")
     func serveOverTLS() async throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("websocket")
-        let executable = FileManager.default.isExecutableFile(atPath: binary.path) ? binary : URL(fileURLWithPath: ".build/debug/websocket")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0",
-                             "--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
+        let (process, port) = try startServeCLI(["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
         defer {
             process.terminate()
             process.waitUntilExit()
         }
-        var line = [UInt8]()
-        while let byte = output.fileHandleForReading.readData(ofLength: 1).first, byte != UInt8(ascii: "\n") { line.append(byte) }
-        let text = String(decoding: line, as: UTF8.self)
-        let port = try #require(text.hasPrefix("LISTENING ") ? Int(text.dropFirst(10)) : nil)
         var control = MessageWebSocketControl()
         control.additionalTrustRoots = [fixtures.caRoot]
         let socket = MessageWebSocket(control: control)
