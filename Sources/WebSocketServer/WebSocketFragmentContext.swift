@@ -240,6 +240,11 @@ public final class WebSocketFragmentContext: Sendable {
 
     // MARK: - One read and one write at a time
 
+    /// Whether a read and a write are outstanding (for tests that need an operation pending).
+    var outstanding: (read: Bool, write: Bool) {
+        state.withLock { ($0.reading, $0.writing) }
+    }
+
     private func begin(read: Bool) throws {
         let busy = state.withLock { state -> Bool in
             if read {

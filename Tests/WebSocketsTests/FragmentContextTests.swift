@@ -1,5 +1,5 @@
 import Testing
-import WebSocketServer
+@testable import WebSocketServer
 @testable import WebSockets
 
 /// The IIS-style fragment context (`IWebSocketContext`) over loopback TCP: reads in the caller's
@@ -219,11 +219,13 @@ struct FragmentContextTests {
             return try await context.readFragment(into: &buffer)
         }
         let write = Task {
-            for _ in 0..<1000 {  // up to 1 GB: far more than any socket buffer holds
-                _ = try await context.writeFragment([UInt8](repeating: 0, count: 1 << 20), isUTF8: false, isFinalFragment: false)
-            }
+            // 64 MiB in one frame: far more than the socket buffers hold, so it stays pending.
+            _ = try await context.writeFragment([UInt8](repeating: 0, count: 64 << 20), isUTF8: false, isFinalFragment: false)
         }
-        try await Task.sleep(for: .milliseconds(200))
+        while context.outstanding != (read: true, write: true) { try await Task.sleep(for: .milliseconds(5)) }
+        // Still pending a little later: the write really is blocked on the full socket.
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(context.outstanding == (read: true, write: true))
         await context.cancelOutstandingIO()
         // Both operations are over when it returns: new ones are not refused as "another read
         // (write) is pending" (.invalidState), they fail because the connection is gone.

@@ -65,11 +65,9 @@ struct TLSCLITests {
 
     @Test("serve --tls-cert --tls-key serves wss:// on loopback")
     func serveOverTLS() async throws {
-        let (process, port) = try startServeCLI(["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        let serve = try await ServeProcess(["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
+        let port = serve.port
+        defer { serve.terminate() }
         var control = MessageWebSocketControl()
         control.additionalTrustRoots = [fixtures.caRoot]
         let socket = MessageWebSocket(control: control)
@@ -79,5 +77,6 @@ struct TLSCLITests {
         #expect(try await iterator.next() == .text("served"))
         #expect(await socket.information.tlsVersion != nil)
         try await socket.close(code: .normalClosure)
+        await serve.stop()
     }
 }
