@@ -16,16 +16,19 @@ public final class ServerWebSocket: Sendable {
     public let compression: PerMessageDeflate.Parameters?
     /// The client's address, `host:port`.
     public let remoteAddress: String?
+    /// The TLS session for `wss://` (with the client's certificate, if one was requested), `nil` for `ws://`.
+    public let tls: TLSSessionInfo?
     /// Received messages; finishes normally after a close handshake, throws otherwise.
     public let messages: AsyncThrowingStream<Message, any Error>
 
     let connection: WebSocketConnection
 
-    init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters? = nil,
+    init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters? = nil, tls: TLSSessionInfo? = nil,
          connection: WebSocketConnection, messages: AsyncThrowingStream<Message, any Error>) {
         self.request = request
         self.negotiatedProtocol = negotiatedProtocol
         self.compression = compression
+        self.tls = tls
         self.remoteAddress = connection.transport.remoteAddress
         self.connection = connection
         self.messages = messages

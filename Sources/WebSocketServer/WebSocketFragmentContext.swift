@@ -61,6 +61,8 @@ public final class WebSocketFragmentContext: Sendable {
     public let compression: PerMessageDeflate.Parameters?
     /// The client's address, `host:port`.
     public let remoteAddress: String?
+    /// The TLS session for `wss://` (with the client's certificate, if one was requested), `nil` for `ws://`.
+    public let tls: TLSSessionInfo?
 
     private let connection: WebSocketConnection
     private let inbox: Inbox<MessageFragment>
@@ -76,11 +78,12 @@ public final class WebSocketFragmentContext: Sendable {
     }
     private let state = Mutex(ReadState())
 
-    init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters?,
+    init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters?, tls: TLSSessionInfo?,
          connection: WebSocketConnection, inbox: Inbox<MessageFragment>) {
         self.request = request
         self.negotiatedProtocol = negotiatedProtocol
         self.compression = compression
+        self.tls = tls
         self.remoteAddress = connection.transport.remoteAddress
         self.connection = connection
         self.inbox = inbox

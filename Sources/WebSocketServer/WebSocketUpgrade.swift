@@ -14,6 +14,10 @@ public final class WebSocketUpgrade: Sendable {
     public let remoteAddress: String?
     /// The address the client connected to.
     public let localAddress: String?
+    /// The TLS session for `wss://` (version, cipher, ALPN, and the client's certificate when
+    /// ``TLSServerConfiguration/clientCertificates`` asked for one), `nil` for `ws://`. Decide
+    /// on the client's identity here, before accepting.
+    public let tls: TLSSessionInfo?
 
     private let transport: any Transport
     private let bufferedBytes: [UInt8]
@@ -30,6 +34,7 @@ public final class WebSocketUpgrade: Sendable {
         self.registry = registry
         self.remoteAddress = transport.remoteAddress
         self.localAddress = transport.localAddress
+        self.tls = (transport as? TLSTransport)?.info
     }
 
     deinit {
@@ -57,7 +62,7 @@ public final class WebSocketUpgrade: Sendable {
         let inbox = MessageInbox(highWater: configuration.maxPendingMessages)
         let (connection, selected, deflate) = try await upgrade(subprotocol: subprotocol, headers: headers,
                                                                 delivery: .messages(inbox))
-        return ServerWebSocket(request: request, negotiatedProtocol: selected, compression: deflate,
+        return ServerWebSocket(request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
                                connection: connection, messages: inbox.makeStream())
     }
 
@@ -68,7 +73,7 @@ public final class WebSocketUpgrade: Sendable {
         let inbox = Inbox<MessageFragment>(highWater: configuration.maxPendingMessages)
         let (connection, selected, deflate) = try await upgrade(subprotocol: subprotocol, headers: headers,
                                                                 delivery: .fragments(inbox))
-        return WebSocketFragmentContext(request: request, negotiatedProtocol: selected, compression: deflate,
+        return WebSocketFragmentContext(request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
                                         connection: connection, inbox: inbox)
     }
 

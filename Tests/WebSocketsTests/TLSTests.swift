@@ -259,6 +259,33 @@ struct TLSTests {
         #expect(error?.message.contains("certificate required") == true)
     }
 
+    @Test("a TLS listener shows the client's certificate on the upgrade, before the application accepts")
+    func listenerSeesClientCertificate() async throws {
+        var tls = TLSServerConfiguration(identity: fixtures.identity("server"))
+        tls.clientCertificates = .require
+        tls.clientTrustRoots = [fixtures.caRoot]
+        var configuration = WebSocketServerConfiguration()
+        configuration.tls = tls
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        defer { Task { await listener.shutDown() } }
+        #expect(listener.url().hasPrefix("wss://127.0.0.1:"))
+        let socket = MessageWebSocket(control: control { $0.clientIdentity = fixtures.identity("client") })
+        let url = "wss://localhost:\(listener.port)/"
+        let connecting = Task { try await socket.connect(to: url) }
+        var upgrades = listener.makeAsyncIterator()
+        let upgrade = try #require(await upgrades.next())
+        let clientCertificate = try #require(upgrade.tls?.peerCertificate)
+        #expect(clientCertificate.sha256Hex == (try fixtures.fingerprint("client")))
+        #expect(upgrade.tls?.version.hasPrefix("TLSv1.") == true)
+        let server = try await upgrade.accept()
+        try await connecting.value
+        #expect(server.tls?.peerCertificate == clientCertificate)
+        try await socket.send(text: "authenticated")
+        var messages = server.messages.makeAsyncIterator()
+        #expect(try await messages.next() == .text("authenticated"))
+        await socket.close()
+    }
+
     @Test("TLS runs over the in-memory transport pair, both roles")
     func overInMemoryPair() async throws {
         let (clientSide, serverSide) = InMemoryTransport.makePair()
