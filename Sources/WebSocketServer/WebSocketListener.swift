@@ -93,21 +93,22 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     /// Accepted connections that have not ended yet.
     public var connectionCount: Int { registry.connectionCount }
 
-    /// Stops accepting connections and ends the sequence of upgrades. Handshakes in progress are
-    /// dropped; connections already accepted stay open. Idempotent.
+    /// Stops accepting connections and ends the sequence of upgrades (after those already
+    /// queued). Handshakes still in progress are answered 503; connections already accepted stay
+    /// open. Idempotent.
     public func close() {
         tcp.close()
         acceptTask.withLock { $0?.cancel() }
         continuation.finish()
-        registry.closeHandshakes()
     }
 
-    /// Graceful shutdown: stops accepting (``close()``), refuses upgrades not yet accepted (503),
-    /// closes every accepted connection with 1001 (going away), and waits until they ended, at
-    /// most `timeout`; connections still open then are dropped.
+    /// Graceful shutdown: stops accepting (``close()``), drops handshakes in progress and upgrades
+    /// not yet answered, closes every accepted connection with 1001 (going away), and waits
+    /// until they ended, at most `timeout`; connections still open then are dropped.
     public func shutDown(timeout: Duration = .seconds(5)) async {
         let connections = registry.beginShutdown()
         close()
+        registry.closeHandshakes()
         await withTaskGroup(of: Void.self) { group in
             for connection in connections {
                 group.addTask { try? await connection.close(code: .goingAway, reason: "server shutting down") }
@@ -140,8 +141,8 @@ public final class WebSocketListener: AsyncSequence, Sendable {
 
     /// TLS (if configured), then the upgrade request; a valid one goes to the application.
     private func handshake(_ tcp: TCPTransport) async {
+        // Tracked until answered (or failed), so that a shutdown can drop it.
         guard let handshakeID = registry.beginHandshake(tcp) else { return tcp.close() }
-        defer { registry.endHandshake(handshakeID) }
         let timeout = configuration.handshakeTimeout
         let timer = Task {
             try await Task.sleep(for: timeout)
@@ -159,10 +160,11 @@ public final class WebSocketListener: AsyncSequence, Sendable {
             }
             (request, buffered) = try await readUpgrade(transport)
         } catch {
+            registry.endHandshake(handshakeID)
             return tcp.close()
         }
         let upgrade = WebSocketUpgrade(request: request, transport: transport, bufferedBytes: buffered,
-                                       configuration: configuration, registry: registry)
+                                       configuration: configuration, registry: registry, handshakeID: handshakeID)
         switch continuation.yield(upgrade) {
         case .enqueued:
             break
@@ -200,7 +202,8 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     }
 }
 
-/// The listener's bookkeeping: handshakes in progress and accepted connections, for shutdown.
+/// The listener's bookkeeping, for shutdown: handshakes in progress and upgrades not yet answered
+/// (by their TCP transport), and accepted connections until they end.
 final class ConnectionRegistry: Sendable {
     private struct State {
         var connections: [ObjectIdentifier: WebSocketConnection] = [:]
@@ -226,7 +229,7 @@ final class ConnectionRegistry: Sendable {
         _ = state.withLock { $0.handshakes.removeValue(forKey: id) }
     }
 
-    /// Drops every handshake still in progress.
+    /// Drops every handshake in progress and every unanswered upgrade.
     func closeHandshakes() {
         let handshakes = state.withLock { state in
             defer { state.handshakes.removeAll() }

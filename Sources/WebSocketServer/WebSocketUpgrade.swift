@@ -23,15 +23,17 @@ public final class WebSocketUpgrade: Sendable {
     private let bufferedBytes: [UInt8]
     private let configuration: WebSocketServerConfiguration
     private let registry: ConnectionRegistry
+    private let handshakeID: ObjectIdentifier
     private let answered = Atomic<Bool>(false)
 
     init(request: UpgradeRequest, transport: any Transport, bufferedBytes: [UInt8],
-         configuration: WebSocketServerConfiguration, registry: ConnectionRegistry) {
+         configuration: WebSocketServerConfiguration, registry: ConnectionRegistry, handshakeID: ObjectIdentifier) {
         self.request = request
         self.transport = transport
         self.bufferedBytes = bufferedBytes
         self.configuration = configuration
         self.registry = registry
+        self.handshakeID = handshakeID
         self.remoteAddress = transport.remoteAddress
         self.localAddress = transport.localAddress
         self.tls = (transport as? TLSTransport)?.info
@@ -39,6 +41,7 @@ public final class WebSocketUpgrade: Sendable {
 
     deinit {
         guard !answered.load(ordering: .acquiring) else { return }
+        registry.endHandshake(handshakeID)
         let transport = self.transport
         let response = ServerHandshake.rejectionBytes(status: 503, reason: "Service Unavailable")
         Task {
@@ -108,7 +111,9 @@ public final class WebSocketUpgrade: Sendable {
 
     /// Marks the upgrade answered; `false` if it was already.
     private func claim() -> Bool {
-        !answered.exchange(true, ordering: .acquiringAndReleasing)
+        guard !answered.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        registry.endHandshake(handshakeID)
+        return true
     }
 
     private func upgrade(

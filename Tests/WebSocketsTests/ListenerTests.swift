@@ -172,6 +172,31 @@ struct ListenerTests {
         #expect(try await messages.next() == nil)
     }
 
+    @Test("a handshake in progress when the listener closes is answered 503, not dropped")
+    func handshakeDuringClose() async throws {
+        let listener = try await WebSocketListener.bind()
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        let request = RawWebSocketClient.upgradeRequest()
+        try await raw.send(raw: String(request.prefix(20)))
+        try await Task.sleep(for: .milliseconds(100))  // accepted, head incomplete
+        listener.close()
+        try await raw.send(raw: String(request.dropFirst(20)))
+        #expect(try await raw.readResponseHead().hasPrefix("HTTP/1.1 503 "))
+    }
+
+    @Test("shutDown drops upgrades the application never answered, and ends with no connections")
+    func shutDownDropsPendingUpgrades() async throws {
+        let listener = try await WebSocketListener.bind()
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
+        try await Task.sleep(for: .milliseconds(100))  // queued, nobody iterates
+        await listener.shutDown(timeout: .seconds(1))
+        #expect(try await raw.readToEnd().isEmpty)  // closed without a 101
+        #expect(listener.connectionCount == 0)
+    }
+
     @Test("receiveBufferLimit: a bigger message fails the connection with 1009 (§7.4.1), smaller ones pass")
     func receiveBufferLimit() async throws {
         var configuration = WebSocketServerConfiguration()
