@@ -2,7 +2,13 @@ import WebSocketCore
 import WebSockets
 
 /// One accepted WebSocket connection, seen from the server: the same message-level shape as the
-/// client (``messages`` as an `AsyncThrowingStream`, `send`, `close`).
+/// client (``messages`` as an `AsyncThrowingStream`, `send`, `close`), and WinRT's
+/// `ServerMessageWebSocket` surface (outgoing message type, close, statistics, addresses, protocol).
+///
+/// Design note: this and ``WebSocketFragmentContext`` are two views of the same connection actor
+/// and protocol core. Messages are assembled by the core (one copy, straight from the socket
+/// buffer) instead of by re-reading the fragment API, which would add a copy per fragment; the
+/// behaviour (limits, pings, close) is the same either way.
 ///
 /// Pings are answered automatically and never surfaced. Releasing the socket while it is open
 /// closes it with 1001 (going away), as does cancelling the task that iterates ``messages``.
@@ -16,6 +22,8 @@ public final class ServerWebSocket: Sendable {
     public let compression: PerMessageDeflate.Parameters?
     /// The client's address, `host:port`.
     public let remoteAddress: String?
+    /// The address the client connected to.
+    public let localAddress: String?
     /// The TLS session for `wss://` (with the client's certificate, if one was requested), `nil` for `ws://`.
     public let tls: TLSSessionInfo?
     /// Received messages; finishes normally after a close handshake, throws otherwise.
@@ -30,6 +38,7 @@ public final class ServerWebSocket: Sendable {
         self.compression = compression
         self.tls = tls
         self.remoteAddress = connection.transport.remoteAddress
+        self.localAddress = connection.transport.localAddress
         self.connection = connection
         self.messages = messages
     }
@@ -50,6 +59,28 @@ public final class ServerWebSocket: Sendable {
     /// Sends a text message.
     public func send(text: String) async throws {
         try await connection.send(text: text)
+    }
+
+    /// Sends bytes as one message of type ``messageType`` (binary unless changed).
+    public func send(_ bytes: [UInt8]) async throws {
+        try await connection.send(bytes, kind: nil)
+    }
+
+    /// The type of messages sent by ``send(_:)-([UInt8])`` (WinRT
+    /// `ServerMessageWebSocketControl.MessageType`, default binary); may change at any time.
+    public var messageType: MessageKind {
+        get async { await connection.messageType }
+    }
+
+    /// Changes ``messageType`` for later sends.
+    public func setMessageType(_ type: MessageKind) async {
+        await connection.setMessageType(type)
+    }
+
+    /// Sends a ping with up to 125 bytes of application data (RFC 6455 §5.5.2); the client's
+    /// pong is not surfaced.
+    public func ping(_ payload: [UInt8] = []) async throws {
+        try await connection.sendPing(payload)
     }
 
     /// Sends one frame of a message; `isFinal` ends it. The first frame's `kind` sets the type.

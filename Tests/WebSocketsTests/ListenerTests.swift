@@ -172,6 +172,26 @@ struct ListenerTests {
         #expect(try await messages.next() == nil)
     }
 
+    @Test("ServerWebSocket: byte sends use messageType (binary by default, changeable), ping reaches the client")
+    func serverMessageType() async throws {
+        let listener = try await WebSocketListener.bind()
+        defer { Task { await listener.shutDown() } }
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
+        let socket = try await Self.nextUpgrade(listener).accept()
+        _ = try await raw.readResponseHead()
+        #expect(socket.localAddress == listener.localAddress)
+        #expect(await socket.messageType == .binary)
+        try await socket.send(Array("one".utf8))
+        await socket.setMessageType(.text)
+        try await socket.send(Array("two".utf8))
+        try await socket.ping([1])
+        #expect(try await raw.nextEvent() == .message(.binary(Array("one".utf8))))
+        #expect(try await raw.nextEvent() == .message(.text("two")))
+        #expect(try await raw.nextEvent() == .ping([1]))
+    }
+
     @Test("a handshake in progress when the listener closes is answered 503, not dropped")
     func handshakeDuringClose() async throws {
         let listener = try await WebSocketListener.bind()
