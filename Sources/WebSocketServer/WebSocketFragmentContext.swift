@@ -109,6 +109,10 @@ public final class WebSocketFragmentContext: Sendable {
     public func readFragment(
         into buffer: UnsafeMutableRawBufferPointer, isolation: isolated (any Actor)? = #isolation
     ) async throws -> FragmentReadResult {
+        // The read stays outstanding until the copy is done: `cancelOutstandingIO` returning
+        // means the buffer is no longer touched.
+        try begin(read: true)
+        defer { end(read: true) }
         guard let (fragment, range) = try await nextPiece(limit: buffer.count) else { return Self.closeResult }
         fragment.bytes.withUnsafeBytes { source in
             buffer.baseAddress!.copyMemory(from: source.baseAddress! + range.lowerBound, byteCount: range.count)
@@ -121,19 +125,19 @@ public final class WebSocketFragmentContext: Sendable {
     public func readFragment(
         into buffer: inout [UInt8], isolation: isolated (any Actor)? = #isolation
     ) async throws -> FragmentReadResult {
+        try begin(read: true)
+        defer { end(read: true) }
         guard let (fragment, range) = try await nextPiece(limit: buffer.count) else { return Self.closeResult }
         buffer.replaceSubrange(0..<range.count, with: fragment.bytes[range])
         return Self.result(fragment, range)
     }
 
     /// The next bytes to hand out, at most `limit`: the rest of a fragment partly read before, or
-    /// the next fragment. `nil` once the client's close frame arrived.
+    /// the next fragment. `nil` once the client's close frame arrived. The caller holds the read.
     private func nextPiece(limit: Int) async throws -> (MessageFragment, Range<Int>)? {
         guard limit > 0 else {
             throw WebSocketError(.invalidArgument, "readFragment needs a buffer of at least one byte")
         }
-        try begin(read: true)
-        defer { end(read: true) }
         let pending = state.withLock { state -> (MessageFragment, Int)? in
             guard let leftover = state.leftover else { return nil }
             state.leftover = nil
