@@ -7,7 +7,9 @@ makes Swift interop tests fail for the wrong reason.
 For each server: starts it with a stdin pipe, reads `LISTENING <port>`, checks
 text/binary echo, /headers, /close/4000/bye, the `close:3000:x` command,
 subprotocol selection, compression, the loopback refusal, and that it exits on
-stdin EOF and on SIGTERM. Ends with a `N passed, N failed` line; exit 1 on failure.
+stdin EOF and on SIGTERM. First, the interop client (interop_client.py) runs
+its scenarios against echo_server.py. Ends with a `N passed, N failed` line;
+exit 1 on failure.
 """
 
 from __future__ import annotations
@@ -100,8 +102,41 @@ async def run_compression_check(port: int) -> None:
               "permessage-deflate" in ext and await ws.recv() == "z" * 10000, ext)
 
 
+def run_client_checks() -> None:
+    """interop_client.py (the client the server interop tests run) against echo_server.py."""
+    print("== interop_client.py against echo_server.py")
+    proc, port = start("echo_server.py", "--subprotocol", "chat", "--compression", "on")
+    url = f"ws://127.0.0.1:{port}/echo"
+    client = os.path.join(HERE, "interop_client.py")
+    scenarios = [
+        ("echo", [], "ECHO binary 1048576 ok"),
+        ("fragmented", [], "FRAGMENTED binary 16 1048576 ok"),
+        ("subprotocol", ["--subprotocol", "chat"], "SUBPROTOCOL chat"),
+        ("close", ["--close-code", "4000", "--close-reason", "bye now"], "CLOSE_RCVD 4000 bye now"),
+        ("ping", [], "PONG random ok"),
+        ("compression", [], "DEFLATE 12 12"),
+        ("compression", ["--compression", "off"], "EXTENSIONS -"),
+    ]
+    try:
+        for scenario, extra, expected in scenarios:
+            r = subprocess.run([sys.executable, client, url, scenario, *extra], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=60)
+            lines = r.stdout.splitlines()
+            check(f"client {scenario} {' '.join(extra)}".rstrip(),
+                  r.returncode == 0 and lines[-1:] == ["PASS"] and expected in lines, r.stdout + r.stderr)
+        # A server that closes at once: await-close must report the mismatch, not pass.
+        r = subprocess.run([sys.executable, client, f"ws://127.0.0.1:{port}/close/1001/x", "await-close"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        check("client reports a mismatch with exit 1", r.returncode == 1 and r.stdout.splitlines()[-1].startswith("FAIL"),
+              r.stdout + r.stderr)
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
 def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)  # keep order with servers' stderr in CI logs
+    run_client_checks()
     for script in SERVERS:
         print(f"== {script}")
         proc, port = start(script)
