@@ -176,7 +176,7 @@ struct LoopbackTests {
         await socket.close()
     }
 
-    @Test("connect/close cycles release every file descriptor")
+    @Test("connect/close cycles release every file descriptor", .exclusiveProcessResources)
     func descriptorsAreReleased() async throws {
         let server = try await WebSocketServer.echo()
         defer { Task { await server.shutDown() } }

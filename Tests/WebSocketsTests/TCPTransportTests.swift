@@ -249,7 +249,7 @@ struct TCPTransportTests {
         #expect(error?.status == .invalidArgument)
     }
 
-    @Test("closing releases the descriptor: 200 connect/close cycles leave the count flat")
+    @Test("closing releases the descriptor: 200 connect/close cycles leave the count flat", .exclusiveProcessResources)
     func closeReleasesDescriptors() async throws {
         let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
         defer { listener.close() }

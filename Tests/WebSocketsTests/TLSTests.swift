@@ -333,7 +333,7 @@ struct TLSTests {
         #expect(await socket.closeStatus?.code == .normalClosure)
     }
 
-    @Test("200 connect/close cycles over TLS leak no SSL objects and keep memory flat")
+    @Test("200 connect/close cycles over TLS leak no SSL objects and keep memory flat", .exclusiveProcessResources)
     func noLeaks() async throws {
         let server = try await fixtures.server()
         defer { Task { await server.shutDown() } }
