@@ -255,6 +255,85 @@ struct RawFrame: Equatable {
     }
 }
 
+/// Lets `count` tasks through once all of them have arrived.
+actor Barrier {
+    private let count: Int
+    private var arrived = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(count: Int) { self.count = count }
+
+    func arriveAndWait() async {
+        arrived += 1
+        if arrived >= count {
+            for continuation in waiting { continuation.resume() }
+            waiting.removeAll()
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+}
+
+/// A counting semaphore for bounding how many tasks run a section at once.
+actor Semaphore {
+    private var available: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { available = count }
+
+    func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            available += 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+
+    /// Runs `body` while holding one permit (on the caller's executor, not the semaphore's).
+    nonisolated func withPermit<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await acquire()
+        do {
+            let result = try await body()
+            await release()
+            return result
+        } catch {
+            await release()
+            throw error
+        }
+    }
+}
+
+/// The process's open-file limit (RLIMIT_NOFILE).
+enum DescriptorLimit {
+    /// Raises the soft limit to `wanted` (or the hard limit, if lower) when it is below; returns
+    /// whether at least `needed` descriptors are now allowed.
+    static func ensure(needed: Int, wanted: Int) -> Bool {
+        var limit = rlimit()
+        #if canImport(Glibc)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0 else { return false }
+        if limit.rlim_cur >= rlim_t(needed) { return true }
+        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)  // RLIM_INFINITY is rlim_t.max
+        guard limit.rlim_cur >= rlim_t(needed) else { return false }
+        return setrlimit(resource, &limit) == 0
+    }
+
+    /// Enough for the thousand-connection test: a client and a server socket per connection, plus
+    /// what the rest of the test process (parallel suites, Python peers' pipes) holds open.
+    static let thousandConnections = ensure(needed: 2_600, wanted: 4_096)
+}
+
 // MARK: - Malformed handshakes
 
 /// RFC 6455 §4.2.1: "If the server, while reading the handshake, finds that the client did not
@@ -518,5 +597,101 @@ struct ServerHandlerTests {
         #expect(connection?.request.query == "user=x")
         #expect(connection?.request.protocols == ["a", "b", "c"])
         #expect(connection?.negotiatedProtocol == "b")
+    }
+}
+
+// MARK: - Many connections
+
+@Suite("Server: a thousand concurrent connections")
+struct ServerLoadTests {
+    @Test("1,000 clients connected at once each get their own message echoed; all close with 1000 and the server ran 1,000 handlers",
+          .enabled(if: DescriptorLimit.thousandConnections,
+                   "RLIMIT_NOFILE cannot be raised to 2,600 descriptors (hard limit too low) for 1,000 loopback connections"),
+          .exclusiveProcessResources, .timeLimit(.minutes(1)))
+    func thousandConcurrentConnections() async throws {
+        let count = 1_000
+        let log = ServerLog()
+        // Server and clients run at low priority, so that the tests running in parallel get the
+        // cooperative pool first. The outcome comes back through a stream: awaiting the task's
+        // value would escalate it to this task's priority.
+        let outcome = AsyncStream<Result<(failures: [String], clientsDone: Duration), any Error>>.makeStream()
+        Task(priority: .low) {
+            do {
+                let server = try await WebSocketServer.logging(log)  // its tasks inherit the priority
+                let result = await Self.runClients(count, against: server.url(path: "/load"))
+                outcome.continuation.yield(.success(result))
+                await server.shutDown()
+            } catch {
+                outcome.continuation.yield(.failure(error))
+            }
+            outcome.continuation.finish()
+        }
+        var results = outcome.stream.makeAsyncIterator()
+        let (failures, clientsDone) = try #require(await results.next()).get()
+        #expect(failures.isEmpty, "\(failures.count) failed, first: \(failures.prefix(5))")
+
+        #expect(await log.wait(timeout: .seconds(30)) { $0.finished.count == count })
+        #expect(log.started == count)
+        #expect(log.maxOpen == count)
+        let connections = log.finished
+        #expect(connections.allSatisfy { $0.closeStatus == WebSocketCloseStatus(code: .normalClosure, reason: "") })
+        #expect(connections.allSatisfy { $0.streamError == nil && $0.request.path == "/load" })
+        // Every handler got exactly its own client's message.
+        let messages = connections.flatMap(\.messages)
+        #expect(messages.count == count)
+        #expect(Set(messages) == Set((0..<count).map { Message.text("client \($0) ✓") }))
+        print("1,000 concurrent connections: clients done in \(clientsDone)")
+        _ = await results.next()  // the server has shut down
+    }
+
+    /// Runs `count` clients against `url`, all open at once; returns what went wrong and how long
+    /// it all took.
+    static func runClients(_ count: Int, against url: String) async -> (failures: [String], clientsDone: Duration) {
+        // At most 50 clients in their opening (connect and first echo) or closing phase at once:
+        // below the listen backlog (Configuration.backlog, 511, capped by net.core.somaxconn, 128
+        // on older kernels), so no SYN is dropped and retried a second later; below
+        // maxPendingUpgrades (128), beyond which upgrades get 503; and a small enough burst on the
+        // shared event loop and cooperative pool not to starve tests running in parallel.
+        let permits = Semaphore(50)
+        // Nobody closes before every client is connected and echoed: all 1,000 are open at once.
+        let barrier = Barrier(count: count)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let failures = await withTaskGroup(of: String?.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    let socket = MessageWebSocket()
+                    let message = Message.text("client \(index) ✓")
+                    var failure: String?
+                    do {
+                        let echo = try await permits.withPermit { () async throws -> Message? in
+                            try await socket.connect(to: url)
+                            try await socket.send(message)
+                            var iterator = socket.messages.makeAsyncIterator()
+                            return try await iterator.next()
+                        }
+                        if echo != message { failure = "client \(index): echo \(String(describing: echo))" }
+                    } catch {
+                        failure = "client \(index): \(error)"
+                    }
+                    await barrier.arriveAndWait()
+                    guard failure == nil else { return failure }
+                    do {
+                        let status = try await permits.withPermit { () async throws -> WebSocketCloseStatus? in
+                            try await socket.close(code: .normalClosure, reason: "")
+                            return await socket.closeStatus
+                        }
+                        if status?.code != .normalClosure { return "client \(index): close answered with \(String(describing: status))" }
+                    } catch {
+                        return "client \(index): close: \(error)"
+                    }
+                    return nil
+                }
+            }
+            var failures: [String] = []
+            for await failure in group { if let failure { failures.append(failure) } }
+            return failures
+        }
+        return (failures, clock.now - started)
     }
 }
