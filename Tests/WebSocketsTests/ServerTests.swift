@@ -695,3 +695,153 @@ struct ServerLoadTests {
         return (failures, clock.now - started)
     }
 }
+
+// MARK: - Graceful shutdown
+
+@Suite("Server: graceful shutdown", .serialized)
+struct ServerShutdownTests {
+    /// Connects `count` clients and waits until each has had one message echoed: by then the
+    /// server has registered the connection and its handler runs.
+    static func connectClients(_ count: Int, to server: WebSocketServer) async throws -> [MessageWebSocket] {
+        try await withThrowingTaskGroup(of: MessageWebSocket.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    let socket = MessageWebSocket()
+                    try await socket.connect(to: server.url())
+                    try await socket.send(text: "hello \(index)")
+                    var iterator = socket.messages.makeAsyncIterator()
+                    guard try await iterator.next() == .text("hello \(index)") else { throw PeerError("no echo for \(index)") }
+                    return socket
+                }
+            }
+            var sockets: [MessageWebSocket] = []
+            for try await socket in group { sockets.append(socket) }
+            return sockets
+        }
+    }
+
+    /// Returns once `client`'s connection has been accepted: the server accepts in order, so
+    /// once a client that connected later was served, the earlier one was accepted too.
+    static func waitUntilAccepted(_ client: RawClient, by server: WebSocketServer) async throws {
+        _ = client
+        let probe = MessageWebSocket()
+        try await probe.connect(to: server.url())
+        try await probe.close(code: .normalClosure)
+    }
+
+    @Test("§7.4.1: shutDown closes every client with 1001 going away; their message streams end cleanly and the port stops accepting",
+          .timeLimit(.minutes(1)))
+    func shutDownClosesEveryClient() async throws {
+        let log = ServerLog()
+        let server = try await WebSocketServer.logging(log)
+        let sockets = try await Self.connectClients(20, to: server)
+        let endings = sockets.map { socket in Task { await drain(socket) } }
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        await server.shutDown(timeout: .seconds(60))
+        let elapsed = clock.now - started
+        // Every client answers the close at once: shutDown does not wait for its timeout (the
+        // bound leaves room for a loaded machine).
+        #expect(elapsed < .seconds(20), "shutDown took \(elapsed)")
+
+        for (socket, ending) in zip(sockets, endings) {
+            let result = await ending.value
+            #expect(result.error == nil)
+            #expect(result.messages.isEmpty)
+            #expect(await socket.closeStatus?.code == .goingAway)
+            #expect(await socket.state == .closed)
+        }
+        // Server side: every handler saw its stream end after a clean close handshake, with the
+        // client's answer (which echoes 1001).
+        #expect(await log.wait { $0.finished.count == 20 })
+        #expect(log.finished.allSatisfy { $0.streamError == nil && $0.closeStatus?.code == .goingAway })
+
+        // The port no longer accepts connections.
+        let late = MessageWebSocket()
+        #expect(await thrownStatus { try await late.connect(to: server.url()) } == .cannotConnect)
+        #expect(await thrownStatus { _ = try await TCPTransport.connect(host: "127.0.0.1", port: server.port) } == .cannotConnect)
+    }
+
+    @Test("shutDown returns within its timeout when a client never answers the close, and drops that client",
+          .timeLimit(.minutes(1)))
+    func shutDownDropsAnUnresponsiveClient() async throws {
+        let log = ServerLog()
+        // The close timeout (60 s) is far longer than the shutdown timeout: shutDown must not wait for it.
+        let server = try await WebSocketServer.logging(log) { $0.closeTimeout = .seconds(60) }
+        let polite = try await Self.connectClients(3, to: server)
+        let politeEndings = polite.map { socket in Task { await drain(socket) } }
+        // Completes the opening handshake, then never reads and never answers.
+        let mute = try await RawClient.connect(to: server.port)
+        defer { mute.close() }
+        try await mute.send(RawClient.upgradeRequest())
+        let (response, afterHead) = try await mute.readHead()
+        #expect(response.status == 101)
+        #expect(await log.wait { $0.started == 4 })
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        await server.shutDown(timeout: .milliseconds(500))
+        let elapsed = clock.now - started
+        #expect(elapsed >= .milliseconds(500) && elapsed < .seconds(20), "shutDown took \(elapsed)")
+
+        for (socket, ending) in zip(polite, politeEndings) {
+            #expect(await ending.value.error == nil)
+            #expect(await socket.closeStatus?.code == .goingAway)
+        }
+        // The mute client got the close frame (1001), then the server dropped the connection.
+        let rest = try await mute.readToEnd(timeout: .seconds(20))
+        #expect(rest != nil, "the server still holds the unresponsive connection")
+        #expect(RawFrame.decode(afterHead + (rest ?? []))?.0.closeCode == 1001)
+        #expect(await log.wait { $0.finished.count == 4 })
+    }
+
+    @Test("a connection still in its opening handshake at shutDown is closed by it, not left to the handshake timeout",
+          .timeLimit(.minutes(1)))
+    func shutDownClosesPendingHandshakes() async throws {
+        let log = ServerLog()
+        // A handshake timeout far beyond the wait below: only shutDown can end the connection in time.
+        let server = try await WebSocketServer.logging(log) { $0.handshakeTimeout = .seconds(60) }
+        let pending = try await RawClient.connect(to: server.port)
+        defer { pending.close() }
+        try await pending.send("GET /chat HTTP/1.1\r\n")  // the rest of the head never comes
+        try await Self.waitUntilAccepted(pending, by: server)
+        await server.shutDown(timeout: .milliseconds(500))
+        let reply: [UInt8]?
+        do { reply = try await pending.readToEnd(timeout: .seconds(20)) } catch { reply = [] }  // a reset is an end too
+        #expect(reply != nil, "still open 20 s after shutDown returned")
+        #expect(!String(decoding: reply ?? [], as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        #expect(log.started == 1)  // the probe
+    }
+
+    @Test("§4.2.2: a request that completes after shutDown is not answered with 101 Switching Protocols",
+          .timeLimit(.minutes(1)))
+    func noUpgradeAfterShutDown() async throws {
+        let log = ServerLog()
+        let server = try await WebSocketServer.logging(log)
+        let pending = try await RawClient.connect(to: server.port)
+        defer { pending.close() }
+        try await Self.waitUntilAccepted(pending, by: server)
+        await server.shutDown(timeout: .milliseconds(500))
+        // The connection may already be gone (then this write or the read fails): that is fine.
+        try? await pending.send(RawClient.upgradeRequest())
+        let reply: [UInt8]?
+        do { reply = try await pending.readToEnd(timeout: .seconds(20)) } catch { reply = [] }
+        let text = String(decoding: reply ?? [], as: UTF8.self)
+        // A 101 here would be followed by a drop without a close frame: the client would see a
+        // successful opening handshake and then an abnormal closure (1006).
+        #expect(!text.hasPrefix("HTTP/1.1 101"), "answered: \(text.prefix(40))")
+        #expect(reply != nil, "the connection is still open 20 s after the request")
+        #expect(log.started == 1)  // the probe
+    }
+
+    @Test("shutDown with no connections returns at once and frees the port")
+    func shutDownIdleServer() async throws {
+        let server = try await WebSocketServer.echo()
+        let clock = ContinuousClock()
+        let started = clock.now
+        await server.shutDown(timeout: .seconds(60))
+        #expect(clock.now - started < .seconds(20))
+        #expect(await thrownStatus { _ = try await TCPTransport.connect(host: "127.0.0.1", port: server.port) } == .cannotConnect)
+    }
+}
