@@ -60,29 +60,14 @@ SPEC="$REPORTS/fuzzingserver.json"
 SERVER_LOG="$REPORTS/fuzzingserver.log"
 CLIENT_LOG="$REPORTS/client.log"
 EXPECTED="$REPORTS/expected-cases.txt"
-HERE="$ROOT/Scripts/autobahn"
-
-START=$SECONDS
-DEADLINE=$((START + TIMEOUT))
-section() { printf '\n==== autobahn: %s (t=%ss) ====\n' "$*" "$((SECONDS - START))"; }
-remaining() { echo $((DEADLINE - SECONDS)); }
+AB_NAME="autobahn"
+# shellcheck source=Scripts/autobahn/common.sh
+source "$ROOT/Scripts/autobahn/common.sh"  # HERE, section, remaining, stop_pid, bounded, ab_*
+ab_start
 
 # --- process bookkeeping: everything started here is stopped on exit ---------------------
 SERVER_PID=""
-JOB_PID=""
 SHARD_PIDS=()
-stop_pid() {  # stop_pid PID: TERM, up to 5 s, then KILL
-    local pid="$1" i
-    [[ -z "$pid" ]] && return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
@@ -98,62 +83,13 @@ trap cleanup EXIT
 trap 'echo "autobahn: interrupted" >&2; exit 130' INT
 trap 'echo "autobahn: terminated" >&2; exit 143' TERM
 
-# bounded SECONDS CMD...: runs CMD under `timeout` (its own process group, so a timeout or our
-# cleanup stops its children too) in the background and waits, so a signal to us is handled
-# at once. Returns CMD's status (124 on timeout).
-bounded() {
-    local secs="$1"; shift
-    if [[ $secs -le 0 ]]; then
-        echo "autobahn: out of time (--timeout $TIMEOUT) before: $*" >&2
-        return 124
-    fi
-    timeout --kill-after=10 "$secs" "$@" </dev/null &
-    JOB_PID=$!
-    local status=0
-    wait "$JOB_PID" || status=$?
-    JOB_PID=""
-    return "$status"
-}
-
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 
 # --- 1. fuzzing server environment ---------------------------------------------------------
-section "setup (.build-autobahn)"
-mkdir -p "$REPORTS"
-status=0
-bounded "$(remaining)" "$HERE/setup.sh" >"$REPORTS/setup.out" || status=$?
-if [[ $status -eq 3 ]]; then
-    echo "autobahn: SKIPPED: Python 2.7 is not available, so the fuzzing server cannot run (exit 3)." >&2
-    exit 3
-elif [[ $status -ne 0 ]]; then
-    echo "autobahn: setup failed (exit $status)" >&2
-    exit 1
-fi
-VPY="$(tail -n 1 "$REPORTS/setup.out")"
-PY3="$ROOT/.build-autobahn/py3/bin/python"
-"$VPY" -c 'import autobahn, autobahntestsuite, twisted, sys; print("fuzzing server: autobahntestsuite %s, autobahn %s, Twisted %s, Python %s" % (autobahntestsuite.__version__, autobahn.__version__, twisted.__version__, sys.version.split()[0]))'
+ab_setup "$REPORTS" "the fuzzing server"
 
 # --- 2. our client -----------------------------------------------------------------------
-if [[ -n "${WEBSOCKET_BIN:-}" ]]; then
-    section "client: WEBSOCKET_BIN=$WEBSOCKET_BIN (no build)"
-    BIN="$WEBSOCKET_BIN"
-else
-    section "client: swift build -c release --product websocket"
-    if ! command -v swift >/dev/null 2>&1 && [[ -x /opt/swift/usr/bin/swift ]]; then
-        export PATH="/opt/swift/usr/bin:$PATH"
-    fi
-    status=0
-    bounded "$(remaining)" swift build -c release --product websocket || status=$?
-    if [[ $status -ne 0 ]]; then
-        echo "autobahn: swift build failed (exit $status)" >&2
-        exit 1
-    fi
-    BIN="$ROOT/.build/release/websocket"
-fi
-if [[ ! -x "$BIN" ]]; then
-    echo "autobahn: no executable client at $BIN" >&2
-    exit 1
-fi
+ab_build client
 
 # --- 2b. shards: the compression cases dominate the run (~4 s each in a single-threaded Python
 # server), so with --shards 2 two servers on two ports each take about half of the cases, and
@@ -177,18 +113,7 @@ if [[ $SHARDS -ge 2 && -z "$CASES" ]]; then
     # Merge: the per-case files, the expected ids, and one index.json with every case.
     cat "$REPORTS"/shard-*/expected-cases.txt >"$EXPECTED"
     cp "$REPORTS"/shard-*/clients/*.json "$REPORTS"/shard-*/clients/*.html "$OUTDIR"/ 2>/dev/null || true
-    "$PY3" -c '
-import json, sys
-merged = {}
-for path in sys.argv[2:]:
-    try:
-        data = json.load(open(path))
-    except (IOError, ValueError):
-        continue
-    for agent, cases in data.items():
-        merged.setdefault(agent, {}).update(cases)
-json.dump(merged, open(sys.argv[1], "w"), indent=1, sort_keys=True)
-' "$OUTDIR/index.json" "$REPORTS"/shard-*/clients/index.json
+    ab_merge_index "$OUTDIR/index.json" "$REPORTS"/shard-*/clients/index.json
     section "results (merged shards, $OUTDIR/index.json)"
     VERDICT=0
     "$PY3" "$HERE/report.py" --index "$OUTDIR/index.json" --agent "$AGENT" \
@@ -213,19 +138,7 @@ with open(path, "w") as f:
 EOF
 echo "spec $SPEC: $(tr -s ' \n' ' ' <"$SPEC")"
 # The spec's case ids, resolved the way the server does, to catch cases the client never ran.
-if ! "$VPY" - "$SPEC" >"$EXPECTED" <<'EOF'
-import json, sys
-from autobahntestsuite.case import Cases, CaseCategories, CaseSubCategories, CaseSetname, CaseBasename
-from autobahntestsuite.caseset import CaseSet
-spec = json.load(open(sys.argv[1]))
-cs = CaseSet(CaseSetname, CaseBasename, Cases, CaseCategories, CaseSubCategories)
-unknown = [c for c in spec["cases"] if "*" not in c and c not in cs.CasesIndices]
-if unknown:
-    sys.stderr.write("autobahn: unknown case id(s): %s\n" % " ".join(unknown))
-    sys.exit(2)
-print("\n".join(cs.parseSpecCases(spec)))
-EOF
-then
+if ! ab_expected "$SPEC" >"$EXPECTED"; then
     exit 2
 fi
 N_EXPECTED="$(grep -c . "$EXPECTED" || true)"
