@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
-"""Summarise an Autobahn fuzzing-server run and decide pass/fail (used by Scripts/autobahn.sh).
+"""Summarise an Autobahn run and decide pass/fail (Scripts/autobahn.sh, Scripts/autobahn-server.sh).
 
     report.py --index reports/autobahn/clients/index.json --agent swift-websockets \
               --expected expected-cases.txt --exclusions Scripts/autobahn/exclusions.txt
+    report.py --role server --index reports/autobahn/servers/index.json \
+              --agent swift-websockets-server --expected ... --exclusions ...
 
-index.json (written by the fuzzing server on /updateReports) is authoritative: per agent, per
+--role client (default): our client against wstest's fuzzing server, whose index.json is written
+on /updateReports. --role server: our server against wstest's fuzzing client, which writes
+index.json after its last case. Either way index.json is authoritative: per agent, per
 case id, "behavior", "behaviorClose", "duration" (ms), "reportfile". A case passes when its
-behavior is OK or INFORMATIONAL and its behaviorClose is OK or INFORMATIONAL (the server itself
-marks the close of 7.1.6, 7.13.1 and 7.13.2 INFORMATIONAL whatever the client does).
+behavior is OK or INFORMATIONAL and its behaviorClose is OK or INFORMATIONAL (wstest itself
+marks the close of 7.1.6, 7.13.1 and 7.13.2 INFORMATIONAL whatever the peer does).
 Also accepted, but reported:
   - UNIMPLEMENTED in groups 12 and 13 (permessage-deflate) while
     AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION=1 (off by default now that permessage-deflate exists);
   - cases listed in the exclusions file (`<case id> <reason>`, `#` comments).
 NON-STRICT is a failure, listed apart from the other failures. A case of the spec that is
-missing from index.json (the client stopped early) is a failure too.
+missing from index.json (the client stopped early, the server went away) is a failure too.
 Exit status: 0 pass, 1 fail.
 """
 import argparse
@@ -88,7 +92,10 @@ def main():
     ap.add_argument("--agent", required=True)
     ap.add_argument("--expected", help="file with the spec's case ids, one a line")
     ap.add_argument("--exclusions")
+    ap.add_argument("--role", choices=["client", "server"], default="client",
+                    help="which of ours was tested: client (fuzzing server) or server (fuzzing client)")
     args = ap.parse_args()
+    wstest_mode = "fuzzing server" if args.role == "client" else "fuzzing client"
 
     allow_unimpl = os.environ.get("AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION", "0") == "1"
     exclusions = read_exclusions(args.exclusions)
@@ -98,7 +105,11 @@ def main():
         with open(args.index) as f:
             index = json.load(f)
     except (OSError, ValueError) as e:
-        print("no usable %s (%s): the client never reached /updateReports" % (args.index, e))
+        if args.role == "client":
+            print("no usable %s (%s): the client never reached /updateReports" % (args.index, e))
+        else:
+            print("no usable %s (%s): wstest never finished its last case (it writes the reports "
+                  "then)" % (args.index, e))
         print("VERDICT: FAIL (no report)")
         return 1
     results = index.get(args.agent)
@@ -139,8 +150,8 @@ def main():
     def fmt(cells):
         return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    print("Autobahn fuzzing server results for agent %s (behavior counts; close! = behaviorClose "
-          "not OK/INFORMATIONAL)" % args.agent)
+    print("Autobahn %s results for agent %s (behavior counts; close! = behaviorClose "
+          "not OK/INFORMATIONAL)" % (wstest_mode, args.agent))
     print(fmt(head))
     print(fmt(["-" * w for w in widths]))
     for r in rows[:-1]:
