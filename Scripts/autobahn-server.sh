@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Autobahn TestSuite against our server: the fuzzing client, every case, a verdict.
 #
-#   Scripts/autobahn-server.sh [--cases PATTERN] [--shards N] [--timeout SECONDS]
+#   Scripts/autobahn-server.sh [--mode message|fragment] [--cases PATTERN] [--shards N] [--timeout SECONDS]
 #
+#   --mode MODE        the server's echo: `message` (default; whole messages, ServerWebSocket) or
+#                      `fragment` (the IIS-style fragment context, piece by piece); the agent is
+#                      swift-websockets-server or swift-websockets-server-fragment
 #   --cases PATTERN    comma-separated case ids or globs (`1.*,9.1.*`, `7.1.6`); default all
 #   --shards N         1 (default) to 4: the cases dealt to N wstest processes that run at once
 #                      against the same server, reports merged; about halves the wall time at 2
@@ -11,7 +14,7 @@
 # Steps: Scripts/autobahn/setup.sh (Python 2.7 venv in .build-autobahn/, shared with
 # Scripts/autobahn.sh); the `websocket` CLI built with `swift build -c release --product websocket`
 # unless $WEBSOCKET_BIN names one; our echo server,
-#   $WEBSOCKET_BIN serve --host 127.0.0.1 --port 0 --compression on
+#   $WEBSOCKET_BIN serve --host 127.0.0.1 --port 0 --compression on --mode MODE
 # (its port read from its `LISTENING <port>` line, checked to listen on 127.0.0.1 only); then
 #   wstest -m fuzzingclient -s spec.json
 # (through Scripts/autobahn/wstest_loopback.py, so that wstest could not listen beyond loopback
@@ -39,20 +42,27 @@ cd "$ROOT"
 CASES=""
 TIMEOUT=1200
 SHARDS=1
+MODE=message
 while [[ $# -gt 0 ]]; do
     case "$1" in
+        --mode) MODE="${2:?--mode needs message or fragment}"; shift 2 ;;
+        --mode=*) MODE="${1#*=}"; shift ;;
         --shards) SHARDS="${2:?--shards needs a count (1 to 4)}"; shift 2 ;;
         --shards=*) SHARDS="${1#*=}"; shift ;;
         --cases) CASES="${2:?--cases needs a pattern}"; shift 2 ;;
         --cases=*) CASES="${1#*=}"; shift ;;
         --timeout) TIMEOUT="${2:?--timeout needs seconds}"; shift 2 ;;
         --timeout=*) TIMEOUT="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,33p' "$0" | sed -e 's/^#//' -e 's/^ //'; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$0" | sed -e 's/^#//' -e 's/^ //'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 if ! [[ $TIMEOUT =~ ^[0-9]+$ ]] || [[ $TIMEOUT -lt 30 ]]; then
     echo "--timeout must be a whole number of seconds >= 30" >&2
+    exit 2
+fi
+if [[ $MODE != message && $MODE != fragment ]]; then
+    echo "--mode must be message or fragment" >&2
     exit 2
 fi
 if ! [[ $SHARDS =~ ^[1-4]$ ]]; then
@@ -61,6 +71,7 @@ if ! [[ $SHARDS =~ ^[1-4]$ ]]; then
 fi
 
 AGENT="swift-websockets-server"
+[[ $MODE == fragment ]] && AGENT="swift-websockets-server-fragment"
 REPORTS="${AUTOBAHN_REPORTS:-$ROOT/reports/autobahn}"
 OUTDIR="$REPORTS/servers"
 RUN="$REPORTS/server-run"
@@ -115,7 +126,7 @@ fi
 [[ $SHARDS -gt $N_EXPECTED ]] && SHARDS=$N_EXPECTED
 
 # --- 3. our server --------------------------------------------------------------------------
-SERVER_ARGS=(serve --host 127.0.0.1 --port 0 --compression on)
+SERVER_ARGS=(serve --host 127.0.0.1 --port 0 --compression on --mode "$MODE")
 section "server: $BIN ${SERVER_ARGS[*]}"
 "$BIN" "${SERVER_ARGS[@]}" >"$SERVER_LOG" 2>&1 </dev/null &
 SERVER_PID=$!

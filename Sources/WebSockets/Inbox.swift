@@ -20,6 +20,9 @@ package final class Inbox<Element: Sendable>: Sendable {
         var consumer: CheckedContinuation<Element?, any Error>?
         var producer: CheckedContinuation<Void, Never>?
         var consumerCancelled = false
+        /// Whether the consumer was handed an element and has not asked for the next one yet: it
+        /// may still be answering it, so a failure's close frame waits (see `finish`).
+        var consumerHoldsElement = false
         var onConsumerCancelled: (@Sendable () -> Void)?
         /// Called once the consumer has taken every message and reached the terminal error.
         var onDrained: (@Sendable () -> Void)?
@@ -87,6 +90,7 @@ package final class Inbox<Element: Sendable>: Sendable {
             guard state.terminal == nil else { return (nil, true) }
             if let consumer = state.consumer {
                 state.consumer = nil
+                state.consumerHoldsElement = true
                 return (consumer, true)
             }
             state.queue.append(message)
@@ -114,15 +118,15 @@ package final class Inbox<Element: Sendable>: Sendable {
     /// Ends the stream after the queued messages: normally (`error == nil`) or by throwing `error`.
     /// Later calls are ignored: the first ending wins.
     ///
-    /// - Parameter whenDrained: called once the consumer has taken every queued message (at once
-    ///   if none are queued), or stopped consuming. A connection uses it to send the close frame
+    /// - Parameter whenDrained: called once the consumer has taken every queued message and come
+    ///   back for more (at once if none are queued and it holds none), or stopped consuming. A connection uses it to send the close frame
     ///   of a failure only after the application saw, and could answer, what came before.
     package func finish(throwing error: (any Error)? = nil, whenDrained: (@Sendable () -> Void)? = nil) {
         let (consumer, producer, drained) = state.withLock { state -> (CheckedContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
             guard state.terminal == nil else { return (nil, nil, nil) }
             state.terminal = error.map { .failure($0) } ?? .success(())
             defer { state.consumer = nil; state.producer = nil }
-            if state.count == 0 || state.consumerCancelled {
+            if (state.count == 0 && !state.consumerHoldsElement) || state.consumerCancelled {
                 return (state.consumer, state.producer, whenDrained)
             }
             state.onDrained = whenDrained
@@ -146,7 +150,9 @@ package final class Inbox<Element: Sendable>: Sendable {
     package func next() async throws -> Element? {
         // Fast path: a message (or the end) is already here; no continuation, no allocation.
         let (ready, producer) = state.withLock { state -> (Result<Element?, any Error>?, CheckedContinuation<Void, Never>?) in
+            state.consumerHoldsElement = false  // asking for more: done with the previous one
             if let message = state.pop() {
+                state.consumerHoldsElement = true
                 var producer: CheckedContinuation<Void, Never>?
                 if state.count <= state.lowWater {
                     producer = state.producer
@@ -169,6 +175,7 @@ package final class Inbox<Element: Sendable>: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
                 let outcome = state.withLock { state -> Outcome in
                     if let message = state.pop() {
+                        state.consumerHoldsElement = true
                         var producer: CheckedContinuation<Void, Never>?
                         if state.count <= state.lowWater, let waiting = state.producer {
                             producer = waiting

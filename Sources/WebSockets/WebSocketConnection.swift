@@ -227,7 +227,11 @@ package actor WebSocketConnection {
     /// - Parameter code: `nil` sends an empty close frame (the peer sees 1005).
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason over 123 bytes.
     package func close(code: CloseCode?, reason: String) async throws {
-        if core.state == .open {
+        if core.isFailurePending {
+            // A protocol violation already failed the connection: its close frame (1002, 1007,
+            // 1009) goes out now instead of `code`; the violation is what the peer must learn.
+            closeAfterFailure()
+        } else if core.state == .open {
             do { try core.close(code: code, reason: reason) } catch { throw Self.map(error) }
             queueOutput()
             armCloseDeadline()
@@ -240,6 +244,7 @@ package actor WebSocketConnection {
     /// open (the peer closed first and was answered, or it failed).
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason over 123 bytes.
     package func startClose(code: CloseCode?, reason: String) throws {
+        if core.isFailurePending { return closeAfterFailure() }
         guard core.state == .open, !isFinalized else { return }
         do { try core.close(code: code, reason: reason) } catch { throw Self.map(error) }
         queueOutput()
@@ -263,7 +268,9 @@ package actor WebSocketConnection {
     /// Closes without waiting: used when the application stopped reading or dropped the socket.
     package func shutDown(code: CloseCode) {
         guard !isFinalized else { return }
-        if core.state == .open {
+        if core.isFailurePending {
+            closeAfterFailure()
+        } else if core.state == .open {
             try? core.close(code: code, reason: "")
             queueOutput()
         }

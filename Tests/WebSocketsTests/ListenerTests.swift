@@ -192,6 +192,31 @@ struct ListenerTests {
         #expect(try await raw.nextEvent() == .ping([1]))
     }
 
+    @Test("after a violation the close carries its code (1007), not the handler's 1000, and follows the echo of what came before (§7.1.7)")
+    func violationCodeWinsOverHandlerClose() async throws {
+        let server = try await WebSocketServer.start { socket in
+            do {
+                for try await message in socket.messages { try await socket.send(message) }
+            } catch {
+                try await socket.close(code: .normalClosure)  // what a handler typically does
+            }
+        }
+        defer { Task { await server.shutDown() } }
+        let raw = try await RawWebSocketClient(port: server.port)
+        defer { raw.close() }
+        try await raw.upgrade()
+        let key = MaskingKey(9, 8, 7, 6)
+        let frames = FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: Array("fine".utf8), maskingKey: key)
+            + FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: [0xC0, 0xAF], maskingKey: key)
+        try await raw.transport.write([frames], isolation: nil)
+        #expect(try await raw.nextEvent() == .message(.text("fine")))
+        guard case .closed(let frame)? = try await raw.nextEvent() else {
+            Issue.record("expected the server's close frame")
+            return
+        }
+        #expect(frame.code == .invalidPayload)
+    }
+
     @Test("a handshake in progress when the listener closes is answered 503, not dropped")
     func handshakeDuringClose() async throws {
         let listener = try await WebSocketListener.bind()
