@@ -22,6 +22,11 @@ public struct WebSocketServerConfiguration: Sendable {
     /// Send a ping this often on every connection (keep-alive through proxies and NATs); pongs
     /// are not awaited. `nil` (the default, IIS's `00:00:00`) sends none.
     public var pingInterval: Duration?
+    /// With ``pingInterval``: fail a connection whose client sent no pong within this time after
+    /// a keep-alive ping (close 1011 "keepalive ping timeout", `messages` throws `.timeout`), so
+    /// that dead peers are found. At most ``pingInterval`` (longer is capped to it). `nil` (the
+    /// default, as IIS): pongs are not awaited.
+    public var pingTimeout: Duration?
     /// The largest request head accepted (431 above). Default 16 KiB.
     public var maxRequestHeadSize = 16 * 1024
     /// How long a client may take to send its upgrade request (and finish TLS). Default 10 s.
@@ -56,6 +61,9 @@ public struct WebSocketServerConfiguration: Sendable {
         }
         if let pingInterval, pingInterval <= .zero {
             throw WebSocketError(.invalidArgument, "pingInterval must be positive (nil sends no pings)")
+        }
+        if let pingTimeout, pingTimeout <= .zero {
+            throw WebSocketError(.invalidArgument, "pingTimeout must be positive (nil waits for no pong)")
         }
         try compression.validate()
     }

@@ -144,7 +144,7 @@ public final class WebSocketUpgrade: Sendable {
         let connection = WebSocketConnection(
             transport: transport, role: .server, configuration: core, delivery: delivery,
             closeTimeout: configuration.closeTimeout, outboundBufferSize: configuration.outboundBufferSize,
-            messageType: .binary, pingInterval: configuration.pingInterval)
+            messageType: .binary, pingInterval: configuration.pingInterval, pingTimeout: configuration.pingTimeout)
         let response = ServerHandshake.responseBytes(for: request, subprotocol: selected, extensions: deflate?.response,
                                                      extraHeaders: headers)
         do {

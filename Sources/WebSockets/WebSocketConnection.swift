@@ -30,7 +30,10 @@ package actor WebSocketConnection {
     private let closeTimeout: Duration
     private let outboundBufferSize: Int
     private let pingInterval: Duration?
+    private let pingTimeout: Duration?
     private var pingTask: Task<Void, Never>?
+    /// Set when a pong arrives; cleared by each keep-alive ping.
+    private var pongReceived = false
     /// Set by ``abort(with:)``: what operations that were pending when the connection was torn
     /// down locally throw (for example `.operationCanceled` from `cancelOutstandingIO`).
     private var abortError: WebSocketError?
@@ -69,12 +72,16 @@ package actor WebSocketConnection {
         return statistics
     }
 
-    /// - Parameter pingInterval: send a ping this often while open (keep-alive; IIS
-    ///   `pingInterval`); `nil` sends none.
+    /// - Parameters:
+    ///   - pingInterval: send a ping this often while open (keep-alive; IIS `pingInterval`);
+    ///     `nil` sends none.
+    ///   - pingTimeout: with `pingInterval`, fail the connection (1011, `.timeout`) when no pong
+    ///     arrived this long after a keep-alive ping; at most `pingInterval`. `nil`: pongs are not
+    ///     awaited.
     package init(
         transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
         delivery: Delivery, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind,
-        pingInterval: Duration? = nil
+        pingInterval: Duration? = nil, pingTimeout: Duration? = nil
     ) {
         self.transport = transport
         self.role = role
@@ -94,6 +101,7 @@ package actor WebSocketConnection {
         self.outboundBufferSize = outboundBufferSize
         self.messageType = messageType
         self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout.map { timeout in pingInterval.map { min(timeout, $0) } ?? timeout }
     }
 
     package init(
@@ -131,13 +139,19 @@ package actor WebSocketConnection {
         if let pingInterval { startPinging(every: pingInterval) }
     }
 
-    /// Keep-alive pings (RFC 6455 §5.5.2) while the connection is open. Pongs are not awaited:
-    /// a dead peer shows up as a failed write or the TCP keep-alive, not as a missing pong.
+    /// Keep-alive pings (RFC 6455 §5.5.2) while the connection is open, one per `interval`.
+    /// With ``pingTimeout``, a ping not answered by a pong (any pong: §5.5.3 lets a peer answer
+    /// only the latest ping) within it fails the connection, as Python `websockets` does;
+    /// without, a dead peer shows up only as a failed write.
     private func startPinging(every interval: Duration) {
+        let timeout = pingTimeout
         pingTask = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+                try? await Task.sleep(for: interval - (timeout ?? .zero))
                 guard !Task.isCancelled, let self, await self.sendKeepAlivePing() else { return }
+                guard let timeout else { continue }
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled, await self.pongArrived(within: timeout) else { return }
             }
         }
     }
@@ -145,8 +159,27 @@ package actor WebSocketConnection {
     /// Queues a keep-alive ping; `false` once the connection is no longer open.
     private func sendKeepAlivePing() -> Bool {
         guard !isFinalized, core.state == .open, (try? core.sendPing([])) != nil else { return false }
+        pongReceived = false
         queueOutput()
         return true
+    }
+
+    /// Whether a pong came since the last keep-alive ping; if not, fails the connection with
+    /// 1011 and closes it without waiting for a peer that stopped answering.
+    private func pongArrived(within timeout: Duration) -> Bool {
+        guard !isFinalized, core.state == .open else { return false }
+        if pongReceived { return true }
+        protocolEnded = true
+        inbox.finish(throwing: WebSocketError(.timeout, "no pong within \(timeout) of a keep-alive ping; connection closed with 1011"))
+        if core.isFailurePending {
+            core.closeAfterFailure()
+        } else {
+            try? core.close(code: .internalError, reason: "keepalive ping timeout")
+        }
+        closeTransportWhenFlushed = true
+        queueOutput()
+        armCloseDeadline()  // a peer that stopped reading could keep the close frame from going out
+        return false
     }
 
     // MARK: - Sending
@@ -364,8 +397,10 @@ package actor WebSocketConnection {
             case .fragment(let fragment):
                 if fragment.isFinal { counters.messagesReceived += 1 }
                 if case .fragments(let inbox) = delivery { inbox.push(fragment) }
-            case .ping, .pong:
-                break  // pings were answered by the core; pongs need no action yet
+            case .pong:
+                pongReceived = true
+            case .ping:
+                break  // answered by the core already
             case .closed(let frame):
                 closeStatus = frame
                 protocolEnded = true

@@ -292,6 +292,48 @@ struct ListenerTests {
         #expect(try await messages.next() == .text("after pings"))
     }
 
+    @Test("pingTimeout: a client that stops answering pings is closed with 1011 and messages throws .timeout")
+    func pingTimeoutClosesSilentClients() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.pingInterval = .milliseconds(100)
+        configuration.pingTimeout = .milliseconds(50)
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        defer { Task { await listener.shutDown() } }
+        let raw = try await RawWebSocketClient(port: listener.port)
+        defer { raw.close() }
+        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
+        let socket = try await Self.nextUpgrade(listener).accept()
+        _ = try await raw.readResponseHead()
+        // The raw client reads nothing, so its core never answers the ping.
+        var messages = socket.messages.makeAsyncIterator()
+        await #expect { _ = try await messages.next() } throws: { ($0 as? WebSocketError)?.status == .timeout }
+        var events: [ConnectionCore.Event] = []
+        while let event = try await raw.nextEvent() { events.append(event) }
+        #expect(events.first == .ping([]))
+        #expect(events.contains(.closed(.init(code: .internalError, reason: "keepalive ping timeout"))))
+    }
+
+    // Timing-based by nature: generous margins, and not alongside the 1,000-connection test,
+    // which can keep the shared event loop busy for longer than any sane timeout.
+    @Test("pingTimeout: a client that answers pings stays connected across several intervals", .exclusiveProcessResources)
+    func pingTimeoutKeepsLiveClients() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.pingInterval = .milliseconds(1200)
+        configuration.pingTimeout = .milliseconds(1000)
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        defer { Task { await listener.shutDown() } }
+        let client = MessageWebSocket()  // answers pings automatically
+        let url = listener.url()
+        let connecting = Task { try await client.connect(to: url) }
+        let socket = try await Self.nextUpgrade(listener).accept()
+        try await connecting.value
+        try await Task.sleep(for: .milliseconds(2600))  // two pings answered
+        try await client.send(text: "still alive")
+        var messages = socket.messages.makeAsyncIterator()
+        #expect(try await messages.next() == .text("still alive"))
+        await client.close()
+    }
+
     @Test("listening on IPv6 loopback reports the bound port and serves clients")
     func ipv6() async throws {
         var configuration = WebSocketServerConfiguration()
@@ -314,6 +356,7 @@ struct ListenerTests {
         { (c: inout WebSocketServerConfiguration) in c.port = 70_000 },
         { (c: inout WebSocketServerConfiguration) in c.receiveBufferLimit = 0 },
         { (c: inout WebSocketServerConfiguration) in c.pingInterval = .zero },
+        { (c: inout WebSocketServerConfiguration) in c.pingTimeout = .milliseconds(-1) },
         { (c: inout WebSocketServerConfiguration) in c.host = "localhost" },
     ] as [@Sendable (inout WebSocketServerConfiguration) -> Void])
     func invalidConfiguration(change: @Sendable (inout WebSocketServerConfiguration) -> Void) async {
