@@ -41,9 +41,8 @@ struct ListenerTests {
     func acceptWithHeaders() async throws {
         let listener = try await WebSocketListener.bind()
         defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient(port: listener.port)
+        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { raw.close() }
-        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
         let upgrade = try await Self.nextUpgrade(listener)
         _ = try await upgrade.accept(headers: [("Set-Cookie", "session=1")])
         let head = try await raw.readResponseHead()
@@ -56,9 +55,8 @@ struct ListenerTests {
     func rejectWithStatus() async throws {
         let listener = try await WebSocketListener.bind()
         defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient(port: listener.port)
+        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port, path: "/private")
         defer { raw.close() }
-        try await raw.send(raw: RawWebSocketClient.upgradeRequest(path: "/private"))
         let upgrade = try await Self.nextUpgrade(listener)
         await upgrade.reject(status: 401, headers: [("WWW-Authenticate", "Bearer")], body: "log in first")
         let response = String(decoding: try await raw.readToEnd(), as: UTF8.self)
@@ -107,9 +105,8 @@ struct ListenerTests {
     func droppedUpgradeGets503() async throws {
         let listener = try await WebSocketListener.bind()
         defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient(port: listener.port)
+        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { raw.close() }
-        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
         do { _ = try await Self.nextUpgrade(listener) }
         let head = try await raw.readResponseHead()
         #expect(head.hasPrefix("HTTP/1.1 503 "))
@@ -121,14 +118,12 @@ struct ListenerTests {
         configuration.maxPendingUpgrades = 1
         let listener = try await WebSocketListener.bind(configuration: configuration)
         defer { Task { await listener.shutDown() } }
-        let first = try await RawWebSocketClient(port: listener.port)
+        let first = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { first.close() }
-        try await first.send(raw: RawWebSocketClient.upgradeRequest())
         // The first request must be queued before the second arrives.
         try await Task.sleep(for: .milliseconds(200))
-        let second = try await RawWebSocketClient(port: listener.port)
+        let second = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { second.close() }
-        try await second.send(raw: RawWebSocketClient.upgradeRequest())
         #expect(try await second.readResponseHead().hasPrefix("HTTP/1.1 503 "))
         _ = try await Self.nextUpgrade(listener).accept()
         #expect(try await first.readResponseHead().hasPrefix("HTTP/1.1 101 "))
@@ -176,9 +171,8 @@ struct ListenerTests {
     func serverMessageType() async throws {
         let listener = try await WebSocketListener.bind()
         defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient(port: listener.port)
+        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { raw.close() }
-        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
         let socket = try await Self.nextUpgrade(listener).accept()
         _ = try await raw.readResponseHead()
         #expect(socket.localAddress == listener.localAddress)
@@ -233,9 +227,8 @@ struct ListenerTests {
     @Test("shutDown drops upgrades the application never answered, and ends with no connections")
     func shutDownDropsPendingUpgrades() async throws {
         let listener = try await WebSocketListener.bind()
-        let raw = try await RawWebSocketClient(port: listener.port)
+        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { raw.close() }
-        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
         try await Task.sleep(for: .milliseconds(100))  // queued, nobody iterates
         await listener.shutDown(timeout: .seconds(1))
         // Closed without a 101: an orderly end, or a reset if the request was still unread.
@@ -276,9 +269,8 @@ struct ListenerTests {
         configuration.pingInterval = .milliseconds(50)
         let listener = try await WebSocketListener.bind(configuration: configuration)
         defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient(port: listener.port)
+        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { raw.close() }
-        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
         let socket = try await Self.nextUpgrade(listener).accept()
         _ = try await raw.readResponseHead()
         var pings = 0
@@ -299,9 +291,8 @@ struct ListenerTests {
         configuration.pingTimeout = .milliseconds(50)
         let listener = try await WebSocketListener.bind(configuration: configuration)
         defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient(port: listener.port)
+        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { raw.close() }
-        try await raw.send(raw: RawWebSocketClient.upgradeRequest())
         let socket = try await Self.nextUpgrade(listener).accept()
         _ = try await raw.readResponseHead()
         // The raw client reads nothing, so its core never answers the ping.

@@ -23,6 +23,14 @@ final class RawWebSocketClient {
         return lines.joined(separator: "\r\n") + "\r\n\r\n"
     }
 
+    /// Connects to `port` on 127.0.0.1 and sends a valid upgrade request for `path`; the
+    /// response is left for the caller to read.
+    static func requestingUpgrade(port: Int, path: String = "/") async throws -> RawWebSocketClient {
+        let client = try await RawWebSocketClient(port: port)
+        try await client.send(raw: upgradeRequest(path: path))
+        return client
+    }
+
     func send(raw text: String) async throws {
         try await transport.write([Array(text.utf8)], isolation: nil)
     }
