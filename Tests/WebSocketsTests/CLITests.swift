@@ -10,34 +10,51 @@ import WebSocketServer
 func runCLI(
     _ arguments: [String], input: String = "", closeInputWhen ready: @escaping @Sendable (String) -> Bool = { _ in true }
 ) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = try cliExecutable()
-    process.arguments = arguments
-    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    let output = Recorder.Text()
-    stdout.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
-    let errors = Recorder.Text()
-    stderr.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
-    let exited = AsyncStream<Void>.makeStream()
-    process.terminationHandler = { _ in exited.continuation.yield() }
-    try process.run()
+    let stdin = Pipe()
+    let child = try RecordedProcess(executable: try cliExecutable(), arguments: arguments, standardInput: stdin)
     try stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
     let deadline = ContinuousClock.now + .seconds(30)
-    while !ready(output.text) && process.isRunning && ContinuousClock.now < deadline {
+    while !ready(child.output.text) && child.process.isRunning && ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(5))
     }
     try stdin.fileHandleForWriting.close()
-    // Wait without blocking a thread of the cooperative pool (an in-process server needs it).
-    for await _ in exited.stream { break }
-    process.waitUntilExit()
-    stdout.fileHandleForReading.readabilityHandler = nil
-    stderr.fileHandleForReading.readabilityHandler = nil
-    output.append(stdout.fileHandleForReading.readDataToEndOfFile())
-    errors.append(stderr.fileHandleForReading.readDataToEndOfFile())
-    return (process.terminationStatus, output.text, errors.text)
+    return await child.waitForExit()
+}
+
+/// A child process whose stdout and stderr are recorded as they arrive, and whose exit is
+/// awaited without blocking a thread of the cooperative pool (in-process servers under test need
+/// those threads).
+final class RecordedProcess {
+    let process = Process()
+    let output = Recorder.Text()
+    let errors = Recorder.Text()
+    private let stdout = Pipe(), stderr = Pipe()
+    private let exited = AsyncStream<Void>.makeStream()
+
+    /// Starts `executable` with `arguments`.
+    init(executable: URL, arguments: [String], standardInput: Any) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardInput = standardInput
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let (output, errors, exited) = (output, errors, exited.continuation)
+        stdout.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
+        stderr.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
+        process.terminationHandler = { _ in exited.yield() }
+        try process.run()
+    }
+
+    /// Waits for the process to exit; returns its status and everything it wrote.
+    func waitForExit() async -> (status: Int32, stdout: String, stderr: String) {
+        for await _ in exited.stream { break }
+        process.waitUntilExit()
+        stdout.fileHandleForReading.readabilityHandler = nil
+        stderr.fileHandleForReading.readabilityHandler = nil
+        output.append(stdout.fileHandleForReading.readDataToEndOfFile())
+        errors.append(stderr.fileHandleForReading.readDataToEndOfFile())
+        return (process.terminationStatus, output.text, errors.text)
+    }
 }
 
 /// The built `websocket` binary (next to the test bundle, or in .build/debug).

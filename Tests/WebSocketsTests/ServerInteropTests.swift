@@ -39,34 +39,19 @@ struct PythonClient {
         guard PythonPeer.isAvailable else {
             throw PeerError("Python peers are required (WEBSOCKETS_INTEROP=1) but `\(PythonPeer.python)` cannot import websockets and aiohttp")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [PythonPeer.python, script.path, url, scenario, "--timeout", "30"] + arguments
-        process.standardInput = FileHandle.nullDevice
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let output = Recorder.Text()
-        stdout.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
-        let errors = Recorder.Text()
-        stderr.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
-        let exited = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in exited.continuation.yield() }
-        try process.run()
+        let child = try RecordedProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/env"),
+            arguments: [PythonPeer.python, script.path, url, scenario, "--timeout", "30"] + arguments,
+            standardInput: FileHandle.nullDevice)
+        let process = child.process
         let watchdog = Task {
             try await Task.sleep(for: timeout)
             process.terminate()
         }
-        // Wait without blocking a thread of the cooperative pool: the server under test needs it.
-        for await _ in exited.stream { break }
+        let (status, output, errors) = await child.waitForExit()
         watchdog.cancel()
-        process.waitUntilExit()
-        stdout.fileHandleForReading.readabilityHandler = nil
-        stderr.fileHandleForReading.readabilityHandler = nil
-        output.append(stdout.fileHandleForReading.readDataToEndOfFile())
-        errors.append(stderr.fileHandleForReading.readDataToEndOfFile())
-        let lines = output.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
-        return Result(status: process.terminationStatus, lines: lines, stderr: errors.text)
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+        return Result(status: status, lines: lines, stderr: errors)
     }
 }
 
