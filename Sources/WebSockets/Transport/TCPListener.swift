@@ -6,8 +6,8 @@ import Glibc
 
 /// A listening TCP socket on an ``EventLoop`` that accepts ``TCPTransport`` connections.
 ///
-/// Meant for loopback servers (tests, the CLI's local server): it binds numeric IPv4 or IPv6
-/// addresses only, so binding never blocks on name resolution.
+/// Under `WebSocketListener` (and tests): it binds numeric IPv4 or IPv6 addresses only, so
+/// binding never blocks on name resolution.
 package final class TCPListener: Sendable {
     /// The loop that reports readiness for the listener and for every accepted connection.
     package let loop: EventLoop
