@@ -143,50 +143,50 @@ struct CLITests {
     @Test("client mode: stdin lines become text messages, text prints as lines, EOF closes with 1000")
     func clientSendsLinesAndPrintsText() async throws {
         let received = Recorder()
-        let server = try await WebSocketServer.start { socket in
+        try await withTeardown(await WebSocketServer.start { socket in
             try await socket.send(.text("hello from the server"))
             try await socket.send(.text(""))
             for try await message in socket.messages { received.append(message) }
+        }) { server in
+            // Stdin stays open until the greeting was printed and both lines arrived: the client
+            // closes at EOF, and a close that overtakes the greeting would (rightly) cut it off.
+            let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n") { output in
+                output.hasSuffix("hello from the server\n\n") && received.messages.count == 2
+            }
+            #expect(result.stdout == "hello from the server\n\n")
+            #expect(result.stderr == "closed 1000 \n")
+            #expect(result.status == 0)
+            #expect(await received.messages(count: 2) == [.text("one"), .text("two words")])
         }
-        defer { Task { await server.shutDown() } }
-        // Stdin stays open until the greeting was printed and both lines arrived: the client
-        // closes at EOF, and a close that overtakes the greeting would (rightly) cut it off.
-        let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n") { output in
-            output.hasSuffix("hello from the server\n\n") && received.messages.count == 2
-        }
-        #expect(result.stdout == "hello from the server\n\n")
-        #expect(result.stderr == "closed 1000 \n")
-        #expect(result.status == 0)
-        #expect(await received.messages(count: 2) == [.text("one"), .text("two words")])
     }
 
     @Test("--binary sends lines as binary; binary messages print as 'binary <N> bytes <hex of 32>'")
     func binaryMessagesPrintAsHex() async throws {
         let received = Recorder()
-        let server = try await WebSocketServer.start { socket in
+        try await withTeardown(await WebSocketServer.start { socket in
             try await socket.send(.binary([0x61, 0x62, 0x63]))
             try await socket.send(.binary([UInt8](repeating: 0xAB, count: 40)))
             for try await message in socket.messages { received.append(message) }
+        }) { server in
+            let result = try await runCLI([server.url(), "--binary"], input: "abc\n") { output in
+                output.split(separator: "\n").count == 2 && received.messages.count == 1
+            }
+            #expect(result.stdout == "binary 3 bytes 616263\nbinary 40 bytes \(String(repeating: "ab", count: 32))\n")
+            #expect(result.status == 0)
+            #expect(await received.messages(count: 1) == [.binary(Array("abc".utf8))])
         }
-        defer { Task { await server.shutDown() } }
-        let result = try await runCLI([server.url(), "--binary"], input: "abc\n") { output in
-            output.split(separator: "\n").count == 2 && received.messages.count == 1
-        }
-        #expect(result.stdout == "binary 3 bytes 616263\nbinary 40 bytes \(String(repeating: "ab", count: 32))\n")
-        #expect(result.status == 0)
-        #expect(await received.messages(count: 1) == [.binary(Array("abc".utf8))])
     }
 
     @Test("a server-initiated close prints 'closed <code> <reason>' and exits 0")
     func serverCloseIsReported() async throws {
-        let server = try await WebSocketServer.start { socket in
+        try await withTeardown(await WebSocketServer.start { socket in
             try await socket.close(code: CloseCode(4000), reason: "bye now")
+        }) { server in
+            // Stdin stays open: the server's close must arrive before any close of ours.
+            let result = try await runCLI([server.url()], closeInputWhen: { _ in false })
+            #expect(result.stderr == "closed 4000 bye now\n")
+            #expect(result.status == 0)
         }
-        defer { Task { await server.shutDown() } }
-        // Stdin stays open: the server's close must arrive before any close of ours.
-        let result = try await runCLI([server.url()], closeInputWhen: { _ in false })
-        #expect(result.stderr == "closed 4000 bye now\n")
-        #expect(result.status == 0)
     }
 
     @Test("failures print 'error <status>: <message>' and exit 1", arguments: [
@@ -205,24 +205,24 @@ struct CLITests {
 
     @Test("a non-101 answer is reported as handshakeFailed(<status>)")
     func handshakeFailureIsReported() async throws {
-        let server = try await WebSocketServer.echo()
-        defer { Task { await server.shutDown() } }
-        let result = try await runCLI([server.url(), "--protocol", "bad protocol"])
-        #expect(result.stderr.hasPrefix("error invalidArgument: "))
-        #expect(result.status == 1)
+        try await withTeardown(await WebSocketServer.echo()) { server in
+            let result = try await runCLI([server.url(), "--protocol", "bad protocol"])
+            #expect(result.stderr.hasPrefix("error invalidArgument: "))
+            #expect(result.status == 1)
+        }
     }
 
     @Test("bench prints its result line last: rps/p50/p99 for rtt, mbps/msgs for stream")
     func benchResultLines() async throws {
-        let server = try await WebSocketServer.echo()
-        defer { Task { await server.shutDown() } }
-        let rtt = try await runCLI(["bench", "--url", server.url(), "--size", "64", "--seconds", "0.3", "--mode", "rtt", "--conns", "2"])
-        let rttLast = rtt.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(rttLast.wholeMatch(of: /rps=\d+ p50_us=\d+ p99_us=\d+/) != nil, "\(rtt.stdout)")
-        let stream = try await runCLI(["bench", "--url", server.url(), "--size", "1024", "--seconds", "0.3", "--mode", "stream"])
-        let streamLast = stream.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(streamLast.wholeMatch(of: /mbps=\d+(\.\d+)? msgs=\d+/) != nil, "\(stream.stdout)")
-        #expect(rtt.status == 0 && stream.status == 0)
+        try await withTeardown(await WebSocketServer.echo()) { server in
+            let rtt = try await runCLI(["bench", "--url", server.url(), "--size", "64", "--seconds", "0.3", "--mode", "rtt", "--conns", "2"])
+            let rttLast = rtt.stdout.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(rttLast.wholeMatch(of: /rps=\d+ p50_us=\d+ p99_us=\d+/) != nil, "\(rtt.stdout)")
+            let stream = try await runCLI(["bench", "--url", server.url(), "--size", "1024", "--seconds", "0.3", "--mode", "stream"])
+            let streamLast = stream.stdout.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(streamLast.wholeMatch(of: /mbps=\d+(\.\d+)? msgs=\d+/) != nil, "\(stream.stdout)")
+            #expect(rtt.status == 0 && stream.status == 0)
+        }
     }
 
     @Test("the demo runs end to end and closes cleanly")
@@ -236,24 +236,24 @@ struct CLITests {
     @Test("serve echoes in both modes, 4 MiB + 16 included (its limit is 16 MiB), and SIGTERM closes clients with 1001",
           arguments: ["message", "fragment"])
     func serveModes(mode: String) async throws {
-        let serve = try await ServeProcess(["--mode", mode, "--ping-interval", "0.05"])
-        let socket = MessageWebSocket()
-        try await socket.configure { $0.maxMessageSize = 8 << 20 }
-        defer { serve.terminate() }  // if the test throws before stopping it
-        try await socket.connect(to: "ws://127.0.0.1:\(serve.port)/")
-        var iterator = socket.messages.makeAsyncIterator()
-        try await socket.sendNonfinalFrame(Array("frag".utf8))
-        try await socket.sendFinalFrame(Array("mented".utf8))
-        #expect(try await iterator.next() == .binary(Array("fragmented".utf8)))
-        var bytes = [UInt8](repeating: 0x5A, count: (4 << 20) + 16)  // just above the library's 4 MiB
-        bytes[bytes.count - 1] = 0xA5
-        try await socket.send(bytes)
-        #expect(try await iterator.next() == .binary(bytes))
-        try await socket.send(text: "ünïcode")
-        #expect(try await iterator.next() == .text("ünïcode"))
-        await serve.stop()  // SIGTERM: graceful shutdown
-        #expect(try await iterator.next() == nil)
-        #expect(await socket.closeStatus?.code == .goingAway)
+        try await withTeardown(await ServeProcess(["--mode", mode, "--ping-interval", "0.05"])) { serve in
+            let socket = MessageWebSocket()
+            try await socket.configure { $0.maxMessageSize = 8 << 20 }
+            try await socket.connect(to: "ws://127.0.0.1:\(serve.port)/")
+            var iterator = socket.messages.makeAsyncIterator()
+            try await socket.sendNonfinalFrame(Array("frag".utf8))
+            try await socket.sendFinalFrame(Array("mented".utf8))
+            #expect(try await iterator.next() == .binary(Array("fragmented".utf8)))
+            var bytes = [UInt8](repeating: 0x5A, count: (4 << 20) + 16)  // just above the library's 4 MiB
+            bytes[bytes.count - 1] = 0xA5
+            try await socket.send(bytes)
+            #expect(try await iterator.next() == .binary(bytes))
+            try await socket.send(text: "ünïcode")
+            #expect(try await iterator.next() == .text("ünïcode"))
+            await serve.stop()  // SIGTERM: graceful shutdown
+            #expect(try await iterator.next() == nil)
+            #expect(await socket.closeStatus?.code == .goingAway)
+        }
     }
 
     @Test("serve refuses an unknown --mode with a clear error")

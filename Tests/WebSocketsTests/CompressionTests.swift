@@ -28,92 +28,92 @@ struct CompressionTests {
 
     @Test("§7.1: by default the client offers and our server accepts with 12-bit windows; messages echo intact and shrink")
     func defaultsNegotiate() async throws {
-        let server = try await Self.echoServer()
-        defer { Task { await server.shutDown() } }
-        let socket = MessageWebSocket()
-        try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
-        let big = Self.text(1 << 20)
-        let messages: [Message] = [.text("tiny"), .text(""), .text(Self.text(8 << 10)), .text(big), .binary(Array(big.utf8))]
-        var iterator = socket.messages.makeAsyncIterator()
-        for message in messages {
-            try await socket.send(message)
-            #expect(try await iterator.next() == message)
+        try await withTeardown(await Self.echoServer()) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
+            let big = Self.text(1 << 20)
+            let messages: [Message] = [.text("tiny"), .text(""), .text(Self.text(8 << 10)), .text(big), .binary(Array(big.utf8))]
+            var iterator = socket.messages.makeAsyncIterator()
+            for message in messages {
+                try await socket.send(message)
+                #expect(try await iterator.next() == message)
+            }
+            let info = await socket.information
+            #expect(info.negotiatedExtensions == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12")
+            #expect(info.compression == PerMessageDeflate.Parameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12))
+            let stats = info.statistics.compression
+            #expect(stats.uncompressedBytesSent > 2 << 20)
+            #expect(stats.compressedBytesSent * 4 < stats.uncompressedBytesSent)
+            #expect(stats.uncompressedBytesReceived == stats.uncompressedBytesSent)
+            #expect(info.statistics.bytesSent < stats.uncompressedBytesSent)
+            await socket.close()
         }
-        let info = await socket.information
-        #expect(info.negotiatedExtensions == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12")
-        #expect(info.compression == PerMessageDeflate.Parameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12))
-        let stats = info.statistics.compression
-        #expect(stats.uncompressedBytesSent > 2 << 20)
-        #expect(stats.compressedBytesSent * 4 < stats.uncompressedBytesSent)
-        #expect(stats.uncompressedBytesReceived == stats.uncompressedBytesSent)
-        #expect(info.statistics.bytesSent < stats.uncompressedBytesSent)
-        await socket.close()
     }
 
     @Test("§7.1: every window size 8–15 and both context-takeover settings round-trip against our server",
           arguments: 8...15)
     func windowSizes(bits: Int) async throws {
-        let server = try await Self.echoServer(.deflate(.init()))
-        defer { Task { await server.shutDown() } }
-        for takeover in [true, false] {
-            var control = MessageWebSocketControl()
-            control.compression = .deflate(.init(clientMaxWindowBits: bits, serverMaxWindowBits: bits,
-                                                 clientNoContextTakeover: !takeover, serverNoContextTakeover: !takeover,
-                                                 minimumMessageSize: 0))
-            let socket = MessageWebSocket(control: control)
-            try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
-            #expect(await socket.information.compression == PerMessageDeflate.Parameters(
-                serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
-                serverMaxWindowBits: bits, clientMaxWindowBits: bits))
-            var iterator = socket.messages.makeAsyncIterator()
-            for size in [0, 10, 1000, 100_000] {
-                let message = Message.text(Self.text(size))
-                try await socket.send(message)
-                #expect(try await iterator.next() == message)
+        try await withTeardown(await Self.echoServer(.deflate(.init()))) { server in
+            for takeover in [true, false] {
+                var control = MessageWebSocketControl()
+                control.compression = .deflate(.init(clientMaxWindowBits: bits, serverMaxWindowBits: bits,
+                                                     clientNoContextTakeover: !takeover, serverNoContextTakeover: !takeover,
+                                                     minimumMessageSize: 0))
+                let socket = MessageWebSocket(control: control)
+                try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
+                #expect(await socket.information.compression == PerMessageDeflate.Parameters(
+                    serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
+                    serverMaxWindowBits: bits, clientMaxWindowBits: bits))
+                var iterator = socket.messages.makeAsyncIterator()
+                for size in [0, 10, 1000, 100_000] {
+                    let message = Message.text(Self.text(size))
+                    try await socket.send(message)
+                    #expect(try await iterator.next() == message)
+                }
+                try await socket.sendNonfinalFrame(Array(Self.text(5000).utf8))
+                try await socket.sendFinalFrame(Array(Self.text(3000).utf8))
+                #expect(try await iterator.next() == .binary(Array(Self.text(5000).utf8) + Array(Self.text(3000).utf8)))
+                await socket.close()
             }
-            try await socket.sendNonfinalFrame(Array(Self.text(5000).utf8))
-            try await socket.sendFinalFrame(Array(Self.text(3000).utf8))
-            #expect(try await iterator.next() == .binary(Array(Self.text(5000).utf8) + Array(Self.text(3000).utf8)))
-            await socket.close()
         }
     }
 
     @Test("compression off on either side means no extension and plain frames")
     func disabled() async throws {
-        let server = try await Self.echoServer(.disabled)
-        defer { Task { await server.shutDown() } }
-        let socket = MessageWebSocket()
-        try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
-        try await socket.send(text: Self.text(1000))
-        var iterator = socket.messages.makeAsyncIterator()
-        _ = try await iterator.next()
-        #expect(await socket.information.compression == nil)
-        #expect(await socket.information.negotiatedExtensions == nil)
-        #expect(await socket.information.statistics.compression == .init())
-        await socket.close()
+        try await withTeardown(await Self.echoServer(.disabled)) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
+            try await socket.send(text: Self.text(1000))
+            var iterator = socket.messages.makeAsyncIterator()
+            _ = try await iterator.next()
+            #expect(await socket.information.compression == nil)
+            #expect(await socket.information.negotiatedExtensions == nil)
+            #expect(await socket.information.statistics.compression == .init())
+            await socket.close()
 
-        let other = try await Self.echoServer()
-        defer { Task { await other.shutDown() } }
-        var control = MessageWebSocketControl()
-        control.compression = .disabled
-        let plain = MessageWebSocket(control: control)
-        try await plain.connect(to: "ws://127.0.0.1:\(other.port)/")
-        #expect(await plain.information.compression == nil)
-        await plain.close()
+            try await withTeardown(await Self.echoServer()) { other in
+                var control = MessageWebSocketControl()
+                control.compression = .disabled
+                let plain = MessageWebSocket(control: control)
+                try await plain.connect(to: "ws://127.0.0.1:\(other.port)/")
+                #expect(await plain.information.compression == nil)
+                await plain.close()
+            }
+        }
     }
 
     @Test("maxMessageSize limits the inflated size: a message that inflates past it fails with 1009 (messageTooBig)")
     func decompressedLimit() async throws {
-        let server = try await Self.echoServer()
-        defer { Task { await server.shutDown() } }
-        var control = MessageWebSocketControl()
-        control.maxMessageSize = 100_000
-        let socket = MessageWebSocket(control: control)
-        try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
-        // The server echoes 1 MB of zeros (a few KB compressed) back to a client that allows 100 kB.
-        try await socket.send(.binary([UInt8](repeating: 0, count: 1_000_000)))
-        var iterator = socket.messages.makeAsyncIterator()
-        await #expect { try await iterator.next() } throws: { ($0 as? WebSocketError)?.status == .messageTooBig }
+        try await withTeardown(await Self.echoServer()) { server in
+            var control = MessageWebSocketControl()
+            control.maxMessageSize = 100_000
+            let socket = MessageWebSocket(control: control)
+            try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
+            // The server echoes 1 MB of zeros (a few KB compressed) back to a client that allows 100 kB.
+            try await socket.send(.binary([UInt8](repeating: 0, count: 1_000_000)))
+            var iterator = socket.messages.makeAsyncIterator()
+            await #expect { try await iterator.next() } throws: { ($0 as? WebSocketError)?.status == .messageTooBig }
+        }
     }
 
     @Test("invalid compression options are rejected before connecting")

@@ -14,136 +14,136 @@ struct ListenerTests {
 
     @Test("the application sees path, query, headers, offered subprotocols and the client's address (§4.2.1)")
     func upgradeShowsTheRequest() async throws {
-        let listener = try await WebSocketListener.bind()
-        defer { Task { await listener.shutDown() } }
-        let client = MessageWebSocket()
-        try await client.configure { $0.supportedProtocols = ["chat.v2", "chat.v1"] }
-        try await client.setRequestHeader("X-Token", "abc")
-        async let connected: Void = client.connect(to: listener.url(path: "/room/7?user=ann"))
-        let upgrade = try await Self.nextUpgrade(listener)
-        #expect(upgrade.request.path == "/room/7")
-        #expect(upgrade.request.query == "user=ann")
-        #expect(upgrade.request.header("x-token") == "abc")
-        #expect(upgrade.request.headerFields.contains { $0.name == "X-Token" && $0.value == "abc" })
-        #expect(upgrade.request.protocols == ["chat.v2", "chat.v1"])
-        let socket = try await upgrade.accept(subprotocol: "chat.v1")
-        try await connected
-        #expect(upgrade.remoteAddress == (await client.information.localAddress))
-        #expect(socket.negotiatedProtocol == "chat.v1")
-        #expect(await client.information.negotiatedProtocol == "chat.v1")
-        try await client.send(text: "hi")
-        var iterator = socket.messages.makeAsyncIterator()
-        #expect(try await iterator.next() == .text("hi"))
-        await client.close()
+        try await withTeardown(await WebSocketListener.bind()) { listener in
+            let client = MessageWebSocket()
+            try await client.configure { $0.supportedProtocols = ["chat.v2", "chat.v1"] }
+            try await client.setRequestHeader("X-Token", "abc")
+            async let connected: Void = client.connect(to: listener.url(path: "/room/7?user=ann"))
+            let upgrade = try await Self.nextUpgrade(listener)
+            #expect(upgrade.request.path == "/room/7")
+            #expect(upgrade.request.query == "user=ann")
+            #expect(upgrade.request.header("x-token") == "abc")
+            #expect(upgrade.request.headerFields.contains { $0.name == "X-Token" && $0.value == "abc" })
+            #expect(upgrade.request.protocols == ["chat.v2", "chat.v1"])
+            let socket = try await upgrade.accept(subprotocol: "chat.v1")
+            try await connected
+            #expect(upgrade.remoteAddress == (await client.information.localAddress))
+            #expect(socket.negotiatedProtocol == "chat.v1")
+            #expect(await client.information.negotiatedProtocol == "chat.v1")
+            try await client.send(text: "hi")
+            var iterator = socket.messages.makeAsyncIterator()
+            #expect(try await iterator.next() == .text("hi"))
+            await client.close()
+        }
     }
 
     @Test("accept adds the application's response headers to the 101 (§4.2.2)")
     func acceptWithHeaders() async throws {
-        let listener = try await WebSocketListener.bind()
-        defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
-        defer { raw.close() }
-        let upgrade = try await Self.nextUpgrade(listener)
-        _ = try await upgrade.accept(headers: [("Set-Cookie", "session=1")])
-        let head = try await raw.readResponseHead()
-        #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
-        #expect(head.contains("\r\nSet-Cookie: session=1\r\n"))
-        #expect(head.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"))
+        try await withTeardown(await WebSocketListener.bind()) { listener in
+            let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
+            defer { raw.close() }
+            let upgrade = try await Self.nextUpgrade(listener)
+            _ = try await upgrade.accept(headers: [("Set-Cookie", "session=1")])
+            let head = try await raw.readResponseHead()
+            #expect(head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+            #expect(head.contains("\r\nSet-Cookie: session=1\r\n"))
+            #expect(head.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"))
+        }
     }
 
     @Test("reject sends the chosen status and headers, and the client fails with handshakeFailed(status)")
     func rejectWithStatus() async throws {
-        let listener = try await WebSocketListener.bind()
-        defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port, path: "/private")
-        defer { raw.close() }
-        let upgrade = try await Self.nextUpgrade(listener)
-        await upgrade.reject(status: 401, headers: [("WWW-Authenticate", "Bearer")], body: "log in first")
-        let response = String(decoding: try await raw.readToEnd(), as: UTF8.self)
-        #expect(response.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"))
-        #expect(response.contains("\r\nWWW-Authenticate: Bearer\r\n"))
-        #expect(response.hasSuffix("\r\n\r\nlog in first"))
+        try await withTeardown(await WebSocketListener.bind()) { listener in
+            let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port, path: "/private")
+            defer { raw.close() }
+            let upgrade = try await Self.nextUpgrade(listener)
+            await upgrade.reject(status: 401, headers: [("WWW-Authenticate", "Bearer")], body: "log in first")
+            let response = String(decoding: try await raw.readToEnd(), as: UTF8.self)
+            #expect(response.hasPrefix("HTTP/1.1 401 Unauthorized\r\n"))
+            #expect(response.contains("\r\nWWW-Authenticate: Bearer\r\n"))
+            #expect(response.hasSuffix("\r\n\r\nlog in first"))
 
-        let client = MessageWebSocket()
-        let url = listener.url()
-        let connecting = Task { try await client.connect(to: url) }
-        try await Self.nextUpgrade(listener).reject(status: 404)
-        await #expect { try await connecting.value } throws: { ($0 as? WebSocketError)?.status == .handshakeFailed(httpStatus: 404) }
+            let client = MessageWebSocket()
+            let url = listener.url()
+            let connecting = Task { try await client.connect(to: url) }
+            try await Self.nextUpgrade(listener).reject(status: 404)
+            await #expect { try await connecting.value } throws: { ($0 as? WebSocketError)?.status == .handshakeFailed(httpStatus: 404) }
+        }
     }
 
     @Test("a subprotocol the client did not offer is refused (§4.2.2) and the upgrade can still be answered")
     func unofferedSubprotocol() async throws {
-        let listener = try await WebSocketListener.bind()
-        defer { Task { await listener.shutDown() } }
-        let client = MessageWebSocket()
-        try await client.configure { $0.supportedProtocols = ["a"] }
-        async let connected: Void = client.connect(to: listener.url())
-        let upgrade = try await Self.nextUpgrade(listener)
-        await #expect { try await upgrade.accept(subprotocol: "b") } throws: { ($0 as? WebSocketError)?.status == .invalidArgument }
-        _ = try await upgrade.accept(subprotocol: "a")
-        try await connected
-        await #expect { try await upgrade.accept() } throws: { ($0 as? WebSocketError)?.status == .invalidState }
-        await client.close()
+        try await withTeardown(await WebSocketListener.bind()) { listener in
+            let client = MessageWebSocket()
+            try await client.configure { $0.supportedProtocols = ["a"] }
+            async let connected: Void = client.connect(to: listener.url())
+            let upgrade = try await Self.nextUpgrade(listener)
+            await #expect { try await upgrade.accept(subprotocol: "b") } throws: { ($0 as? WebSocketError)?.status == .invalidArgument }
+            _ = try await upgrade.accept(subprotocol: "a")
+            try await connected
+            await #expect { try await upgrade.accept() } throws: { ($0 as? WebSocketError)?.status == .invalidState }
+            await client.close()
+        }
     }
 
     @Test("without an explicit choice the first configured subprotocol the client offered is selected")
     func configuredSubprotocols() async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.subprotocols = ["v3", "v2", "v1"]
-        let listener = try await WebSocketListener.bind(configuration: configuration)
-        defer { Task { await listener.shutDown() } }
-        let client = MessageWebSocket()
-        try await client.configure { $0.supportedProtocols = ["v1", "v2"] }
-        async let connected: Void = client.connect(to: listener.url())
-        let socket = try await Self.nextUpgrade(listener).accept()
-        try await connected
-        #expect(socket.negotiatedProtocol == "v2")
-        await client.close()
+        try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
+            let client = MessageWebSocket()
+            try await client.configure { $0.supportedProtocols = ["v1", "v2"] }
+            async let connected: Void = client.connect(to: listener.url())
+            let socket = try await Self.nextUpgrade(listener).accept()
+            try await connected
+            #expect(socket.negotiatedProtocol == "v2")
+            await client.close()
+        }
     }
 
     @Test("an upgrade dropped without an answer is refused with 503")
     func droppedUpgradeGets503() async throws {
-        let listener = try await WebSocketListener.bind()
-        defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
-        defer { raw.close() }
-        do { _ = try await Self.nextUpgrade(listener) }
-        let head = try await raw.readResponseHead()
-        #expect(head.hasPrefix("HTTP/1.1 503 "))
+        try await withTeardown(await WebSocketListener.bind()) { listener in
+            let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
+            defer { raw.close() }
+            do { _ = try await Self.nextUpgrade(listener) }
+            let head = try await raw.readResponseHead()
+            #expect(head.hasPrefix("HTTP/1.1 503 "))
+        }
     }
 
     @Test("upgrades beyond maxPendingUpgrades get 503 while the application does not take them")
     func pendingUpgradeLimit() async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.maxPendingUpgrades = 1
-        let listener = try await WebSocketListener.bind(configuration: configuration)
-        defer { Task { await listener.shutDown() } }
-        let first = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
-        defer { first.close() }
-        // The first request must be queued before the second arrives.
-        try await Task.sleep(for: .milliseconds(200))
-        let second = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
-        defer { second.close() }
-        #expect(try await second.readResponseHead().hasPrefix("HTTP/1.1 503 "))
-        _ = try await Self.nextUpgrade(listener).accept()
-        #expect(try await first.readResponseHead().hasPrefix("HTTP/1.1 101 "))
+        try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
+            let first = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
+            defer { first.close() }
+            // The first request must be queued before the second arrives.
+            try await Task.sleep(for: .milliseconds(200))
+            let second = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
+            defer { second.close() }
+            #expect(try await second.readResponseHead().hasPrefix("HTTP/1.1 503 "))
+            _ = try await Self.nextUpgrade(listener).accept()
+            #expect(try await first.readResponseHead().hasPrefix("HTTP/1.1 101 "))
+        }
     }
 
     @Test("a plain HTTP GET is answered with 400 and never reaches the application (§4.2.1)")
     func plainGetIsRefused() async throws {
-        let listener = try await WebSocketListener.bind()
-        defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient(port: listener.port)
-        defer { raw.close() }
-        try await raw.send(raw: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        let response = String(decoding: try await raw.readToEnd(), as: UTF8.self)
-        #expect(response.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
-        // The next, valid upgrade is the first thing the application sees.
-        let client = MessageWebSocket()
-        let url = listener.url(path: "/second")
-        let connecting = Task { try await client.connect(to: url) }
-        #expect(try await Self.nextUpgrade(listener).request.path == "/second")  // then dropped: 503
-        await #expect(throws: WebSocketError.self) { try await connecting.value }
+        try await withTeardown(await WebSocketListener.bind()) { listener in
+            let raw = try await RawWebSocketClient(port: listener.port)
+            defer { raw.close() }
+            try await raw.send(raw: "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let response = String(decoding: try await raw.readToEnd(), as: UTF8.self)
+            #expect(response.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+            // The next, valid upgrade is the first thing the application sees.
+            let client = MessageWebSocket()
+            let url = listener.url(path: "/second")
+            let connecting = Task { try await client.connect(to: url) }
+            #expect(try await Self.nextUpgrade(listener).request.path == "/second")  // then dropped: 503
+            await #expect(throws: WebSocketError.self) { try await connecting.value }
+        }
     }
 
     @Test("close() stops accepting and ends the sequence; accepted connections keep working")
@@ -169,46 +169,46 @@ struct ListenerTests {
 
     @Test("ServerWebSocket: byte sends use messageType (binary by default, changeable), ping reaches the client")
     func serverMessageType() async throws {
-        let listener = try await WebSocketListener.bind()
-        defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
-        defer { raw.close() }
-        let socket = try await Self.nextUpgrade(listener).accept()
-        _ = try await raw.readResponseHead()
-        #expect(socket.localAddress == listener.localAddress)
-        #expect(await socket.messageType == .binary)
-        try await socket.send(Array("one".utf8))
-        await socket.setMessageType(.text)
-        try await socket.send(Array("two".utf8))
-        try await socket.ping([1])
-        #expect(try await raw.nextEvent() == .message(.binary(Array("one".utf8))))
-        #expect(try await raw.nextEvent() == .message(.text("two")))
-        #expect(try await raw.nextEvent() == .ping([1]))
+        try await withTeardown(await WebSocketListener.bind()) { listener in
+            let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
+            defer { raw.close() }
+            let socket = try await Self.nextUpgrade(listener).accept()
+            _ = try await raw.readResponseHead()
+            #expect(socket.localAddress == listener.localAddress)
+            #expect(await socket.messageType == .binary)
+            try await socket.send(Array("one".utf8))
+            await socket.setMessageType(.text)
+            try await socket.send(Array("two".utf8))
+            try await socket.ping([1])
+            #expect(try await raw.nextEvent() == .message(.binary(Array("one".utf8))))
+            #expect(try await raw.nextEvent() == .message(.text("two")))
+            #expect(try await raw.nextEvent() == .ping([1]))
+        }
     }
 
     @Test("after a violation the close carries its code (1007), not the handler's 1000, and follows the echo of what came before (§7.1.7)")
     func violationCodeWinsOverHandlerClose() async throws {
-        let server = try await WebSocketServer.start { socket in
+        try await withTeardown(await WebSocketServer.start { socket in
             do {
                 for try await message in socket.messages { try await socket.send(message) }
             } catch {
                 try await socket.close(code: .normalClosure)  // what a handler typically does
             }
+        }) { server in
+            let raw = try await RawWebSocketClient(port: server.port)
+            defer { raw.close() }
+            try await raw.upgrade()
+            let key = MaskingKey(9, 8, 7, 6)
+            let frames = FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: Array("fine".utf8), maskingKey: key)
+                + FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: [0xC0, 0xAF], maskingKey: key)
+            try await raw.transport.write([frames], isolation: nil)
+            #expect(try await raw.nextEvent() == .message(.text("fine")))
+            guard case .closed(let frame)? = try await raw.nextEvent() else {
+                Issue.record("expected the server's close frame")
+                return
+            }
+            #expect(frame.code == .invalidPayload)
         }
-        defer { Task { await server.shutDown() } }
-        let raw = try await RawWebSocketClient(port: server.port)
-        defer { raw.close() }
-        try await raw.upgrade()
-        let key = MaskingKey(9, 8, 7, 6)
-        let frames = FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: Array("fine".utf8), maskingKey: key)
-            + FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: [0xC0, 0xAF], maskingKey: key)
-        try await raw.transport.write([frames], isolation: nil)
-        #expect(try await raw.nextEvent() == .message(.text("fine")))
-        guard case .closed(let frame)? = try await raw.nextEvent() else {
-            Issue.record("expected the server's close frame")
-            return
-        }
-        #expect(frame.code == .invalidPayload)
     }
 
     @Test("a handshake in progress when the listener closes is answered 503, not dropped")
@@ -241,20 +241,20 @@ struct ListenerTests {
     func receiveBufferLimit() async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.receiveBufferLimit = 1000
-        let listener = try await WebSocketListener.bind(configuration: configuration)
-        defer { Task { await listener.shutDown() } }
-        let client = MessageWebSocket()
-        try await client.configure { $0.compression = .disabled }
-        async let connected: Void = client.connect(to: listener.url())
-        let socket = try await Self.nextUpgrade(listener).accept()
-        try await connected
-        try await client.send([UInt8](repeating: 1, count: 1000))
-        try await client.send([UInt8](repeating: 2, count: 1001))
-        var messages = socket.messages.makeAsyncIterator()
-        #expect(try await messages.next()?.bytes.count == 1000)
-        await #expect { _ = try await messages.next() } throws: { ($0 as? WebSocketError)?.status == .messageTooBig }
-        _ = await drain(client)
-        #expect(await client.closeStatus?.code == .messageTooBig)
+        try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
+            let client = MessageWebSocket()
+            try await client.configure { $0.compression = .disabled }
+            async let connected: Void = client.connect(to: listener.url())
+            let socket = try await Self.nextUpgrade(listener).accept()
+            try await connected
+            try await client.send([UInt8](repeating: 1, count: 1000))
+            try await client.send([UInt8](repeating: 2, count: 1001))
+            var messages = socket.messages.makeAsyncIterator()
+            #expect(try await messages.next()?.bytes.count == 1000)
+            await #expect { _ = try await messages.next() } throws: { ($0 as? WebSocketError)?.status == .messageTooBig }
+            _ = await drain(client)
+            #expect(await client.closeStatus?.code == .messageTooBig)
+        }
     }
 
     @Test("the default receiveBufferLimit is IIS's 4 MiB")
@@ -267,21 +267,21 @@ struct ListenerTests {
     func pingInterval() async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.pingInterval = .milliseconds(50)
-        let listener = try await WebSocketListener.bind(configuration: configuration)
-        defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
-        defer { raw.close() }
-        let socket = try await Self.nextUpgrade(listener).accept()
-        _ = try await raw.readResponseHead()
-        var pings = 0
-        while pings < 2 {
-            guard let event = try await raw.nextEvent() else { break }
-            if case .ping = event { pings += 1 }  // the raw core answered it with a pong
+        try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
+            let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
+            defer { raw.close() }
+            let socket = try await Self.nextUpgrade(listener).accept()
+            _ = try await raw.readResponseHead()
+            var pings = 0
+            while pings < 2 {
+                guard let event = try await raw.nextEvent() else { break }
+                if case .ping = event { pings += 1 }  // the raw core answered it with a pong
+            }
+            #expect(pings == 2)
+            try await raw.send { try $0.send(text: "after pings") }
+            var messages = socket.messages.makeAsyncIterator()
+            #expect(try await messages.next() == .text("after pings"))
         }
-        #expect(pings == 2)
-        try await raw.send { try $0.send(text: "after pings") }
-        var messages = socket.messages.makeAsyncIterator()
-        #expect(try await messages.next() == .text("after pings"))
     }
 
     @Test("pingTimeout: a client that stops answering pings is closed with 1011 and messages throws .timeout")
@@ -289,19 +289,19 @@ struct ListenerTests {
         var configuration = WebSocketServerConfiguration()
         configuration.pingInterval = .milliseconds(100)
         configuration.pingTimeout = .milliseconds(50)
-        let listener = try await WebSocketListener.bind(configuration: configuration)
-        defer { Task { await listener.shutDown() } }
-        let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
-        defer { raw.close() }
-        let socket = try await Self.nextUpgrade(listener).accept()
-        _ = try await raw.readResponseHead()
-        // The raw client reads nothing, so its core never answers the ping.
-        var messages = socket.messages.makeAsyncIterator()
-        await #expect { _ = try await messages.next() } throws: { ($0 as? WebSocketError)?.status == .timeout }
-        var events: [ConnectionCore.Event] = []
-        while let event = try await raw.nextEvent() { events.append(event) }
-        #expect(events.first == .ping([]))
-        #expect(events.contains(.closed(.init(code: .internalError, reason: "keepalive ping timeout"))))
+        try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
+            let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
+            defer { raw.close() }
+            let socket = try await Self.nextUpgrade(listener).accept()
+            _ = try await raw.readResponseHead()
+            // The raw client reads nothing, so its core never answers the ping.
+            var messages = socket.messages.makeAsyncIterator()
+            await #expect { _ = try await messages.next() } throws: { ($0 as? WebSocketError)?.status == .timeout }
+            var events: [ConnectionCore.Event] = []
+            while let event = try await raw.nextEvent() { events.append(event) }
+            #expect(events.first == .ping([]))
+            #expect(events.contains(.closed(.init(code: .internalError, reason: "keepalive ping timeout"))))
+        }
     }
 
     // Timing-based by nature: generous margins, and not alongside the 1,000-connection test,
@@ -311,36 +311,36 @@ struct ListenerTests {
         var configuration = WebSocketServerConfiguration()
         configuration.pingInterval = .milliseconds(1200)
         configuration.pingTimeout = .milliseconds(1000)
-        let listener = try await WebSocketListener.bind(configuration: configuration)
-        defer { Task { await listener.shutDown() } }
-        let client = MessageWebSocket()  // answers pings automatically
-        let url = listener.url()
-        let connecting = Task { try await client.connect(to: url) }
-        let socket = try await Self.nextUpgrade(listener).accept()
-        try await connecting.value
-        try await Task.sleep(for: .milliseconds(2600))  // two pings answered
-        try await client.send(text: "still alive")
-        var messages = socket.messages.makeAsyncIterator()
-        #expect(try await messages.next() == .text("still alive"))
-        await client.close()
+        try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
+            let client = MessageWebSocket()  // answers pings automatically
+            let url = listener.url()
+            let connecting = Task { try await client.connect(to: url) }
+            let socket = try await Self.nextUpgrade(listener).accept()
+            try await connecting.value
+            try await Task.sleep(for: .milliseconds(2600))  // two pings answered
+            try await client.send(text: "still alive")
+            var messages = socket.messages.makeAsyncIterator()
+            #expect(try await messages.next() == .text("still alive"))
+            await client.close()
+        }
     }
 
     @Test("listening on IPv6 loopback reports the bound port and serves clients")
     func ipv6() async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.host = "::1"
-        let listener = try await WebSocketListener.bind(configuration: configuration)
-        defer { Task { await listener.shutDown() } }
-        #expect(listener.port > 0)
-        #expect(listener.localAddress == "[::1]:\(listener.port)")
-        #expect(listener.url(path: "x") == "ws://[::1]:\(listener.port)/x")
-        let client = MessageWebSocket()
-        async let connected: Void = client.connect(to: listener.url())
-        let upgrade = try await Self.nextUpgrade(listener)
-        #expect(upgrade.remoteAddress?.hasPrefix("[::1]:") == true)
-        _ = try await upgrade.accept()
-        try await connected
-        await client.close()
+        try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
+            #expect(listener.port > 0)
+            #expect(listener.localAddress == "[::1]:\(listener.port)")
+            #expect(listener.url(path: "x") == "ws://[::1]:\(listener.port)/x")
+            let client = MessageWebSocket()
+            async let connected: Void = client.connect(to: listener.url())
+            let upgrade = try await Self.nextUpgrade(listener)
+            #expect(upgrade.remoteAddress?.hasPrefix("[::1]:") == true)
+            _ = try await upgrade.accept()
+            try await connected
+            await client.close()
+        }
     }
 
     @Test("invalid configurations are refused at bind time", arguments: [

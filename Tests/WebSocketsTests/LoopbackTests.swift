@@ -19,53 +19,53 @@ func openDescriptorCount() -> Int {
 struct LoopbackTests {
     @Test("text, binary, empty and 1 MiB messages echo intact over IPv4")
     func echoOverIPv4() async throws {
-        let server = try await WebSocketServer.echo()
-        defer { Task { await server.shutDown() } }
-        let socket = MessageWebSocket()
-        try await socket.connect(to: server.url(path: "/echo"))
-        let big = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        let messages: [Message] = [.text("héllo"), .binary([0, 1, 2]), .text(""), .binary(big), .text(String(repeating: "z", count: 70_000))]
-        var iterator = socket.messages.makeAsyncIterator()
-        for message in messages {
-            try await socket.send(message)
-            #expect(try await iterator.next() == message)
+        try await withTeardown(await WebSocketServer.echo()) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url(path: "/echo"))
+            let big = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let messages: [Message] = [.text("héllo"), .binary([0, 1, 2]), .text(""), .binary(big), .text(String(repeating: "z", count: 70_000))]
+            var iterator = socket.messages.makeAsyncIterator()
+            for message in messages {
+                try await socket.send(message)
+                #expect(try await iterator.next() == message)
+            }
+            let info = await socket.information
+            #expect(info.remoteAddress == "127.0.0.1:\(server.port)")
+            #expect(info.statistics.messagesReceived == messages.count)
+            try await socket.close(code: .normalClosure, reason: "done")
+            #expect(try await iterator.next() == nil)
+            #expect(await socket.closeStatus?.code == .normalClosure)
         }
-        let info = await socket.information
-        #expect(info.remoteAddress == "127.0.0.1:\(server.port)")
-        #expect(info.statistics.messagesReceived == messages.count)
-        try await socket.close(code: .normalClosure, reason: "done")
-        #expect(try await iterator.next() == nil)
-        #expect(await socket.closeStatus?.code == .normalClosure)
     }
 
     @Test("IPv6 loopback works end to end")
     func echoOverIPv6() async throws {
         var configuration = WebSocketServer.Configuration()
         configuration.host = "::1"
-        let server = try await WebSocketServer.start(configuration: configuration) { socket in
+        try await withTeardown(await WebSocketServer.start(configuration: configuration) { socket in
             for try await message in socket.messages { try await socket.send(message) }
+        }) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: "ws://[::1]:\(server.port)/")
+            try await socket.send(text: "v6")
+            var iterator = socket.messages.makeAsyncIterator()
+            #expect(try await iterator.next() == .text("v6"))
+            #expect(await socket.information.remoteAddress == "[::1]:\(server.port)")
+            await socket.close()
         }
-        defer { Task { await server.shutDown() } }
-        let socket = MessageWebSocket()
-        try await socket.connect(to: "ws://[::1]:\(server.port)/")
-        try await socket.send(text: "v6")
-        var iterator = socket.messages.makeAsyncIterator()
-        #expect(try await iterator.next() == .text("v6"))
-        #expect(await socket.information.remoteAddress == "[::1]:\(server.port)")
-        await socket.close()
     }
 
     @Test("a server-initiated close reaches the client with its code and reason")
     func serverInitiatedClose() async throws {
-        let server = try await WebSocketServer.start { socket in
+        try await withTeardown(await WebSocketServer.start { socket in
             try await socket.close(code: CloseCode(4001), reason: "server says bye")
+        }) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            let ending = await drain(socket)
+            #expect(ending.error == nil)
+            #expect(await socket.closeStatus == WebSocketCloseStatus(code: CloseCode(4001), reason: "server says bye"))
         }
-        defer { Task { await server.shutDown() } }
-        let socket = MessageWebSocket()
-        try await socket.connect(to: server.url())
-        let ending = await drain(socket)
-        #expect(ending.error == nil)
-        #expect(await socket.closeStatus == WebSocketCloseStatus(code: CloseCode(4001), reason: "server says bye"))
     }
 
     @Test("end of stream arriving with the last data is seen at once, not after a timeout", .timeLimit(.minutes(1)))
@@ -111,15 +111,15 @@ struct LoopbackTests {
 
     @Test("a plain HTTP request to the server gets 400 and the client reports handshakeFailed(400)")
     func nonWebSocketRequestGets400() async throws {
-        let server = try await WebSocketServer.echo()
-        defer { Task { await server.shutDown() } }
-        let transport = try await TCPTransport.connect(host: "127.0.0.1", port: server.port)
-        try await transport.write([Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)], isolation: nil)
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let count = try await transport.read(into: &buffer, isolation: nil)
-        let response = String(decoding: buffer[..<count], as: UTF8.self)
-        #expect(response.hasPrefix("HTTP/1.1 400") || response.hasPrefix("HTTP/1.1 426"))
-        transport.close()
+        try await withTeardown(await WebSocketServer.echo()) { server in
+            let transport = try await TCPTransport.connect(host: "127.0.0.1", port: server.port)
+            try await transport.write([Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)], isolation: nil)
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            let count = try await transport.read(into: &buffer, isolation: nil)
+            let response = String(decoding: buffer[..<count], as: UTF8.self)
+            #expect(response.hasPrefix("HTTP/1.1 400") || response.hasPrefix("HTTP/1.1 426"))
+            transport.close()
+        }
     }
 
     @Test("send suspends while the outbound buffer is over its limit (backpressure)")
@@ -127,72 +127,72 @@ struct LoopbackTests {
         let release = AsyncStream<Void>.makeStream()
         var configuration = WebSocketServer.Configuration()
         configuration.maxPendingMessages = 1
-        let server = try await WebSocketServer.start(configuration: configuration) { socket in
+        try await withTeardown(await WebSocketServer.start(configuration: configuration) { socket in
             for await _ in release.stream { break }  // do not read until released
             for try await _ in socket.messages {}
-        }
-        defer { Task { await server.shutDown() } }
-        var control = MessageWebSocketControl()
-        control.outboundBufferSize = 64 * 1024
-        let socket = MessageWebSocket(control: control)
-        try await socket.connect(to: server.url())
-        let chunk = [UInt8](repeating: 1, count: 256 * 1024)
-        let sender = Task {
-            var sent = 0
-            for _ in 0..<200 {
-                try await socket.send(chunk)
-                sent += 1
+        }) { server in
+            var control = MessageWebSocketControl()
+            control.outboundBufferSize = 64 * 1024
+            let socket = MessageWebSocket(control: control)
+            try await socket.connect(to: server.url())
+            let chunk = [UInt8](repeating: 1, count: 256 * 1024)
+            let sender = Task {
+                var sent = 0
+                for _ in 0..<200 {
+                    try await socket.send(chunk)
+                    sent += 1
+                }
+                return sent
             }
-            return sent
+            try await Task.sleep(for: .milliseconds(300))
+            let written = await socket.information.statistics.bytesSent
+            // 200 × 256 KiB = 50 MiB cannot all have gone out while the server is not reading.
+            #expect(written < 40 * 1024 * 1024)
+            release.continuation.yield()
+            #expect(try await sender.value == 200)
+            await socket.close()
         }
-        try await Task.sleep(for: .milliseconds(300))
-        let written = await socket.information.statistics.bytesSent
-        // 200 × 256 KiB = 50 MiB cannot all have gone out while the server is not reading.
-        #expect(written < 40 * 1024 * 1024)
-        release.continuation.yield()
-        #expect(try await sender.value == 200)
-        await socket.close()
     }
 
     @Test("many 1 MiB messages in flight both ways never stall (both ends' buffers full)", .timeLimit(.minutes(1)))
     func largeMessagesInFlightBothWays() async throws {
-        let server = try await WebSocketServer.echo()
-        defer { Task { await server.shutDown() } }
-        let socket = MessageWebSocket()
-        try await socket.connect(to: server.url())
-        let payload = [UInt8](repeating: 0x5A, count: 1 << 20)
-        let count = 48
-        let sender = Task {
-            for _ in 0..<count { try await socket.send(payload) }
+        try await withTeardown(await WebSocketServer.echo()) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            let payload = [UInt8](repeating: 0x5A, count: 1 << 20)
+            let count = 48
+            let sender = Task {
+                for _ in 0..<count { try await socket.send(payload) }
+            }
+            var received = 0
+            for try await message in socket.messages {
+                #expect(message == .binary(payload))
+                received += 1
+                if received == count { break }
+            }
+            try await sender.value
+            #expect(received == count)
+            await socket.close()
         }
-        var received = 0
-        for try await message in socket.messages {
-            #expect(message == .binary(payload))
-            received += 1
-            if received == count { break }
-        }
-        try await sender.value
-        #expect(received == count)
-        await socket.close()
     }
 
     @Test("connect/close cycles release every file descriptor", .exclusiveProcessResources)
     func descriptorsAreReleased() async throws {
-        let server = try await WebSocketServer.echo()
-        defer { Task { await server.shutDown() } }
-        // Warm up lazily created descriptors (event loop, epoll) before measuring.
-        let warmup = MessageWebSocket()
-        try await warmup.connect(to: server.url())
-        await warmup.close()
-        try await Task.sleep(for: .milliseconds(50))
-        let before = openDescriptorCount()
-        for _ in 0..<100 {
-            let socket = MessageWebSocket()
-            try await socket.connect(to: server.url())
-            try await socket.send(text: "x")
-            await socket.close()
+        try await withTeardown(await WebSocketServer.echo()) { server in
+            // Warm up lazily created descriptors (event loop, epoll) before measuring.
+            let warmup = MessageWebSocket()
+            try await warmup.connect(to: server.url())
+            await warmup.close()
+            try await Task.sleep(for: .milliseconds(50))
+            let before = openDescriptorCount()
+            for _ in 0..<100 {
+                let socket = MessageWebSocket()
+                try await socket.connect(to: server.url())
+                try await socket.send(text: "x")
+                await socket.close()
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(openDescriptorCount() <= before + 2)
         }
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(openDescriptorCount() <= before + 2)
     }
 }

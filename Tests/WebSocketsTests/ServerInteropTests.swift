@@ -63,43 +63,43 @@ struct ServerInteropTests {
           arguments: ["on", "off"])
     func echo(compression: String) async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)
-        defer { Task { await server.shutDown() } }
-        let result = try await PythonClient.run(server.url(path: "/echo"), "echo", ["--compression", compression])
-        #expect(result.passed, "\(result)")
-        #expect(result.values("ECHO") == ["text 13 ok", "binary 3 ok", "text 0 ok", "binary 0 ok",
-                                          "binary 1048576 ok", "text 1048576 ok"])
-        // The Python client closed with 1000 "done"; our server echoed the code (§5.5.1).
-        #expect(result.values("CLOSE_RCVD") == ["1000 "])
+        try await withTeardown(await WebSocketServer.logging(log)) { server in
+            let result = try await PythonClient.run(server.url(path: "/echo"), "echo", ["--compression", compression])
+            #expect(result.passed, "\(result)")
+            #expect(result.values("ECHO") == ["text 13 ok", "binary 3 ok", "text 0 ok", "binary 0 ok",
+                                              "binary 1048576 ok", "text 1048576 ok"])
+            // The Python client closed with 1000 "done"; our server echoed the code (§5.5.1).
+            #expect(result.values("CLOSE_RCVD") == ["1000 "])
 
-        #expect(await log.wait { $0.finished.count == 1 })
-        let connection = try #require(log.finished.first)
-        #expect(connection.request.path == "/echo")
-        #expect(connection.messages.map(\.kind) == [.text, .binary, .text, .binary, .binary, .text])
-        #expect(connection.messages[4] == .binary((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }))
-        #expect(connection.messages[5] == .text(String(repeating: "ü", count: 1 << 19)))
-        #expect(connection.streamError == nil)
-        #expect(connection.closeStatus == WebSocketCloseStatus(code: .normalClosure, reason: "done"))
-        #expect((connection.compression != nil) == (compression == "on"))
+            #expect(await log.wait { $0.finished.count == 1 })
+            let connection = try #require(log.finished.first)
+            #expect(connection.request.path == "/echo")
+            #expect(connection.messages.map(\.kind) == [.text, .binary, .text, .binary, .binary, .text])
+            #expect(connection.messages[4] == .binary((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }))
+            #expect(connection.messages[5] == .text(String(repeating: "ü", count: 1 << 19)))
+            #expect(connection.streamError == nil)
+            #expect(connection.closeStatus == WebSocketCloseStatus(code: .normalClosure, reason: "done"))
+            #expect((connection.compression != nil) == (compression == "on"))
+        }
     }
 
     @Test("§5.4: messages the Python client sends as several frames reach the handler whole")
     func fragmented() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)
-        defer { Task { await server.shutDown() } }
-        let result = try await PythonClient.run(server.url(), "fragmented")
-        #expect(result.passed, "\(result)")
-        #expect(result.values("FRAGMENTED") == ["text 3 14 ok", "binary 3 3 ok", "binary 16 1048576 ok", "text 3 30 ok"])
+        try await withTeardown(await WebSocketServer.logging(log)) { server in
+            let result = try await PythonClient.run(server.url(), "fragmented")
+            #expect(result.passed, "\(result)")
+            #expect(result.values("FRAGMENTED") == ["text 3 14 ok", "binary 3 3 ok", "binary 16 1048576 ok", "text 3 30 ok"])
 
-        #expect(await log.wait { $0.finished.count == 1 })
-        let connection = try #require(log.finished.first)
-        // One message per send(), however many frames it took.
-        #expect(connection.messages.count == 4)
-        #expect(connection.messages.first == .text("fragmented ✓"))
-        #expect(connection.messages.dropFirst().first == .binary([1, 2, 3]))
-        #expect(connection.messages.dropFirst(2).first == .binary((0..<16).flatMap { [UInt8](repeating: UInt8($0), count: 64 * 1024) }))
-        #expect(connection.messages.last == .text("only the middle frame has data"))
+            #expect(await log.wait { $0.finished.count == 1 })
+            let connection = try #require(log.finished.first)
+            // One message per send(), however many frames it took.
+            #expect(connection.messages.count == 4)
+            #expect(connection.messages.first == .text("fragmented ✓"))
+            #expect(connection.messages.dropFirst().first == .binary([1, 2, 3]))
+            #expect(connection.messages.dropFirst(2).first == .binary((0..<16).flatMap { [UInt8](repeating: UInt8($0), count: 64 * 1024) }))
+            #expect(connection.messages.last == .text("only the middle frame has data"))
+        }
     }
 
     @Test("§4.2.2 (/subprotocol/): the server selects the first of its subprotocols that the Python client offers",
@@ -111,30 +111,30 @@ struct ServerInteropTests {
           ])
     func subprotocol(offered: [String], expected: String) async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log) { $0.subprotocols = ["chat.v2", "chat.v1"] }
-        defer { Task { await server.shutDown() } }
-        let result = try await PythonClient.run(server.url(), "subprotocol", offered.flatMap { ["--subprotocol", $0] })
-        #expect(result.passed, "\(result)")
-        #expect(result.values("SUBPROTOCOL") == [expected])
-        #expect(await log.wait { $0.finished.count == 1 })
-        let connection = try #require(log.finished.first)
-        #expect(connection.request.protocols == offered)
-        #expect(connection.negotiatedProtocol == (expected == "-" ? nil : expected))
+        try await withTeardown(await WebSocketServer.logging(log) { $0.subprotocols = ["chat.v2", "chat.v1"] }) { server in
+            let result = try await PythonClient.run(server.url(), "subprotocol", offered.flatMap { ["--subprotocol", $0] })
+            #expect(result.passed, "\(result)")
+            #expect(result.values("SUBPROTOCOL") == [expected])
+            #expect(await log.wait { $0.finished.count == 1 })
+            let connection = try #require(log.finished.first)
+            #expect(connection.request.protocols == offered)
+            #expect(connection.negotiatedProtocol == (expected == "-" ? nil : expected))
+        }
     }
 
     @Test("§7.1.2/§5.5.1: a close the Python client starts reaches the handler's closeStatus, and the server echoes the code",
           arguments: [(UInt16(1000), ""), (4000, "client reason"), (4999, "bye ✓"), (3000, "")])
     func clientCloses(code: UInt16, reason: String) async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)
-        defer { Task { await server.shutDown() } }
-        let result = try await PythonClient.run(server.url(), "close", ["--close-code", "\(code)", "--close-reason", reason])
-        #expect(result.passed, "\(result)")
-        #expect(result.values("CLOSE_RCVD") == ["\(code) "])
-        #expect(await log.wait { $0.finished.count == 1 })
-        let connection = try #require(log.finished.first)
-        #expect(connection.streamError == nil)  // the messages stream finished normally
-        #expect(connection.closeStatus == WebSocketCloseStatus(code: CloseCode(code), reason: reason))
+        try await withTeardown(await WebSocketServer.logging(log)) { server in
+            let result = try await PythonClient.run(server.url(), "close", ["--close-code", "\(code)", "--close-reason", reason])
+            #expect(result.passed, "\(result)")
+            #expect(result.values("CLOSE_RCVD") == ["\(code) "])
+            #expect(await log.wait { $0.finished.count == 1 })
+            let connection = try #require(log.finished.first)
+            #expect(connection.streamError == nil)  // the messages stream finished normally
+            #expect(connection.closeStatus == WebSocketCloseStatus(code: CloseCode(code), reason: reason))
+        }
     }
 
     @Test("§7.4.1: shutDown closes with 1001 going away, and the Python client sees 1001", .timeLimit(.minutes(1)))
@@ -160,49 +160,49 @@ struct ServerInteropTests {
     @Test("§5.5.2/§5.5.3: pings from the Python client are answered with pongs and never surface as messages")
     func pings() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)
-        defer { Task { await server.shutDown() } }
-        let result = try await PythonClient.run(server.url(), "ping")
-        #expect(result.passed, "\(result)")
-        #expect(result.values("PONG") == ["73776966743f ok", "random ok"])
-        #expect(await log.wait { $0.finished.count == 1 })
-        #expect(log.finished.first?.messages == [.text("after the pings")])
+        try await withTeardown(await WebSocketServer.logging(log)) { server in
+            let result = try await PythonClient.run(server.url(), "ping")
+            #expect(result.passed, "\(result)")
+            #expect(result.values("PONG") == ["73776966743f ok", "random ok"])
+            #expect(await log.wait { $0.finished.count == 1 })
+            #expect(log.finished.first?.messages == [.text("after the pings")])
+        }
     }
 
     @Test("RFC 7692 §7.1: websockets' default permessage-deflate offer is accepted with 12-bit windows; large messages round-trip compressed")
     func compressionNegotiated() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)  // compression: .serverDefault
-        defer { Task { await server.shutDown() } }
-        let result = try await PythonClient.run(server.url(), "compression")
-        #expect(result.passed, "\(result)")
-        #expect(result.values("EXTENSIONS") == ["permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"])
-        #expect(result.values("DEFLATE") == ["12 12"])
-        #expect(result.values("ECHO").count == 5)
-        #expect(await log.wait { $0.finished.count == 1 })
-        let connection = try #require(log.finished.first)
-        #expect(connection.compression == PerMessageDeflate.Parameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12))
-        let stats = connection.statistics.compression
-        #expect(stats.uncompressedBytesReceived > 3 << 20)
-        #expect(stats.compressedBytesReceived * 4 < stats.uncompressedBytesReceived)
-        #expect(stats.compressedBytesSent * 4 < stats.uncompressedBytesSent)
+        try await withTeardown(await WebSocketServer.logging(log)) { server in  // compression: .serverDefault
+            let result = try await PythonClient.run(server.url(), "compression")
+            #expect(result.passed, "\(result)")
+            #expect(result.values("EXTENSIONS") == ["permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"])
+            #expect(result.values("DEFLATE") == ["12 12"])
+            #expect(result.values("ECHO").count == 5)
+            #expect(await log.wait { $0.finished.count == 1 })
+            let connection = try #require(log.finished.first)
+            #expect(connection.compression == PerMessageDeflate.Parameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12))
+            let stats = connection.statistics.compression
+            #expect(stats.uncompressedBytesReceived > 3 << 20)
+            #expect(stats.compressedBytesReceived * 4 < stats.uncompressedBytesReceived)
+            #expect(stats.compressedBytesSent * 4 < stats.uncompressedBytesSent)
+        }
     }
 
     @Test("RFC 7692 §5: with compression = .disabled the offer is declined and messages flow uncompressed")
     func compressionDeclined() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log) { $0.compression = .disabled }
-        defer { Task { await server.shutDown() } }
-        let result = try await PythonClient.run(server.url(), "compression")
-        #expect(result.passed, "\(result)")
-        #expect(result.values("EXTENSIONS") == ["-"])
-        #expect(result.values("DEFLATE") == ["-"])
-        #expect(result.values("ECHO").count == 5)
-        #expect(await log.wait { $0.finished.count == 1 })
-        let connection = try #require(log.finished.first)
-        #expect(connection.request.extensions?.contains("permessage-deflate") == true)  // it was offered
-        #expect(connection.compression == nil)
-        #expect(connection.statistics.compression.compressedBytesReceived == 0)
-        #expect(connection.statistics.bytesReceived > 3 << 20)
+        try await withTeardown(await WebSocketServer.logging(log) { $0.compression = .disabled }) { server in
+            let result = try await PythonClient.run(server.url(), "compression")
+            #expect(result.passed, "\(result)")
+            #expect(result.values("EXTENSIONS") == ["-"])
+            #expect(result.values("DEFLATE") == ["-"])
+            #expect(result.values("ECHO").count == 5)
+            #expect(await log.wait { $0.finished.count == 1 })
+            let connection = try #require(log.finished.first)
+            #expect(connection.request.extensions?.contains("permessage-deflate") == true)  // it was offered
+            #expect(connection.compression == nil)
+            #expect(connection.statistics.compression.compressedBytesReceived == 0)
+            #expect(connection.statistics.bytesReceived > 3 << 20)
+        }
     }
 }

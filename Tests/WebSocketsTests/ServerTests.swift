@@ -384,168 +384,168 @@ struct ServerHandshakeRejectionTests {
           arguments: cases)
     func rejected(_ testCase: Case) async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)
-        defer { Task { await server.shutDown() } }
+        try await withTeardown(await WebSocketServer.logging(log)) { server in
 
-        let client = try await RawClient.connect(to: server.port)
-        defer { client.close() }
-        try await client.send(testCase.request)
-        let (response, afterHead) = try await client.readHead()
-        #expect(response.status == testCase.status)
-        for (name, value) in testCase.requiredHeaders {
-            #expect(response.values(name) == [value], "\(name)")
+            let client = try await RawClient.connect(to: server.port)
+            defer { client.close() }
+            try await client.send(testCase.request)
+            let (response, afterHead) = try await client.readHead()
+            #expect(response.status == testCase.status)
+            for (name, value) in testCase.requiredHeaders {
+                #expect(response.values(name) == [value], "\(name)")
+            }
+            #expect(response.values("Connection").contains { $0.lowercased().contains("close") })
+            #expect(response.values("Sec-WebSocket-Accept").isEmpty)
+            // The server closes the connection once the response is written: read to end of stream.
+            let rest = try await client.readToEnd()
+            #expect(rest != nil, "the server left the connection open after rejecting it")
+            let body = afterHead + (rest ?? [])
+            #expect(response.values("Content-Length") == ["\(body.count)"])
+            #expect(String(decoding: body, as: UTF8.self).hasPrefix("Failed to open a WebSocket connection"))
+
+            // Rejected requests never reach the handler, and the server still serves.
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            try await socket.send(text: "still serving")
+            var iterator = socket.messages.makeAsyncIterator()
+            #expect(try await iterator.next() == .text("still serving"))
+            try await socket.close(code: .normalClosure)
+            #expect(await log.wait { $0.finished.count == 1 })
+            #expect(log.started == 1)
         }
-        #expect(response.values("Connection").contains { $0.lowercased().contains("close") })
-        #expect(response.values("Sec-WebSocket-Accept").isEmpty)
-        // The server closes the connection once the response is written: read to end of stream.
-        let rest = try await client.readToEnd()
-        #expect(rest != nil, "the server left the connection open after rejecting it")
-        let body = afterHead + (rest ?? [])
-        #expect(response.values("Content-Length") == ["\(body.count)"])
-        #expect(String(decoding: body, as: UTF8.self).hasPrefix("Failed to open a WebSocket connection"))
-
-        // Rejected requests never reach the handler, and the server still serves.
-        let socket = MessageWebSocket()
-        try await socket.connect(to: server.url())
-        try await socket.send(text: "still serving")
-        var iterator = socket.messages.makeAsyncIterator()
-        #expect(try await iterator.next() == .text("still serving"))
-        try await socket.close(code: .normalClosure)
-        #expect(await log.wait { $0.finished.count == 1 })
-        #expect(log.started == 1)
     }
 
     @Test("a lower maxRequestHeadSize is enforced: one byte over gets 431")
     func configuredHeadLimit() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log) { $0.maxRequestHeadSize = 1024 }
-        defer { Task { await server.shutDown() } }
-        let valid = RawClient.upgradeRequest()
-        // A valid request padded to exactly the limit is accepted...
-        let fits = RawClient.upgradeRequest(adding: [("X-Pad", String(repeating: "p", count: 1024 - valid.utf8.count - 9))])
-        #expect(fits.utf8.count == 1024)
-        let accepted = try await RawClient.connect(to: server.port)
-        defer { accepted.close() }
-        try await accepted.send(fits)
-        #expect(try await accepted.readHead().0.status == 101)
-        // ...one byte more is not (the server answers once 1024 bytes arrived without the head's end).
-        let over = RawClient.upgradeRequest(adding: [("X-Pad", String(repeating: "p", count: 1024 - valid.utf8.count - 8))])
-        let rejected = try await RawClient.connect(to: server.port)
-        defer { rejected.close() }
-        try await rejected.send(bytes: Array(over.utf8.prefix(1024)))
-        #expect(try await rejected.readHead().0.status == 431)
-        #expect(try await rejected.readToEnd() != nil)
+        try await withTeardown(await WebSocketServer.logging(log) { $0.maxRequestHeadSize = 1024 }) { server in
+            let valid = RawClient.upgradeRequest()
+            // A valid request padded to exactly the limit is accepted...
+            let fits = RawClient.upgradeRequest(adding: [("X-Pad", String(repeating: "p", count: 1024 - valid.utf8.count - 9))])
+            #expect(fits.utf8.count == 1024)
+            let accepted = try await RawClient.connect(to: server.port)
+            defer { accepted.close() }
+            try await accepted.send(fits)
+            #expect(try await accepted.readHead().0.status == 101)
+            // ...one byte more is not (the server answers once 1024 bytes arrived without the head's end).
+            let over = RawClient.upgradeRequest(adding: [("X-Pad", String(repeating: "p", count: 1024 - valid.utf8.count - 8))])
+            let rejected = try await RawClient.connect(to: server.port)
+            defer { rejected.close() }
+            try await rejected.send(bytes: Array(over.utf8.prefix(1024)))
+            #expect(try await rejected.readHead().0.status == 431)
+            #expect(try await rejected.readToEnd() != nil)
+        }
     }
 
     @Test("all the malformed requests at once on one server: every one rejected, then a normal client is served")
     func manyRejectionsThenService() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)
-        defer { Task { await server.shutDown() } }
-        let statuses = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-            for (index, testCase) in Self.cases.enumerated() {
-                group.addTask {
-                    let client = try await RawClient.connect(to: server.port)
-                    defer { client.close() }
-                    try await client.send(testCase.request)
-                    let status = try await client.readHead().0.status
-                    #expect(try await client.readToEnd() != nil, "\(testCase.name): left open")
-                    return (index, status)
+        try await withTeardown(await WebSocketServer.logging(log)) { server in
+            let statuses = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                for (index, testCase) in Self.cases.enumerated() {
+                    group.addTask {
+                        let client = try await RawClient.connect(to: server.port)
+                        defer { client.close() }
+                        try await client.send(testCase.request)
+                        let status = try await client.readHead().0.status
+                        #expect(try await client.readToEnd() != nil, "\(testCase.name): left open")
+                        return (index, status)
+                    }
                 }
+                var statuses = [Int](repeating: 0, count: Self.cases.count)
+                for try await (index, status) in group { statuses[index] = status }
+                return statuses
             }
-            var statuses = [Int](repeating: 0, count: Self.cases.count)
-            for try await (index, status) in group { statuses[index] = status }
-            return statuses
+            #expect(statuses == Self.cases.map(\.status))
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            try await socket.send([1, 2, 3])
+            var iterator = socket.messages.makeAsyncIterator()
+            #expect(try await iterator.next() == .binary([1, 2, 3]))
+            await socket.close()
+            #expect(log.started == 1)
         }
-        #expect(statuses == Self.cases.map(\.status))
-        let socket = MessageWebSocket()
-        try await socket.connect(to: server.url())
-        try await socket.send([1, 2, 3])
-        var iterator = socket.messages.makeAsyncIterator()
-        #expect(try await iterator.next() == .binary([1, 2, 3]))
-        await socket.close()
-        #expect(log.started == 1)
     }
 
     @Test("§4.2.2: a valid raw request gets 101 with the accept value of the RFC's example key, and frames sent right behind it are served")
     func validRawHandshake() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)
-        defer { Task { await server.shutDown() } }
-        let client = try await RawClient.connect(to: server.port)
-        defer { client.close() }
-        // The head and a masked text frame in one write: the frame arrives with the head (§4.2.2
-        // "the server [...] can begin sending and receiving data" once the 101 is out).
-        try await client.send(bytes: Array(RawClient.upgradeRequest(target: "/chat?room=1").utf8)
-            + RawFrame.clientFrame(opcode: 0x1, Array("hi".utf8)))
-        let (response, afterHead) = try await client.readHead()
-        #expect(response.status == 101)
-        #expect(response.values("Upgrade").map { $0.lowercased() } == ["websocket"])
-        #expect(response.values("Connection").map { $0.lowercased() } == ["upgrade"])
-        // §1.3: the sample key "dGhlIHNhbXBsZSBub25jZQ==" gives "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".
-        #expect(response.values("Sec-WebSocket-Accept") == ["s3pPLMBiTxaQ9kYGzzhZRbK+xOo="])
-        #expect(response.values("Sec-WebSocket-Protocol").isEmpty)
-        #expect(response.values("Sec-WebSocket-Extensions").isEmpty)  // nothing was offered
+        try await withTeardown(await WebSocketServer.logging(log)) { server in
+            let client = try await RawClient.connect(to: server.port)
+            defer { client.close() }
+            // The head and a masked text frame in one write: the frame arrives with the head (§4.2.2
+            // "the server [...] can begin sending and receiving data" once the 101 is out).
+            try await client.send(bytes: Array(RawClient.upgradeRequest(target: "/chat?room=1").utf8)
+                + RawFrame.clientFrame(opcode: 0x1, Array("hi".utf8)))
+            let (response, afterHead) = try await client.readHead()
+            #expect(response.status == 101)
+            #expect(response.values("Upgrade").map { $0.lowercased() } == ["websocket"])
+            #expect(response.values("Connection").map { $0.lowercased() } == ["upgrade"])
+            // §1.3: the sample key "dGhlIHNhbXBsZSBub25jZQ==" gives "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".
+            #expect(response.values("Sec-WebSocket-Accept") == ["s3pPLMBiTxaQ9kYGzzhZRbK+xOo="])
+            #expect(response.values("Sec-WebSocket-Protocol").isEmpty)
+            #expect(response.values("Sec-WebSocket-Extensions").isEmpty)  // nothing was offered
 
-        var received = afterHead
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        while RawFrame.decode(received) == nil {
-            let count = try await client.transport.read(into: &buffer, isolation: nil)
-            guard count > 0 else { break }
-            received += buffer[..<count]
+            var received = afterHead
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            while RawFrame.decode(received) == nil {
+                let count = try await client.transport.read(into: &buffer, isolation: nil)
+                guard count > 0 else { break }
+                received += buffer[..<count]
+            }
+            // §5.1: the echo comes back unmasked.
+            #expect(RawFrame.decode(received)?.0 == RawFrame(fin: true, opcode: 0x1, payload: Array("hi".utf8)))
+
+            try await client.send(bytes: RawFrame.clientFrame(opcode: 0x8, [0x03, 0xE8]))
+            let rest = try await client.readToEnd()
+            // §5.5.1: the server answers the close, then (§7.1.1) closes the TCP connection first.
+            #expect(rest.flatMap { RawFrame.decode($0)?.0.closeCode } == 1000)
+            #expect(await log.wait { $0.finished.count == 1 })
+            let connection = log.finished.first
+            #expect(connection?.request.path == "/chat")
+            #expect(connection?.request.query == "room=1")
+            #expect(connection?.messages == [.text("hi")])
+            #expect(connection?.closeStatus == WebSocketCloseStatus(code: .normalClosure, reason: ""))
         }
-        // §5.1: the echo comes back unmasked.
-        #expect(RawFrame.decode(received)?.0 == RawFrame(fin: true, opcode: 0x1, payload: Array("hi".utf8)))
-
-        try await client.send(bytes: RawFrame.clientFrame(opcode: 0x8, [0x03, 0xE8]))
-        let rest = try await client.readToEnd()
-        // §5.5.1: the server answers the close, then (§7.1.1) closes the TCP connection first.
-        #expect(rest.flatMap { RawFrame.decode($0)?.0.closeCode } == 1000)
-        #expect(await log.wait { $0.finished.count == 1 })
-        let connection = log.finished.first
-        #expect(connection?.request.path == "/chat")
-        #expect(connection?.request.query == "room=1")
-        #expect(connection?.messages == [.text("hi")])
-        #expect(connection?.closeStatus == WebSocketCloseStatus(code: .normalClosure, reason: ""))
     }
 
     @Test("§5.1: an unmasked frame from a client fails the connection with 1002")
     func unmaskedClientFrame() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log)
-        defer { Task { await server.shutDown() } }
-        let client = try await RawClient.connect(to: server.port)
-        defer { client.close() }
-        try await client.send(RawClient.upgradeRequest())
-        let (response, afterHead) = try await client.readHead()
-        #expect(response.status == 101)
-        try await client.send(bytes: RawFrame.clientFrame(opcode: 0x1, Array("bare".utf8), mask: nil))
-        let rest = try await client.readToEnd()
-        #expect(rest != nil, "the server did not close the connection")
-        #expect(RawFrame.decode(afterHead + (rest ?? []))?.0.closeCode == 1002)
-        #expect(await log.wait { $0.finished.count == 1 })
-        #expect(log.finished.first?.streamError == .protocolViolation(.protocolError))
-        #expect(log.finished.first?.messages == [])
+        try await withTeardown(await WebSocketServer.logging(log)) { server in
+            let client = try await RawClient.connect(to: server.port)
+            defer { client.close() }
+            try await client.send(RawClient.upgradeRequest())
+            let (response, afterHead) = try await client.readHead()
+            #expect(response.status == 101)
+            try await client.send(bytes: RawFrame.clientFrame(opcode: 0x1, Array("bare".utf8), mask: nil))
+            let rest = try await client.readToEnd()
+            #expect(rest != nil, "the server did not close the connection")
+            #expect(RawFrame.decode(afterHead + (rest ?? []))?.0.closeCode == 1002)
+            #expect(await log.wait { $0.finished.count == 1 })
+            #expect(log.finished.first?.streamError == .protocolViolation(.protocolError))
+            #expect(log.finished.first?.messages == [])
+        }
     }
 
     @Test("a client that connects and never sends its request is dropped after handshakeTimeout", .timeLimit(.minutes(1)))
     func silentClientIsDropped() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log) { $0.handshakeTimeout = .milliseconds(300) }
-        defer { Task { await server.shutDown() } }
-        let clock = ContinuousClock()
-        let started = clock.now
-        let silent = try await RawClient.connect(to: server.port)
-        defer { silent.close() }
-        let partial = try await RawClient.connect(to: server.port)
-        defer { partial.close() }
-        try await partial.send("GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\n")  // and then nothing
-        // Both are dropped once the configured 300 ms have passed. (No upper bound: a loaded
-        // 2-core machine running the whole suite has been seen to stall timers for seconds.)
-        #expect(try await silent.readToEnd(timeout: .seconds(30)) == [])
-        #expect(try await partial.readToEnd(timeout: .seconds(30)) == [])
-        #expect(clock.now - started >= .milliseconds(300))
-        #expect(log.started == 0)
+        try await withTeardown(await WebSocketServer.logging(log) { $0.handshakeTimeout = .milliseconds(300) }) { server in
+            let clock = ContinuousClock()
+            let started = clock.now
+            let silent = try await RawClient.connect(to: server.port)
+            defer { silent.close() }
+            let partial = try await RawClient.connect(to: server.port)
+            defer { partial.close() }
+            try await partial.send("GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\n")  // and then nothing
+            // Both are dropped once the configured 300 ms have passed. (No upper bound: a loaded
+            // 2-core machine running the whole suite has been seen to stall timers for seconds.)
+            #expect(try await silent.readToEnd(timeout: .seconds(30)) == [])
+            #expect(try await partial.readToEnd(timeout: .seconds(30)) == [])
+            #expect(clock.now - started >= .milliseconds(300))
+            #expect(log.started == 0)
+        }
     }
 }
 
@@ -555,48 +555,48 @@ struct ServerHandshakeRejectionTests {
 struct ServerHandlerTests {
     @Test("§7.1.2: when the handler returns, the server closes the connection with 1000")
     func handlerReturnCloses() async throws {
-        let server = try await WebSocketServer.start { socket in
+        try await withTeardown(await WebSocketServer.start { socket in
             try await socket.send(text: "bye")
+        }) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            let ending = await drain(socket)
+            #expect(ending.messages == [.text("bye")])
+            #expect(ending.error == nil)
+            #expect(await socket.closeStatus?.code == .normalClosure)
         }
-        defer { Task { await server.shutDown() } }
-        let socket = MessageWebSocket()
-        try await socket.connect(to: server.url())
-        let ending = await drain(socket)
-        #expect(ending.messages == [.text("bye")])
-        #expect(ending.error == nil)
-        #expect(await socket.closeStatus?.code == .normalClosure)
     }
 
     @Test("§7.4.1: when the handler throws, the server closes the connection with 1011")
     func handlerThrowCloses() async throws {
-        let server = try await WebSocketServer.start { _ in
+        try await withTeardown(await WebSocketServer.start { _ in
             throw PeerError("the application failed")
+        }) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            let ending = await drain(socket)
+            #expect(ending.error == nil)
+            #expect(await socket.closeStatus?.code == .internalError)
         }
-        defer { Task { await server.shutDown() } }
-        let socket = MessageWebSocket()
-        try await socket.connect(to: server.url())
-        let ending = await drain(socket)
-        #expect(ending.error == nil)
-        #expect(await socket.closeStatus?.code == .internalError)
     }
 
     @Test("the handler sees the request path, query and offered subprotocols; the server picks its own first preference")
     func requestAndSubprotocol() async throws {
         let log = ServerLog()
-        let server = try await WebSocketServer.logging(log) { $0.subprotocols = ["b", "a"] }
-        defer { Task { await server.shutDown() } }
-        var control = MessageWebSocketControl()
-        control.supportedProtocols = ["a", "b", "c"]
-        let socket = MessageWebSocket(control: control)
-        try await socket.connect(to: server.url(path: "/room/7?user=x"))
-        #expect(await socket.information.negotiatedProtocol == "b")
-        try await socket.close(code: .normalClosure)
-        #expect(await log.wait { $0.finished.count == 1 })
-        let connection = log.finished.first
-        #expect(connection?.request.path == "/room/7")
-        #expect(connection?.request.query == "user=x")
-        #expect(connection?.request.protocols == ["a", "b", "c"])
-        #expect(connection?.negotiatedProtocol == "b")
+        try await withTeardown(await WebSocketServer.logging(log) { $0.subprotocols = ["b", "a"] }) { server in
+            var control = MessageWebSocketControl()
+            control.supportedProtocols = ["a", "b", "c"]
+            let socket = MessageWebSocket(control: control)
+            try await socket.connect(to: server.url(path: "/room/7?user=x"))
+            #expect(await socket.information.negotiatedProtocol == "b")
+            try await socket.close(code: .normalClosure)
+            #expect(await log.wait { $0.finished.count == 1 })
+            let connection = log.finished.first
+            #expect(connection?.request.path == "/room/7")
+            #expect(connection?.request.query == "user=x")
+            #expect(connection?.request.protocols == ["a", "b", "c"])
+            #expect(connection?.negotiatedProtocol == "b")
+        }
     }
 }
 
