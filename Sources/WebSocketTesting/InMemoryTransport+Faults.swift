@@ -30,7 +30,7 @@ extension InMemoryTransport {
         /// on the next non-empty write, delivering nothing. `nil`: never.
         public var dropAfterBytes: Int?
 
-        /// Fails the next write (empty or not) with this error, delivering none of its bytes. Cleared
+        /// Fails the next write that carries bytes with this error, delivering none of its bytes. Cleared
         /// by that write; the write after it goes through. `nil`: no failure.
         public var failNextWrite: WebSocketError?
 

@@ -91,11 +91,15 @@ public final class InMemoryTransport: Transport {
     /// Reads at most `buffer.count` bytes, from one segment (see the type's delivery model); suspends
     /// while nothing has arrived.
     /// - Returns: the number of bytes read; 0 once the peer closed (or half-closed) and every byte
-    ///   before that has been read. An empty `buffer` reads nothing and returns 0 at once.
-    /// - Throws: ``WebSocketError`` `.closed` after a local ``close()``, `.connectionAborted` after a
-    ///   drop, `.operationCanceled` if the task is cancelled while suspended, `.invalidState` if
-    ///   another read on this end is already suspended.
+    ///   before that has been read.
+    /// - Throws: ``WebSocketError`` `.invalidArgument` for an empty `buffer`, at once and consuming
+    ///   nothing (as for every ``Transport``: 0 would mean end of stream); `.closed` after a local
+    ///   ``close()``, `.connectionAborted` after a drop, `.operationCanceled` if the task is
+    ///   cancelled while suspended, `.invalidState` if another read on this end is already suspended.
     public func read(into buffer: inout [UInt8], isolation: isolated (any Actor)? = #isolation) async throws -> Int {
+        guard !buffer.isEmpty else {
+            throw WebSocketError(.invalidArgument, "read needs a buffer of at least one byte")
+        }
         while true {
             switch pipe.read(end: end, into: &buffer) {
             case .bytes(let count):
@@ -111,13 +115,16 @@ public final class InMemoryTransport: Transport {
     /// Hands all bytes of `buffers` to the medium as one write and returns without waiting for the
     /// reader (or for a ``Faults/writeDelay``).
     ///
-    /// Applies this end's ``faults``. An empty write delivers nothing (but does consume
-    /// ``Faults/failNextWrite``).
+    /// Applies this end's ``faults`` to writes with bytes. A write with no bytes (`[]`, or only
+    /// empty buffers) returns at once, as for every ``Transport``: it delivers nothing, throws
+    /// nothing (even after ``close()``), and applies no fault (``Faults/failNextWrite`` stays set
+    /// for the next write with bytes).
     /// - Throws: ``WebSocketError`` `.closed` after a local ``close()`` or ``closeWrite()``;
     ///   `.connectionAborted` after the peer closed or the connection dropped (including the write
     ///   that crosses ``Faults/dropAfterBytes``, of which only the bytes up to the limit arrive); the
     ///   error in ``Faults/failNextWrite`` once, with nothing delivered.
     public func write(_ buffers: [[UInt8]], isolation: isolated (any Actor)? = #isolation) async throws {
+        guard buffers.contains(where: { !$0.isEmpty }) else { return }
         let outcome = pipe.write(end: end, buffers)
         if let tap = outcome.tap, !outcome.delivered.isEmpty {
             tap(outcome.delivered)

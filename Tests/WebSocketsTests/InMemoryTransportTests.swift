@@ -82,11 +82,11 @@ struct InMemoryTransportTests {
         #expect(server.bytesRead == 10)
     }
 
-    @Test func readWithEmptyBufferReturnsZeroWithoutWaitingOrConsuming() async throws {
+    @Test func readWithEmptyBufferThrowsInvalidArgumentWithoutWaitingOrConsuming() async throws {
         let (client, server) = InMemoryTransport.makePair()
-        #expect(try await Self.readOnce(server, capacity: 0) == [])
+        #expect(await Self.status { _ = try await Self.readOnce(server, capacity: 0) } == .invalidArgument)
         try await client.write([[1]])
-        #expect(try await Self.readOnce(server, capacity: 0) == [])
+        #expect(await Self.status { _ = try await Self.readOnce(server, capacity: 0) } == .invalidArgument)
         #expect(try await Self.readOnce(server) == [1])
     }
 

@@ -140,7 +140,7 @@ public final class TCPTransport: Transport {
     /// - Returns: the byte count, or 0 at end of stream (the peer closed or shut down its side).
     /// - Throws: `.connectionAborted` (reset, timed out, ...), `.closed` after ``close()``,
     ///   `.operationCanceled` if the task is cancelled while waiting, `.invalidArgument` for an
-    ///   empty buffer.
+    ///   empty buffer (checked first, as for every ``Transport``).
     public func read(into buffer: inout [UInt8], isolation: isolated (any Actor)? = #isolation) async throws -> Int {
         guard !buffer.isEmpty else {
             throw WebSocketError(.invalidArgument, "read needs a buffer of at least one byte")
@@ -169,7 +169,9 @@ public final class TCPTransport: Transport {
     }
 
     /// Writes all of `buffers` with `sendmsg` (gathered, `MSG_NOSIGNAL`), continuing after partial
-    /// writes and waiting for writability on `EAGAIN`. Empty buffers are skipped.
+    /// writes and waiting for writability on `EAGAIN`. Empty buffers are skipped; a write with no
+    /// bytes returns at once without a system call, even after ``close()`` (as for every
+    /// ``Transport``).
     /// - Throws: `.connectionAborted` (broken pipe, reset, ...), `.closed` after ``close()``,
     ///   `.operationCanceled` if the task is cancelled while waiting.
     public func write(_ buffers: [[UInt8]], isolation: isolated (any Actor)? = #isolation) async throws {

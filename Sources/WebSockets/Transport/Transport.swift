@@ -16,20 +16,31 @@ public protocol Transport: AnyObject, Sendable {
     /// `buffer.count` is the most that may be read; the caller keeps the buffer and reuses it, so a
     /// transport reads straight into it (one copy from the kernel, no allocation per read).
     /// Suspends until at least one byte is available.
-    /// - Returns: the number of bytes read, or 0 once the peer has ended the stream.
-    /// - Throws: ``WebSocketError`` (for example `.connectionAborted`) when the stream failed, or
-    ///   after ``close()``.
+    ///
+    /// An empty `buffer` is a usage error, the same for every transport: the read throws
+    /// `.invalidArgument` at once, before looking at the stream (even after ``close()``), and
+    /// consumes nothing. It cannot return 0, because 0 means the stream ended.
+    /// - Returns: the number of bytes read (at least 1), or 0 once the peer has ended the stream.
+    /// - Throws: ``WebSocketError``: `.invalidArgument` for an empty `buffer`; `.closed` after
+    ///   ``close()``; another status (for example `.connectionAborted`) when the stream failed.
     func read(into buffer: inout [UInt8], isolation: isolated (any Actor)?) async throws -> Int
 
     /// Writes every byte of `buffers`, in order, as one gathered write where the medium allows.
     ///
-    /// Returns once all bytes were handed to the medium (for TCP: the kernel's send buffer).
+    /// Returns once all bytes were handed to the medium (for TCP: the kernel's send buffer). Empty
+    /// buffers among others are skipped.
+    ///
+    /// A write with no bytes at all (`[]`, `[[]]`, only empty buffers) is the same for every
+    /// transport: it returns at once, writes nothing and throws nothing, whatever the state of the
+    /// stream (even after ``close()``). There is nothing to deliver, so nothing can fail.
     /// - Throws: ``WebSocketError`` when the stream failed or was closed; what was written is unknown.
     func write(_ buffers: [[UInt8]], isolation: isolated (any Actor)?) async throws
 
     /// Closes both directions and releases the underlying resources (the file descriptor).
     ///
-    /// Idempotent. A pending read returns 0 or throws, a pending write throws.
+    /// Idempotent. A pending read returns 0 or throws, a pending write throws. Synchronous and
+    /// callable from any thread, so it never waits: a transport with a goodbye of its own (TLS
+    /// `close_notify`) sends it best effort, only what the medium takes at once.
     func close()
 
     /// The local endpoint as `host:port` (IPv6 as `[addr]:port`), when the medium has one.
