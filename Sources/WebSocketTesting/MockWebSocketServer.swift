@@ -28,6 +28,8 @@ public actor MockWebSocketServer {
     private var events: [ConnectionCore.Event] = []
     private var respondsAutomatically = true
     private var reachedEnd = false
+    /// Whether this peer ended its side of the stream after the close handshake.
+    private var endedStream = false
 
     /// A peer on `transport` (the server end of an ``InMemoryTransport`` pair).
     public init(transport: InMemoryTransport) {
@@ -192,15 +194,22 @@ public actor MockWebSocketServer {
     }
 
     private func collect() {
-        while let event = core.nextEvent() { events.append(event) }
+        while let event = core.nextEvent() {
+            // A scripted peer answers nothing on its own: a violation's close frame goes out at once.
+            if case .failed = event { core.closeAfterFailure() }
+            events.append(event)
+        }
     }
 
     private func writeAutomaticReplies() async throws {
         let output = core.takeOutput()
-        guard respondsAutomatically, !output.isEmpty else { return }
-        try? await transport.write(output, isolation: self)
-        if core.state == .closed, !reachedEnd {
-            transport.closeWrite()  // §7.1.1: the server ends the TCP connection first
+        guard respondsAutomatically else { return }
+        if !output.isEmpty { try? await transport.write(output, isolation: self) }
+        if core.state == .closed, !reachedEnd, !endedStream {
+            // §7.1.1: once the close handshake is over (either side started it), the server ends
+            // the TCP connection first; the client waits for that before its `messages` ends.
+            endedStream = true
+            transport.closeWrite()
         }
     }
 }

@@ -193,10 +193,11 @@ public actor MessageWebSocket {
         configuration.maxMessageSize = control.maxMessageSize
         configuration.deflate = opened.deflate
         if let options = control.compression.options { configuration.deflateOptions = options }
+        // `self.control`, not the snapshot: `setMessageType` may have run while connecting.
         let connection = WebSocketConnection(
             transport: opened.transport, role: .client, configuration: configuration, inbox: inbox,
             closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
-            messageType: control.messageType)
+            messageType: self.control.messageType)
         connectionInformation.negotiatedProtocol = opened.result.subprotocol
         connectionInformation.negotiatedExtensions = opened.result.extensions
         connectionInformation.compression = opened.deflate
@@ -278,6 +279,10 @@ public actor MessageWebSocket {
     }
 
     private func closeConnection(code: CloseCode?, reason: String) async throws {
+        // Arguments first, whatever the state: a bad code is a bug wherever it is called.
+        do { try ConnectionCore.validateClose(code: code, reason: reason) } catch {
+            throw WebSocketConnection.map(error)
+        }
         guard let connection else {
             guard !isConnecting else {
                 throw WebSocketError(.invalidState, "connect is in progress; cancel its task to abandon it")
@@ -296,7 +301,6 @@ public actor MessageWebSocket {
         get async {
             if isConnecting { return .connecting }
             guard let connection else { return closedBeforeConnecting ? .closed : .idle }
-            if await connection.isClosed { return .closed }
             switch await connection.state {
             case .open: return .open
             case .closing: return .closing
@@ -310,6 +314,12 @@ public actor MessageWebSocket {
     /// event then either).
     public var closeStatus: WebSocketCloseStatus? {
         get async { await connection?.closeStatus }
+    }
+
+    /// Test hook: returns once the reader has paused because ``MessageWebSocketControl/maxPendingMessages``
+    /// messages wait unconsumed.
+    package func waitUntilReaderPauses() async {
+        await inbox.waitUntilProducerPauses()
     }
 
     /// What is known about the connection now.

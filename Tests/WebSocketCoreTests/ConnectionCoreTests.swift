@@ -121,6 +121,8 @@ struct ConnectionCoreTests {
         var core = Self.client()
         let events = core.events(after: bytes)
         #expect(failureCode(of: events) == code, "\(name)")
+        #expect(core.state == .closing, "\(name): failing is not open")
+        core.closeAfterFailure()
         #expect(closeCode(inOutput: core.takeOutput()) == code, "\(name): close frame sent")
         #expect(core.state == .closed)
     }
@@ -167,24 +169,23 @@ struct ConnectionCoreTests {
         #expect(core.events(after: hex("82 03 01 02 03")) == [.message(.binary([1, 2, 3]))])
     }
 
-    @Test("§7.1.7 with holdsFailureClose: messages before a violation can still be answered, then the close goes out")
-    func heldFailureLetsEarlierMessagesBeAnswered() throws {
-        var configuration = ConnectionCore.Configuration()
-        configuration.holdsFailureClose = true
-        var core = ConnectionCore(role: .client, configuration: configuration, randomNumberGenerator: SeededGenerator(seed: 5))
+    @Test("§7.1.7: messages before a violation can still be answered, then closeAfterFailure sends the close")
+    func failingLetsEarlierMessagesBeAnswered() throws {
+        var core = ConnectionCore(role: .client, randomNumberGenerator: SeededGenerator(seed: 5))
         // A valid message, then a frame with RSV2 set (Autobahn 3.2), then a ping that must be ignored.
         let events = core.events(after: hex("81 02 48 69") + hex("A1 01 41") + hex("89 00"))
         #expect(events.count == 2)
         #expect(events.first == .message(.text("Hi")))
         #expect(failureCode(of: events) == 1002)
         #expect(core.takeOutput().isEmpty)          // no pong, no close yet
-        #expect(core.isFailurePending)
+        #expect(core.pendingFailure?.closeCode == .protocolError)
         try core.send(text: "Hi")                    // the echo still goes out first
         core.closeAfterFailure()
         let output = core.takeOutput()
         #expect(output.count == 2)
         #expect(closeCode(inOutput: Array(output.dropFirst())) == 1002)
         #expect(core.state == .closed)
+        #expect(core.lifecycle == .closed(.failed(.init(.protocolError, "reserved bits 0x2 set without a negotiated extension"))))
         #expect(core.events(after: hex("81 01 41")).isEmpty)
     }
 

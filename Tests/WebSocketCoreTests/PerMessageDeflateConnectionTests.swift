@@ -228,6 +228,7 @@ struct PerMessageDeflateConnectionTests {
         let events = client.drainEvents()
         #expect(failureCode(of: events) == 1009)
         #expect(client.compressionStatistics.compressedBytesReceived < 64 << 10)
+        client.closeAfterFailure()
         #expect(closeCode(inOutput: client.takeOutput()) == 1009)
     }
 

@@ -5,11 +5,14 @@ import Synchronization
 ///
 /// `AsyncThrowingStream`'s own buffer either grows without bound or drops elements, and never tells
 /// the producer that the consumer fell behind. This queue is pulled by the stream (it is built with
-/// `AsyncThrowingStream(unfolding:)`), so it knows when messages are consumed: the reader pauses
-/// while the high-water mark of messages wait, and resumes once the consumer brought the queue
-/// down to half of it. TCP flow control then pushes back on the peer. Nothing is ever dropped.
+/// `AsyncThrowingStream(unfolding:)`), so it knows when messages are consumed: the reader takes at
+/// most ``room`` more messages from its bytes, pauses once the high-water mark of messages wait,
+/// and resumes once the consumer brought the queue down to half of it. TCP flow control then pushes
+/// back on the peer. Nothing is ever dropped.
 ///
-/// One consumer at a time (the stream is single-consumer); one producer (the connection's reader).
+/// One consumer at a time: a second `next()` while one waits throws `.invalidState` at once. One
+/// producer (the connection's reader). The stream ends only with ``finish(throwing:)``, which the
+/// connection calls once the connection has ended (`WebSocketConnection+Closing.swift`).
 package final class Inbox<Element: Sendable>: Sendable {
 
     private struct State {
@@ -21,15 +24,19 @@ package final class Inbox<Element: Sendable>: Sendable {
         var producer: CheckedContinuation<Void, Never>?
         var consumerCancelled = false
         /// Whether the consumer was handed an element and has not asked for the next one yet: it
-        /// may still be answering it, so a failure's close frame waits (see `finish`).
+        /// may still be answering it.
         var consumerHoldsElement = false
         var onConsumerCancelled: (@Sendable () -> Void)?
-        /// Called once the consumer has taken every message and reached the terminal error.
-        var onDrained: (@Sendable () -> Void)?
+        /// Tests waiting for the producer to pause (``Inbox/waitUntilProducerPauses()``).
+        var pauseWatchers: [CheckedContinuation<Void, Never>] = []
+        /// Called once the consumer has taken every queued element and come back (see
+        /// ``Inbox/notifyWhenCaughtUp(_:)``).
+        var onCaughtUp: (@Sendable () -> Void)?
         var highWater: Int
         var lowWater: Int { highWater / 2 }
 
         var count: Int { queue.count - head }
+        var isCaughtUp: Bool { (count == 0 && !consumerHoldsElement) || consumerCancelled }
 
         mutating func pop() -> Element? {
             guard head < queue.count else { return nil }
@@ -44,6 +51,13 @@ package final class Inbox<Element: Sendable>: Sendable {
             }
             return message
         }
+
+        /// The caught-up handler, taken, when the consumer has just caught up.
+        mutating func takeCaughtUpHandler() -> (@Sendable () -> Void)? {
+            guard isCaughtUp, let handler = onCaughtUp else { return nil }
+            onCaughtUp = nil
+            return handler
+        }
     }
 
     private let state: Mutex<State>
@@ -52,8 +66,9 @@ package final class Inbox<Element: Sendable>: Sendable {
     private enum Outcome {
         case message(Element, CheckedContinuation<Void, Never>?)
         case end(Result<Void, any Error>)
-        case wait
+        case wait((@Sendable () -> Void)?)
         case cancelled
+        case busy
     }
 
     /// - Parameter highWater: how many undelivered messages pause the reader (at least 1).
@@ -82,74 +97,87 @@ package final class Inbox<Element: Sendable>: Sendable {
         if alreadyCancelled { handler() }
     }
 
-    /// Delivers a message. Returns `false` when the queue reached the high-water mark: the producer
-    /// should `await waitForSpace()` before reading more.
-    @discardableResult
-    package func push(_ message: Element) -> Bool {
-        let (consumer, hasSpace) = state.withLock { state -> (CheckedContinuation<Element?, any Error>?, Bool) in
-            guard state.terminal == nil else { return (nil, true) }
+    /// Delivers a message. The producer keeps to ``room``. Dropped once the consumer stopped
+    /// consuming (its task was cancelled): nobody will read it, and the connection is closing.
+    package func push(_ message: Element) {
+        let consumer = state.withLock { state -> CheckedContinuation<Element?, any Error>? in
+            guard state.terminal == nil, !state.consumerCancelled else { return nil }
             if let consumer = state.consumer {
                 state.consumer = nil
                 state.consumerHoldsElement = true
-                return (consumer, true)
+                return consumer
             }
             state.queue.append(message)
-            return (nil, state.count < state.highWater)
+            return nil
         }
         consumer?.resume(returning: message)
-        return hasSpace
     }
 
-    /// Whether the producer should pause.
-    package var isFull: Bool { state.withLock { $0.count >= $0.highWater } }
+    /// How many more messages the producer may push before the high-water mark (0: pause);
+    /// unlimited once the consumer stopped (pushes are dropped then).
+    package var room: Int {
+        state.withLock { $0.consumerCancelled ? Int.max : max(0, $0.highWater - $0.count) }
+    }
 
     /// Suspends until the consumer has taken enough messages (or the inbox finished).
     package func waitForSpace() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.count <= state.lowWater || state.terminal != nil || state.consumerCancelled { return true }
+            let (resumeNow, watchers) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+                if state.count <= state.lowWater || state.terminal != nil || state.consumerCancelled { return (true, []) }
                 state.producer = continuation
-                return false
+                defer { state.pauseWatchers = [] }
+                return (false, state.pauseWatchers)
             }
             if resumeNow { continuation.resume() }
+            for watcher in watchers { watcher.resume() }
+        }
+    }
+
+    /// Test hook: returns once the producer is paused in ``waitForSpace()`` (at once if it is).
+    package func waitUntilProducerPauses() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let pausedNow = state.withLock { state -> Bool in
+                if state.producer != nil { return true }
+                state.pauseWatchers.append(continuation)
+                return false
+            }
+            if pausedNow { continuation.resume() }
+        }
+    }
+
+    /// Calls `handler` once the consumer has taken every queued message and come back for more,
+    /// or stopped consuming; at once (returning `true`, without calling it) when that is already
+    /// so, including when it never took a message. A connection that failed sends the failure's
+    /// close frame then: the application has seen, and could answer, what came before.
+    package func notifyWhenCaughtUp(_ handler: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { state -> Bool in
+            if state.isCaughtUp { return true }
+            state.onCaughtUp = handler
+            return false
         }
     }
 
     /// Ends the stream after the queued messages: normally (`error == nil`) or by throwing `error`.
     /// Later calls are ignored: the first ending wins.
-    ///
-    /// - Parameter whenDrained: called once the consumer has taken every queued message and come
-    ///   back for more (at once if none are queued and it holds none), or stopped consuming. A connection uses it to send the close frame
-    ///   of a failure only after the application saw, and could answer, what came before.
-    package func finish(throwing error: (any Error)? = nil, whenDrained: (@Sendable () -> Void)? = nil) {
-        let (consumer, producer, drained) = state.withLock { state -> (CheckedContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
-            guard state.terminal == nil else { return (nil, nil, nil) }
+    package func finish(throwing error: (any Error)? = nil) {
+        let (consumer, producer) = state.withLock { state -> (CheckedContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?) in
+            guard state.terminal == nil else { return (nil, nil) }
             state.terminal = error.map { .failure($0) } ?? .success(())
+            state.onCaughtUp = nil
             defer { state.consumer = nil; state.producer = nil }
-            if (state.count == 0 && !state.consumerHoldsElement) || state.consumerCancelled {
-                return (state.consumer, state.producer, whenDrained)
-            }
-            state.onDrained = whenDrained
-            return (state.consumer, state.producer, nil)
+            return (state.consumer, state.producer)
         }
-        drained?()
         if let consumer {
             if let error { consumer.resume(throwing: error) } else { consumer.resume(returning: nil) }
         }
         producer?.resume()
     }
 
-    private func takeDrainedHandler() -> (@Sendable () -> Void)? {
-        state.withLock { state in
-            defer { state.onDrained = nil }
-            return state.onDrained
-        }
-    }
-
     /// The stream's pull: the next message, `nil` at a clean end, or the terminal error.
     package func next() async throws -> Element? {
         // Fast path: a message (or the end) is already here; no continuation, no allocation.
-        let (ready, producer) = state.withLock { state -> (Result<Element?, any Error>?, CheckedContinuation<Void, Never>?) in
+        let (ready, producer, caughtUp) = state.withLock { state -> (Result<Element?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
+            guard state.consumer == nil else { return (nil, nil, nil) }  // a second consumer: below
             state.consumerHoldsElement = false  // asking for more: done with the previous one
             if let message = state.pop() {
                 state.consumerHoldsElement = true
@@ -158,22 +186,21 @@ package final class Inbox<Element: Sendable>: Sendable {
                     producer = state.producer
                     state.producer = nil
                 }
-                return (.success(message), producer)
+                return (.success(message), producer, nil)
             }
             switch state.terminal {
-            case .success?: return (.success(nil), nil)
-            case .failure(let error)?: return (.failure(error), nil)
-            case nil: return (nil, nil)
+            case .success?: return (.success(nil), nil, nil)
+            case .failure(let error)?: return (.failure(error), nil, nil)
+            case nil: return (nil, nil, state.takeCaughtUpHandler())
             }
         }
         producer?.resume()
-        if let ready {
-            if case .success(.some) = ready {} else { takeDrainedHandler()?() }
-            return try ready.get()
-        }
+        caughtUp?()
+        if let ready { return try ready.get() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
                 let outcome = state.withLock { state -> Outcome in
+                    if state.consumer != nil { return .busy }
                     if let message = state.pop() {
                         state.consumerHoldsElement = true
                         var producer: CheckedContinuation<Void, Never>?
@@ -186,34 +213,36 @@ package final class Inbox<Element: Sendable>: Sendable {
                     if let terminal = state.terminal { return .end(terminal) }
                     if state.consumerCancelled { return .cancelled }
                     state.consumer = continuation
-                    return .wait
+                    return .wait(state.takeCaughtUpHandler())
                 }
                 switch outcome {
                 case .message(let message, let producer):
                     producer?.resume()
                     continuation.resume(returning: message)
                 case .end(.success):
-                    takeDrainedHandler()?()
                     continuation.resume(returning: nil)
                 case .end(.failure(let error)):
-                    takeDrainedHandler()?()
                     continuation.resume(throwing: error)
                 case .cancelled:
                     continuation.resume(returning: nil)
-                case .wait:
-                    break
+                case .busy:
+                    continuation.resume(throwing: WebSocketError(
+                        .invalidState, "messages is already being iterated by another task; iterate it from one task"))
+                case .wait(let caughtUp):
+                    caughtUp?()
                 }
             }
         } onCancel: {
-            let (consumer, producer, handler, drained) = state.withLock { state in
+            let (consumer, producer, handler, caughtUp) = state.withLock { state in
                 state.consumerCancelled = true
-                defer { state.consumer = nil; state.producer = nil; state.onDrained = nil }
-                return (state.consumer, state.producer, state.onConsumerCancelled, state.onDrained)
+                let caughtUp = state.onCaughtUp
+                defer { state.consumer = nil; state.producer = nil; state.onCaughtUp = nil }
+                return (state.consumer, state.producer, state.onConsumerCancelled, caughtUp)
             }
             consumer?.resume(returning: nil)
             producer?.resume()
             handler?()
-            drained?()
+            caughtUp?()
         }
     }
 }
@@ -223,17 +252,11 @@ package typealias MessageInbox = Inbox<Message>
 
 /// What a connection's reader needs from its inbox, whatever the element type.
 package protocol InboxControl: Sendable {
-    var isFull: Bool { get }
+    var room: Int { get }
     func waitForSpace() async
     func setConsumerCancellationHandler(_ handler: @escaping @Sendable () -> Void)
-    func finish(throwing error: (any Error)?, whenDrained: (@Sendable () -> Void)?)
+    func notifyWhenCaughtUp(_ handler: @escaping @Sendable () -> Void) -> Bool
+    func finish(throwing error: (any Error)?)
 }
 
 extension Inbox: InboxControl {}
-
-extension InboxControl {
-    /// Ends the inbox after what is queued, normally or with `error`.
-    package func finish(throwing error: (any Error)? = nil) {
-        finish(throwing: error, whenDrained: nil)
-    }
-}

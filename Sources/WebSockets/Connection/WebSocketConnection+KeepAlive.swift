@@ -1,0 +1,40 @@
+/// Keep-alive pings (RFC 6455 §5.5.2) while the connection is open, one per `pingInterval`.
+///
+/// With `pingTimeout`, a ping not answered by a pong (any pong: §5.5.3 lets a peer answer only the
+/// latest ping) within it fails the connection with 1011, as Python `websockets` does; without, a
+/// dead peer shows up only as a failed write.
+extension WebSocketConnection {
+    func startPinging(every interval: Duration) {
+        let timeout = pingTimeout
+        pingTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval - (timeout ?? .zero))
+                guard !Task.isCancelled, let self, await self.sendKeepAlivePing() else { return }
+                guard let timeout else { continue }
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled, await self.pongArrived(within: timeout) else { return }
+            }
+        }
+    }
+
+    /// Queues a keep-alive ping; `false` once the connection is no longer open.
+    private func sendKeepAlivePing() async -> Bool {
+        guard ending == .running, core.state == .open, (try? core.sendPing([])) != nil else { return false }
+        pongReceived = false
+        await flushOutput()
+        return true
+    }
+
+    /// Whether a pong came since the last keep-alive ping; if not, closes with 1011 and drops the
+    /// transport once that close frame is written, without waiting for a peer that stopped
+    /// answering; `messages` then throws `.timeout`.
+    private func pongArrived(within timeout: Duration) async -> Bool {
+        guard ending == .running, core.state == .open else { return false }
+        if pongReceived { return true }
+        endError = endError ?? WebSocketError(.timeout, "no pong within \(timeout) of a keep-alive ping; connection closed with 1011")
+        try? core.close(code: .internalError, reason: "keepalive ping timeout")
+        armCloseDeadline()  // a peer that stopped reading could keep the close frame from going out
+        await closeTransportOnceFlushed()
+        return false
+    }
+}
