@@ -45,6 +45,30 @@ extension ConnectionCore {
         case aborted
     }
 
+    /// What the driver should do with the transport, given the lifecycle (RFC 6455 §7.1.1, §7.1.7).
+    public enum TransportDirective: Sendable, Hashable {
+        /// Keep reading and writing (open; or failing, until ``ConnectionCore/closeAfterFailure()``).
+        case keepOpen
+        /// We sent a close frame: wait for the peer's, bounded by a close timeout.
+        case awaitCloseFrame
+        /// The close handshake completed and we are the client: the server closes TCP first
+        /// (§7.1.1); wait for that, bounded by a close timeout, then close it ourselves.
+        case awaitPeerClose
+        /// Close the transport once the queued frames are written: the server after the close
+        /// handshake (§7.1.1), either side after a failure (§7.1.7) or the end of the stream.
+        case closeWhenFlushed
+    }
+
+    /// What to do with the transport now; see ``TransportDirective``.
+    public var transportDirective: TransportDirective {
+        switch lifecycle {
+        case .open, .failing: return .keepOpen
+        case .closing: return .awaitCloseFrame
+        case .closed(.handshakeCompleted): return role == .client ? .awaitPeerClose : .closeWhenFlushed
+        case .closed(.failed), .closed(.aborted): return .closeWhenFlushed
+        }
+    }
+
     /// The summary the application sees: `failing` and `closing` are both `.closing`.
     public var state: State {
         switch lifecycle {

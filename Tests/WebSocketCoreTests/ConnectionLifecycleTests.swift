@@ -86,6 +86,26 @@ struct ConnectionLifecycleTests {
         #expect(usageError { try core.close(code: code, reason: reason) } != nil)
     }
 
+    @Test("§7.1.1, §7.1.7: the transport directive follows the lifecycle and the role")
+    func transportDirective() throws {
+        var client = ConnectionCoreTests.client()
+        #expect(client.transportDirective == .keepOpen)
+        try client.close()
+        #expect(client.transportDirective == .awaitCloseFrame)
+        _ = client.events(after: hex("88 02 03 E8"))
+        #expect(client.transportDirective == .awaitPeerClose, "the server closes TCP first")
+
+        var server = ConnectionCoreTests.server()
+        _ = server.events(after: frame(.close, [0x03, 0xE8], masked: true))
+        #expect(server.transportDirective == .closeWhenFlushed)
+
+        var failing = ConnectionCoreTests.client()
+        _ = failing.events(after: hex("83 00"))
+        #expect(failing.transportDirective == .keepOpen, "until the failure's close frame is queued")
+        failing.closeAfterFailure()
+        #expect(failing.transportDirective == .closeWhenFlushed)
+    }
+
     @Test("receive(maxMessages:) stops right after the message that fills the reader's queue")
     func receiveStopsAtMaxMessages() {
         var core = ConnectionCoreTests.client()

@@ -20,15 +20,22 @@ final class WrittenBytes: Sendable {
     }
 }
 
-/// A client over an in-memory pair with the scripted peer, recording what the client writes.
-func recordedClient(control: MessageWebSocketControl = .init()) async throws
-    -> (socket: MessageWebSocket, peer: MockWebSocketServer, transport: InMemoryTransport, written: WrittenBytes) {
+/// A client connected to the scripted peer over an in-memory pair, with the client's end of it.
+func connectedOverMemory(control: MessageWebSocketControl = .init()) async throws
+    -> (socket: MessageWebSocket, peer: MockWebSocketServer, transport: InMemoryTransport) {
     let (client, server) = InMemoryTransport.makePair()
     let peer = MockWebSocketServer(transport: server)
     let socket = MessageWebSocket(control: control)
     async let accepted: Void = peer.acceptHandshake()
     try await socket.connect(to: "ws://mock.test/", over: client)
     try await accepted
+    return (socket, peer, client)
+}
+
+/// ``connectedOverMemory(control:)``, recording what the client writes from now on.
+func recordedClient(control: MessageWebSocketControl = .init()) async throws
+    -> (socket: MessageWebSocket, peer: MockWebSocketServer, transport: InMemoryTransport, written: WrittenBytes) {
+    let (socket, peer, client) = try await connectedOverMemory(control: control)
     return (socket, peer, client, WrittenBytes(of: client))
 }
 

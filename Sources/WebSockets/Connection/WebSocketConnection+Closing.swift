@@ -52,8 +52,8 @@ extension WebSocketConnection {
         switch core.lifecycle {
         case .open:
             try? core.close(code: code, reason: reason)
-            armCloseDeadline()
             await flushOutput()
+            await followTransportDirective()  // the close timeout starts
         case .failing:
             await sendFailureClose()
         case .closing, .closed:
@@ -106,10 +106,17 @@ extension WebSocketConnection {
     /// The peer's close frame arrived; the core has queued our echo if we had not closed first.
     func peerClosed(_ frame: ConnectionCore.CloseFrame) async {
         closeStatus = frame
-        if role == .server {
-            await closeTransportOnceFlushed()  // §7.1.1: the server closes TCP first
-        } else {
-            armCloseDeadline()  // wait (bounded) for the server to close TCP
+        await followTransportDirective()
+    }
+
+    /// Does with the transport what the core's lifecycle calls for: close it once flushed (the
+    /// server after the close handshake, anyone after a failure), or wait, bounded by the close
+    /// timeout, for the peer's close frame or for the server to close TCP (§7.1.1).
+    func followTransportDirective() async {
+        switch core.transportDirective {
+        case .keepOpen: break
+        case .awaitCloseFrame, .awaitPeerClose: armCloseDeadline()
+        case .closeWhenFlushed: await closeTransportOnceFlushed()
         }
     }
 
@@ -132,7 +139,7 @@ extension WebSocketConnection {
         guard ending == .running, case .failing = core.lifecycle else { return }
         core.closeAfterFailure()
         armCloseDeadline()  // a peer that does not read could keep the frame from going out
-        await closeTransportOnceFlushed()
+        await followTransportDirective()  // closes the transport once the frame is written
     }
 
     // MARK: - The end
