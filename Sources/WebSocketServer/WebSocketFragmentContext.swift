@@ -75,6 +75,19 @@ public final class WebSocketFragmentContext: Sendable {
         var reading = false
         var writing = false
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        /// The outstanding read found nothing left over and asked the connection for the next
+        /// fragment (until that read ends).
+        var readAwaitsFragment = false
+        /// Tests waiting for `readAwaitsFragment` (``WebSocketFragmentContext/waitUntilReadAwaitsData()``).
+        /// Empty unless a test waits: reads check it under the lock they take anyway.
+        var readWatchers: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Where ``nextPiece(limit:)`` starts.
+    private enum Start {
+        case leftover(MessageFragment, offset: Int)
+        case closed
+        case next(watchers: [CheckedContinuation<Void, Never>])
     }
     private let state = Mutex(ReadState())
 
@@ -138,22 +151,31 @@ public final class WebSocketFragmentContext: Sendable {
         guard limit > 0 else {
             throw WebSocketError(.invalidArgument, "readFragment needs a buffer of at least one byte")
         }
-        let pending = state.withLock { state -> (MessageFragment, Int)? in
-            guard let leftover = state.leftover else { return nil }
-            state.leftover = nil
-            return (leftover, state.leftoverOffset)
+        let start = state.withLock { state -> Start in
+            if let leftover = state.leftover {
+                state.leftover = nil
+                return .leftover(leftover, offset: state.leftoverOffset)
+            }
+            if state.closeSeen { return .closed }
+            state.readAwaitsFragment = true
+            guard !state.readWatchers.isEmpty else { return .next(watchers: []) }
+            defer { state.readWatchers = [] }
+            return .next(watchers: state.readWatchers)
         }
         let fragment: MessageFragment
         var offset = 0
-        if let (leftover, leftoverOffset) = pending {
+        switch start {
+        case .leftover(let leftover, let leftoverOffset):
             (fragment, offset) = (leftover, leftoverOffset)
-        } else if state.withLock({ $0.closeSeen }) {
+        case .closed:
             return nil
-        } else if let next = try await inbox.next() {
+        case .next(let watchers):
+            for watcher in watchers { watcher.resume() }
+            guard let next = try await inbox.next() else {
+                state.withLock { $0.closeSeen = true }
+                return nil
+            }
             fragment = next
-        } else {
-            state.withLock { $0.closeSeen = true }
-            return nil
         }
         let end = offset + min(limit, fragment.bytes.count - offset)
         if end < fragment.bytes.count {
@@ -252,6 +274,27 @@ public final class WebSocketFragmentContext: Sendable {
         state.withLock { ($0.reading, $0.writing) }
     }
 
+    /// Test hook: returns once the outstanding read has found nothing left over from earlier
+    /// reads and asked the connection for the next fragment (at once if it has): from then on it
+    /// is pending until a fragment or the close arrives, or ``cancelOutstandingIO()``.
+    package func waitUntilReadAwaitsData() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.readAwaitsFragment { return true }
+                state.readWatchers.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Test hook: returns `true` once a write of this connection is blocked on the socket, its
+    /// buffer full because the client does not read (at once if one is now); `false` if the
+    /// socket is closed first (or is not a plain TCP socket).
+    package func waitUntilWriteBlocksOnSocket() async -> Bool {
+        await connection.waitUntilTransportParked(.writable)
+    }
+
     private func begin(read: Bool) throws {
         let busy = state.withLock { state -> Bool in
             if read {
@@ -270,7 +313,12 @@ public final class WebSocketFragmentContext: Sendable {
 
     private func end(read: Bool) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            if read { state.reading = false } else { state.writing = false }
+            if read {
+                state.reading = false
+                state.readAwaitsFragment = false
+            } else {
+                state.writing = false
+            }
             guard !state.reading && !state.writing else { return [] }
             defer { state.idleWaiters.removeAll() }
             return state.idleWaiters

@@ -93,6 +93,13 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     /// Accepted connections that have not ended yet.
     public var connectionCount: Int { registry.connectionCount }
 
+    /// Test hook: returns once `condition` holds for the listener's progress (at once if it
+    /// does now); re-checked each time a handshake starts, an upgrade is queued for the
+    /// application, or an accepted connection is added or has ended.
+    package func waitUntil(_ condition: @escaping @Sendable (ListenerProgress) -> Bool) async {
+        await registry.waitUntil(condition)
+    }
+
     /// Stops accepting connections and ends the sequence of upgrades (after those already
     /// queued). Handshakes still in progress are answered 503; connections already accepted stay
     /// open. Idempotent.
@@ -167,7 +174,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
                                        configuration: configuration, registry: registry, handshakeID: handshakeID)
         switch continuation.yield(upgrade) {
         case .enqueued:
-            break
+            registry.upgradeQueued()
         case .dropped(let refused):
             await refused.reject(status: 503, reason: "Service Unavailable", body: "Too many pending connections.\n")
         case .terminated:
@@ -202,6 +209,16 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     }
 }
 
+/// What a listener has done so far, for tests that wait for it (``WebSocketListener/waitUntil(_:)``).
+package struct ListenerProgress: Sendable {
+    /// TCP connections accepted whose handshake (TLS, then the upgrade request) started.
+    package var handshakesStarted = 0
+    /// Upgrades put in the queue for the application (not refused because it was full or closed).
+    package var upgradesQueued = 0
+    /// Accepted WebSocket connections that have not ended yet (``WebSocketListener/connectionCount``).
+    package var openConnections = 0
+}
+
 /// The listener's bookkeeping, for shutdown: handshakes in progress and upgrades not yet answered
 /// (by their TCP transport), and accepted connections until they end.
 final class ConnectionRegistry: Sendable {
@@ -209,6 +226,30 @@ final class ConnectionRegistry: Sendable {
         var connections: [ObjectIdentifier: WebSocketConnection] = [:]
         var handshakes: [ObjectIdentifier: TCPTransport] = [:]
         var isShuttingDown = false
+        var handshakesStarted = 0
+        var upgradesQueued = 0
+        /// Tests waiting for a ``ListenerProgress`` (``WebSocketListener/waitUntil(_:)``). Empty
+        /// unless a test waits: the paths that check it pay one `isEmpty` under the lock they
+        /// hold anyway.
+        var watchers: [(condition: @Sendable (ListenerProgress) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
+
+        var progress: ListenerProgress {
+            ListenerProgress(handshakesStarted: handshakesStarted, upgradesQueued: upgradesQueued,
+                             openConnections: connections.count)
+        }
+
+        /// Removes and returns the watchers whose condition now holds.
+        mutating func takeSatisfiedWatchers() -> [CheckedContinuation<Void, Never>] {
+            guard !watchers.isEmpty else { return [] }
+            let progress = self.progress
+            var satisfied: [CheckedContinuation<Void, Never>] = []
+            watchers.removeAll { watcher in
+                guard watcher.condition(progress) else { return false }
+                satisfied.append(watcher.continuation)
+                return true
+            }
+            return satisfied
+        }
     }
     private let state = Mutex(State())
 
@@ -218,10 +259,34 @@ final class ConnectionRegistry: Sendable {
     /// Records a handshake; `nil` when shutting down (the caller drops the connection).
     func beginHandshake(_ transport: TCPTransport) -> ObjectIdentifier? {
         let id = ObjectIdentifier(transport)
-        return state.withLock { state in
-            guard !state.isShuttingDown else { return nil }
+        let (began, watchers) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+            guard !state.isShuttingDown else { return (false, []) }
             state.handshakes[id] = transport
-            return id
+            state.handshakesStarted += 1
+            return (true, state.takeSatisfiedWatchers())
+        }
+        for watcher in watchers { watcher.resume() }
+        return began ? id : nil
+    }
+
+    /// Records that an upgrade went into the application's queue (for ``ListenerProgress``).
+    func upgradeQueued() {
+        let watchers = state.withLock { state in
+            state.upgradesQueued += 1
+            return state.takeSatisfiedWatchers()
+        }
+        for watcher in watchers { watcher.resume() }
+    }
+
+    /// Returns once `condition` holds for the progress so far.
+    func waitUntil(_ condition: @escaping @Sendable (ListenerProgress) -> Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if condition(state.progress) { return true }
+                state.watchers.append((condition, continuation))
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 
@@ -241,15 +306,20 @@ final class ConnectionRegistry: Sendable {
     /// Records an accepted connection until it ends; `false` when shutting down.
     func add(_ connection: WebSocketConnection) -> Bool {
         let id = ObjectIdentifier(connection)
-        let added = state.withLock { state -> Bool in
-            guard !state.isShuttingDown else { return false }
+        let (added, watchers) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+            guard !state.isShuttingDown else { return (false, []) }
             state.connections[id] = connection
-            return true
+            return (true, state.takeSatisfiedWatchers())
         }
+        for watcher in watchers { watcher.resume() }
         if added {
             Task { [weak self] in
                 await connection.waitUntilFinalized()
-                _ = self?.state.withLock { $0.connections.removeValue(forKey: id) }
+                let watchers = self?.state.withLock { state in
+                    state.connections.removeValue(forKey: id)
+                    return state.takeSatisfiedWatchers()
+                }
+                for watcher in watchers ?? [] { watcher.resume() }
             }
         }
         return added

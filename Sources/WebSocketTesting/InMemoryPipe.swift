@@ -54,20 +54,50 @@ final class InMemoryPipe: Sendable {
 
     /// Parks `continuation` as the reader of `end`, or returns how to resume it right away.
     func park(end: Int, id: UInt64, _ continuation: CheckedContinuation<Void, any Error>) -> Result<Void, WebSocketError>? {
-        state.withLock { state in
+        let (immediate, watchers) = state.withLock { state -> (Result<Void, WebSocketError>?, [CheckedContinuation<Void, Never>]) in
             // Checked under the lock: a cancellation handler that runs after this either finds the
             // waiter parked below, or ran before and set the flag this sees.
             if Task.isCancelled {
-                return .failure(WebSocketError(.operationCanceled, "the read was cancelled"))
+                return (.failure(WebSocketError(.operationCanceled, "the read was cancelled")), [])
             }
             if state.isReadable(end: end) {
-                return .success(())
+                return (.success(()), [])
             }
             if state.ends[end].waiter != nil {
-                return .failure(WebSocketError(.invalidState, "another read is already pending on this transport"))
+                return (.failure(WebSocketError(.invalidState, "another read is already pending on this transport")), [])
             }
             state.ends[end].waiter = Waiter(id: id, continuation: continuation)
-            return nil
+            guard !state.ends[end].pendingReadWatchers.isEmpty else { return (nil, []) }
+            defer { state.ends[end].pendingReadWatchers = [] }
+            return (nil, state.ends[end].pendingReadWatchers)
+        }
+        for watcher in watchers { watcher.resume() }
+        return immediate
+    }
+
+    /// Returns once a read on `end` is suspended waiting for bytes (at once if one is now).
+    func waitUntilReadIsPending(end: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.ends[end].waiter != nil { return true }
+                state.ends[end].pendingReadWatchers.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Returns once nothing is in flight towards `end` (delayed by the peer's
+    /// ``InMemoryTransport/Faults/writeDelay``) and no task delivers it any more (at once if so now).
+    func waitUntilNothingInFlight(towards end: Int) async {
+        let direction = 1 - end
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.directions[direction].isSettled { return true }
+                state.directions[direction].settledWatchers.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 
@@ -256,8 +286,10 @@ final class InMemoryPipe: Sendable {
             state.lastPumpGeneration &+= 1
             let generation = state.lastPumpGeneration
             state.directions[direction].pumpGeneration = generation
+            state.directions[direction].runningPumps += 1
             state.directions[direction].pumpTask = Task { [self] in
                 await self.pump(direction: direction, generation: generation)
+                self.pumpEnded(direction: direction)
             }
         }
     }
@@ -273,6 +305,17 @@ final class InMemoryPipe: Sendable {
         state.directions[direction].inFlight.removeAll()
         state.directions[direction].pumpGeneration = nil
         state.directions[direction].pumpTask.take()?.cancel()
+    }
+
+    /// A pump task of `direction` has returned: wakes tests waiting for nothing to be in flight.
+    private func pumpEnded(direction: Int) {
+        let watchers = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.directions[direction].runningPumps -= 1
+            guard state.directions[direction].isSettled, !state.directions[direction].settledWatchers.isEmpty else { return [] }
+            defer { state.directions[direction].settledWatchers = [] }
+            return state.directions[direction].settledWatchers
+        }
+        for watcher in watchers { watcher.resume() }
     }
 
     /// Delivers the delayed events of `direction` as their deadlines pass; ends when none are left.
@@ -340,6 +383,9 @@ private struct EndState {
     var bytesRead = 0
     var waiter: Waiter?
     var lastWaiterID: UInt64 = 0
+    /// Tests waiting for a read on this end to be suspended (`waitUntilReadIsPending`). Empty
+    /// unless a test waits: parking a read checks it under the lock it holds anyway.
+    var pendingReadWatchers: [CheckedContinuation<Void, Never>] = []
 }
 
 private struct DirectionState {
@@ -352,6 +398,13 @@ private struct DirectionState {
     /// Identifies the running pump task, if any.
     var pumpGeneration: UInt64?
     var pumpTask: Task<Void, Never>?
+    /// Pump tasks that have not returned yet (a stopped one returns when it next wakes up).
+    var runningPumps = 0
+    /// Tests waiting until this direction is settled (`waitUntilNothingInFlight`).
+    var settledWatchers: [CheckedContinuation<Void, Never>] = []
+
+    /// Nothing is in flight and no pump task runs: nothing more can arrive by delay.
+    var isSettled: Bool { inFlight.isEmpty && runningPumps == 0 }
 }
 
 private struct PairState {

@@ -202,6 +202,19 @@ public final class InMemoryTransport: Transport {
     /// the reader is parked.
     public var hasPendingRead: Bool { pipe.hasPendingRead(end: end) }
 
+    /// Test hook: returns once a read on this end is suspended, waiting for bytes (at once if one
+    /// is now): ``hasPendingRead`` without polling.
+    package func waitUntilReadIsPending() async {
+        await pipe.waitUntilReadIsPending(end: end)
+    }
+
+    /// Test hook: returns once nothing the peer wrote is still in flight towards this end (delayed
+    /// by its ``Faults/writeDelay``) and no delivery task for this direction runs any more (at
+    /// once if so now): from then on, nothing arrives here that has not arrived already.
+    package func waitUntilNothingInFlight() async {
+        await pipe.waitUntilNothingInFlight(towards: end)
+    }
+
     // MARK: Waiting
 
     private func waitUntilReadable(isolation: isolated (any Actor)?) async throws {

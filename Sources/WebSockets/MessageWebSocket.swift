@@ -24,10 +24,17 @@ import Synchronization
 ///   change afterwards (``setMessageType(_:)``). After a *failed* connect the socket is idle again and
 ///   may be reconfigured and reconnected; after a successful one, make a new socket to reconnect.
 /// - **``messages`` exists from init**, so nothing is lost between connecting and iterating. Iterate
-///   it once, from one task. It finishes normally after a close handshake (either side started it;
-///   ``closeStatus`` then holds the peer's code and reason), and throws ``WebSocketError`` when the
-///   connection failed: `.connectionAborted` when it dropped without a close handshake,
-///   `.protocolViolation(code)` or `.messageTooBig` when the peer broke the rules.
+///   it once, from one task (a second concurrent iteration throws `.invalidState`). It finishes
+///   normally after a close handshake (either side started it; ``closeStatus`` then holds the
+///   peer's code and reason), and throws ``WebSocketError`` when the connection failed:
+///   `.connectionAborted` when it dropped without a close handshake, `.protocolViolation(code)` or
+///   `.messageTooBig` when the peer broke the rules, `.timeout` when the peer did not answer our
+///   close frame within ``MessageWebSocketControl/closeTimeout``.
+/// - **It ends only once the connection has ended**: our close frame, if the protocol calls for one
+///   (1002/1007/1009 after a violation), was accepted by the kernel and the transport is closed (a
+///   client waits up to the close timeout for the server to close TCP, RFC 6455 §7.1.1). A program
+///   that exits when `messages` ends has told the peer why. Messages that arrived before a
+///   violation are delivered first, and answers to them still go out before the close frame.
 /// - **Cancelling the task iterating ``messages``** means the application stopped reading: the socket
 ///   closes with 1001 (going away). Dropping the last reference to the socket does the same.
 /// - **Backpressure both ways.** The socket stops reading from the network while

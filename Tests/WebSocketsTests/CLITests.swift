@@ -5,17 +5,24 @@ import WebSocketServer
 @testable import WebSockets
 
 /// Runs the built `websocket` binary with `arguments`, writing `input` to its stdin. Stdin is
-/// closed (EOF) once `closeInputWhen` holds for the output so far (at once by default), or
-/// after 30 seconds (generous: a loaded CI machine may take seconds to start a process).
+/// closed (EOF) once `closeInputWhen` holds for the output so far (at once by default) or the
+/// process has exited; the condition is re-checked whenever the process writes, and whenever
+/// `changes` is notified (pass a ``Recorder``'s `changes` when the condition also reads it).
+/// Should that take 30 seconds (generous: a loaded CI machine may take seconds to start a
+/// process), the test fails and stdin is closed anyway.
 func runCLI(
-    _ arguments: [String], input: String = "", closeInputWhen ready: @escaping @Sendable (String) -> Bool = { _ in true }
+    _ arguments: [String], input: String = "", changes: StateSignal = StateSignal(),
+    sourceLocation: SourceLocation = #_sourceLocation,
+    closeInputWhen ready: @escaping @Sendable (String) -> Bool = { _ in true }
 ) async throws -> (status: Int32, stdout: String, stderr: String) {
     let stdin = Pipe()
-    let child = try RecordedProcess(executable: try cliExecutable(), arguments: arguments, standardInput: stdin)
+    let child = try RecordedProcess(executable: try cliExecutable(), arguments: arguments, standardInput: stdin,
+                                    changes: changes)
     try stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
-    let deadline = ContinuousClock.now + .seconds(30)
-    while !ready(child.output.text) && child.process.isRunning && ContinuousClock.now < deadline {
-        try await Task.sleep(for: .milliseconds(5))
+    let (output, exited) = (child.output, child.exitSeen)
+    let inputDone = await changes.wait(timeout: .seconds(30)) { ready(output.text) || exited.isSet }
+    if !inputDone {
+        Issue.record("after 30 s the output still did not satisfy closeInputWhen: \(output.text)", sourceLocation: sourceLocation)
     }
     try stdin.fileHandleForWriting.close()
     return await child.waitForExit()
@@ -26,22 +33,31 @@ func runCLI(
 /// those threads).
 final class RecordedProcess {
     let process = Process()
-    let output = Recorder.Text()
-    let errors = Recorder.Text()
+    let output: Recorder.Text
+    let errors: Recorder.Text
+    /// Set when the process has exited (its termination handler ran).
+    let exitSeen = Flag()
     private let stdout = Pipe(), stderr = Pipe()
     private let exited = AsyncStream<Void>.makeStream()
 
-    /// Starts `executable` with `arguments`.
-    init(executable: URL, arguments: [String], standardInput: Any) throws {
+    /// Starts `executable` with `arguments`. `changes` is notified whenever the process writes
+    /// to stdout or stderr, and when it exits.
+    init(executable: URL, arguments: [String], standardInput: Any, changes: StateSignal = StateSignal()) throws {
+        output = Recorder.Text(changes: changes)
+        errors = Recorder.Text(changes: changes)
         process.executableURL = executable
         process.arguments = arguments
         process.standardInput = standardInput
         process.standardOutput = stdout
         process.standardError = stderr
-        let (output, errors, exited) = (output, errors, exited.continuation)
+        let (output, errors, exited, exitSeen) = (output, errors, exited.continuation, exitSeen)
         stdout.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
         stderr.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
-        process.terminationHandler = { _ in exited.yield() }
+        process.terminationHandler = { _ in
+            exitSeen.set()
+            changes.notify()
+            exited.yield()
+        }
         try process.run()
     }
 
@@ -81,14 +97,21 @@ final class ServeProcess: Sendable {
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments
         let output = Pipe()
         process.standardOutput = output
-        let text = Recorder.Text()
+        let changes = StateSignal()
+        let text = Recorder.Text(changes: changes)
         output.fileHandleForReading.readabilityHandler = { handle in text.append(handle.availableData) }
         let (exited, continuation) = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in continuation.yield(); continuation.finish() }
+        let exitSeen = Flag()
+        process.terminationHandler = { _ in
+            exitSeen.set()
+            changes.notify()
+            continuation.yield()
+            continuation.finish()
+        }
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !text.text.contains("\n") && process.isRunning && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
+        // The first line, or the exit; 30 s is a deadline only (the check below then fails).
+        _ = await changes.wait(timeout: .seconds(30)) {
+            text.text.contains("\n") || exitSeen.isSet
         }
         output.fileHandleForReading.readabilityHandler = nil
         let line = text.text.split(separator: "\n").first.map(String.init) ?? ""
@@ -113,26 +136,43 @@ final class ServeProcess: Sendable {
     }
 }
 
+/// A flag set once, from any thread.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}
+
 /// Messages a server handler saw, readable from the test.
 final class Recorder: Sendable {
     /// Bytes written by a child process, collected from any thread.
     final class Text: Sendable {
         private let storage = Mutex<[UInt8]>([])
-        func append(_ data: Data) { storage.withLock { $0.append(contentsOf: data) } }
+        /// Notified after every append.
+        let changes: StateSignal
+        init(changes: StateSignal = StateSignal()) { self.changes = changes }
+        func append(_ data: Data) {
+            storage.withLock { $0.append(contentsOf: data) }
+            changes.notify()
+        }
         var text: String { storage.withLock { String(decoding: $0, as: UTF8.self) } }
     }
 
     private let storage = Mutex<[Message]>([])
-    func append(_ message: Message) { storage.withLock { $0.append(message) } }
+    /// Notified after every append: share it with ``runCLI(_:input:changes:sourceLocation:closeInputWhen:)``
+    /// when its condition reads ``messages``.
+    let changes = StateSignal()
+    func append(_ message: Message) {
+        storage.withLock { $0.append(message) }
+        changes.notify()
+    }
     var messages: [Message] { storage.withLock { $0 } }
 
     /// The messages once `count` arrived (the handler may still be draining its stream when the
-    /// client has already exited), or what arrived within two seconds.
+    /// client has already exited), or what arrived within two seconds (a deadline: the caller's
+    /// check then fails).
     func messages(count: Int) async -> [Message] {
-        let deadline = ContinuousClock.now + .seconds(2)
-        while messages.count < count && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
+        _ = await changes.wait(timeout: .seconds(2)) { self.messages.count >= count }
         return messages
     }
 }
@@ -150,7 +190,7 @@ struct CLITests {
         }) { server in
             // Stdin stays open until the greeting was printed and both lines arrived: the client
             // closes at EOF, and a close that overtakes the greeting would (rightly) cut it off.
-            let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n") { output in
+            let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n", changes: received.changes) { output in
                 output.hasSuffix("hello from the server\n\n") && received.messages.count == 2
             }
             #expect(result.stdout == "hello from the server\n\n")
@@ -168,7 +208,7 @@ struct CLITests {
             try await socket.send(.binary([UInt8](repeating: 0xAB, count: 40)))
             for try await message in socket.messages { received.append(message) }
         }) { server in
-            let result = try await runCLI([server.url(), "--binary"], input: "abc\n") { output in
+            let result = try await runCLI([server.url(), "--binary"], input: "abc\n", changes: received.changes) { output in
                 output.split(separator: "\n").count == 2 && received.messages.count == 1
             }
             #expect(result.stdout == "binary 3 bytes 616263\nbinary 40 bytes \(String(repeating: "ab", count: 32))\n")

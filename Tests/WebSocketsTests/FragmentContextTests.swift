@@ -248,9 +248,10 @@ struct FragmentContextTests {
                 // 64 MiB in one frame: far more than the socket buffers hold, so it stays pending.
                 _ = try await context.writeFragment([UInt8](repeating: 0, count: 64 << 20), isUTF8: false, isFinalFragment: false)
             }
-            while context.outstanding != (read: true, write: true) { try await Task.sleep(for: .milliseconds(5)) }
-            // Still pending a little later: the write really is blocked on the full socket.
-            try await Task.sleep(for: .milliseconds(100))
+            // The read waits for data the client never sends; the write is blocked on the full
+            // socket (parked until the client reads, which it never does).
+            try await awaitState("the read waits for data") { await context.waitUntilReadAwaitsData() }
+            #expect(try await awaitState("the write blocks on the socket") { await context.waitUntilWriteBlocksOnSocket() })
             #expect(context.outstanding == (read: true, write: true))
             await context.cancelOutstandingIO()
             // Both operations are over when it returns: new ones are not refused as "another read
@@ -277,7 +278,7 @@ struct FragmentContextTests {
                 var buffer = [UInt8](repeating: 0, count: 16)
                 return try await context.readFragment(into: &buffer)
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try await awaitState("the first read waits for data") { await context.waitUntilReadAwaitsData() }
             var buffer = [UInt8](repeating: 0, count: 16)
             await #expect { _ = try await context.readFragment(into: &buffer) } throws: { Self.status($0) == .invalidState }
             // A write while the read is pending is fine (full duplex).

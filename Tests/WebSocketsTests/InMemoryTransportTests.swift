@@ -36,12 +36,12 @@ struct InMemoryTransportTests {
         }
     }
 
-    /// Waits until a read is parked on `transport` (fails the test after ~1 s).
-    private static func waitForPendingRead(_ transport: InMemoryTransport) async throws {
-        for _ in 0..<1000 where !transport.hasPendingRead {
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        try #require(transport.hasPendingRead)
+    /// Waits until a read is parked on `transport` (the test fails if that never happens).
+    private static func waitForPendingRead(
+        _ transport: InMemoryTransport, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        try await awaitState("a read is parked", sourceLocation: sourceLocation) { await transport.waitUntilReadIsPending() }
+        try #require(transport.hasPendingRead, sourceLocation: sourceLocation)
     }
 
     // MARK: Basics
@@ -254,7 +254,8 @@ struct InMemoryTransportTests {
         server.abort()
         #expect(try await Self.readOnce(client) == [1])
         #expect(await Self.status { _ = try await Self.readOnce(client) } == .connectionAborted)
-        try await Task.sleep(for: .milliseconds(30))
+        // Once nothing is in flight and no delivery task runs, the lost byte can never arrive.
+        try await awaitState("nothing is in flight towards the client") { await client.waitUntilNothingInFlight() }
         #expect(await Self.status { _ = try await Self.readOnce(client) } == .connectionAborted)
     }
 

@@ -120,7 +120,7 @@ struct ListenerTests {
             let first = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
             defer { first.close() }
             // The first request must be queued before the second arrives.
-            try await Task.sleep(for: .milliseconds(200))
+            try await awaitState("the first upgrade is queued") { await listener.waitUntil { $0.upgradesQueued == 1 } }
             let second = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
             defer { second.close() }
             #expect(try await second.readResponseHead().hasPrefix("HTTP/1.1 503 "))
@@ -218,7 +218,8 @@ struct ListenerTests {
         defer { raw.close() }
         let request = RawWebSocketClient.upgradeRequest()
         try await raw.send(raw: String(request.prefix(20)))
-        try await Task.sleep(for: .milliseconds(100))  // accepted, head incomplete
+        // Accepted, its handshake started (the head is incomplete: it cannot have ended).
+        try await awaitState("the handshake started") { await listener.waitUntil { $0.handshakesStarted == 1 } }
         listener.close()
         try await raw.send(raw: String(request.dropFirst(20)))
         #expect(try await raw.readResponseHead().hasPrefix("HTTP/1.1 503 "))
@@ -229,7 +230,8 @@ struct ListenerTests {
         let listener = try await WebSocketListener.bind()
         let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
         defer { raw.close() }
-        try await Task.sleep(for: .milliseconds(100))  // queued, nobody iterates
+        // Queued, nobody iterates.
+        try await awaitState("the upgrade is queued") { await listener.waitUntil { $0.upgradesQueued == 1 } }
         await listener.shutDown(timeout: .seconds(1))
         // Closed without a 101: an orderly end, or a reset if the request was still unread.
         let response = (try? await raw.readToEnd()) ?? []
@@ -314,10 +316,14 @@ struct ListenerTests {
         try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
             let client = MessageWebSocket()  // answers pings automatically
             let url = listener.url()
-            let connecting = Task { try await client.connect(to: url) }
+            let transport = PingCountingTransport(try await TCPTransport.connect(host: "127.0.0.1", port: listener.port))
+            let connecting = Task { try await client.connect(to: url, over: transport) }
             let socket = try await Self.nextUpgrade(listener).accept()
             try await connecting.value
-            try await Task.sleep(for: .milliseconds(2600))  // two pings answered
+            // The server sends its next keep-alive ping only once the pong to the previous one
+            // arrived in time (otherwise it closes with 1011): a third ping means two were answered.
+            let pings = try await awaitState("three keep-alive pings") { await transport.waitUntilPings(3) }
+            #expect(pings >= 3)
             try await client.send(text: "still alive")
             var messages = socket.messages.makeAsyncIterator()
             #expect(try await messages.next() == .text("still alive"))

@@ -233,7 +233,8 @@ struct MessageWebSocketTests {
         try await socket.connect(to: "ws://mock.test/", over: client)
         try await accepted
         for index in 0..<40 { try await peer.send(.binary([UInt8(index)] + [UInt8](repeating: 0, count: 99))) }
-        try await Task.sleep(for: .milliseconds(100))
+        // The reader stops once maxPendingMessages wait unconsumed (and never without backpressure).
+        try await awaitState("the reader pauses with 4 messages pending") { await socket.waitUntilReaderPauses() }
         // Each message is its own segment of 102 bytes; far fewer than 40 were read.
         #expect(client.bytesRead < 20 * 102)
         var received: [UInt8] = []
@@ -248,10 +249,15 @@ struct MessageWebSocketTests {
     @Test("cancelling the task that consumes messages closes the connection with 1001")
     func cancellingConsumerCloses() async throws {
         let (socket, peer) = try await MockWebSocketServer.connectedPair()
-        let consumer = Task { await drain(socket) }
-        try await Task.sleep(for: .milliseconds(20))
+        let consumed = SharedCounter()
+        let consumer = Task {
+            for try await _ in socket.messages { consumed.increment() }
+        }
+        // The consumer is iterating: it took the first message and went back for the next one.
+        try await peer.send(.text("first"))
+        try await awaitState("the consumer took a message") { await consumed.wait(untilAtLeast: 1) }
         consumer.cancel()
-        _ = await consumer.value
+        _ = await consumer.result
         #expect(try await peer.nextClose().code == .goingAway)
     }
 

@@ -37,6 +37,8 @@ final class ServerLog: Sendable {
         var finished: [Connection] = []
     }
     private let state = Mutex(State())
+    /// Notified after every change of `state`, for ``wait(timeout:until:)``.
+    private let changes = StateSignal()
 
     /// Handler runs that have started.
     var started: Int { state.withLock { $0.started } }
@@ -55,12 +57,14 @@ final class ServerLog: Sendable {
                 state.open += 1
                 state.maxOpen = max(state.maxOpen, state.open)
             }
+            self.changes.notify()
             var messages: [Message] = []
             var streamError: WebSocketError.Status?
             do {
                 for try await message in socket.messages {
                     messages.append(message)
                     self.state.withLock { $0.received += 1 }
+                    self.changes.notify()
                     try await socket.send(message)
                 }
             } catch {
@@ -74,17 +78,14 @@ final class ServerLog: Sendable {
                 state.open -= 1
                 state.finished.append(connection)
             }
+            self.changes.notify()
         }
     }
 
-    /// Waits until `condition` holds, polling, for at most `timeout`; returns whether it held.
-    func wait(timeout: Duration = .seconds(20), until condition: (ServerLog) -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while !condition(self) {
-            guard ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return true
+    /// Waits until `condition` holds, re-checked after every change of the log, for at most
+    /// `timeout` (a deadline: a condition that comes true returns at once); returns whether it held.
+    func wait(timeout: Duration = .seconds(20), until condition: @escaping @Sendable (ServerLog) -> Bool) async -> Bool {
+        await changes.wait(timeout: timeout) { condition(self) }
     }
 }
 

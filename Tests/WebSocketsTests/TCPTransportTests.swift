@@ -172,7 +172,8 @@ struct TCPTransportTests {
             var buffer = [UInt8](repeating: 0, count: 16)
             return try await client.read(into: &buffer)
         }
-        try await Task.sleep(for: .milliseconds(20))
+        // Nothing was sent: the read found the socket empty and is parked until readiness or close.
+        #expect(try await awaitState("the read is parked") { await client.registration.waitUntilParked(.readable) })
         client.close()
         client.close()  // idempotent
         let result = await reading.result
@@ -197,10 +198,13 @@ struct TCPTransportTests {
         var buffer = [UInt8](repeating: 0, count: 16)
         #expect(try await client.read(into: &buffer) == 0)
         #expect(try await client.read(into: &buffer) == 0)
-        // The first write may still be accepted by the kernel; the RST makes a later one fail.
+        // The first write may still be accepted by the kernel: it reaches the closed socket, whose
+        // kernel answers with a reset (RST). Once the loop reported that, a write fails.
         var failure: WebSocketError?
-        for _ in 0..<100 where failure == nil {
-            do { try await client.write([[1, 2, 3]]); try await Task.sleep(for: .milliseconds(2)) } catch let error as WebSocketError { failure = error }
+        do { try await client.write([[1, 2, 3]]) } catch let error as WebSocketError { failure = error }
+        if failure == nil {
+            #expect(try await awaitState("the peer's reset is reported") { await client.registration.waitUntilErrorReported() })
+            do { try await client.write([[1, 2, 3]]) } catch let error as WebSocketError { failure = error }
         }
         #expect(failure?.status == .connectionAborted)
     }
@@ -213,7 +217,8 @@ struct TCPTransportTests {
             var buffer = [UInt8](repeating: 0, count: 16)
             return try await client.read(into: &buffer)
         }
-        try await Task.sleep(for: .milliseconds(20))
+        // Blocked for real: parked at the readiness gate, waiting for bytes that never come.
+        #expect(try await awaitState("the read is parked") { await client.registration.waitUntilParked(.readable) })
         reading.cancel()
         let result = await reading.result
         if case .failure(let error as WebSocketError) = result {
@@ -230,7 +235,7 @@ struct TCPTransportTests {
     func listenerCloseWakesAccept() async throws {
         let listener = try TCPListener.bind(host: "::1", port: 0)
         let accepting = Task { try await listener.accept() }
-        try await Task.sleep(for: .milliseconds(20))
+        #expect(try await awaitState("the accept is pending") { await listener.waitUntilAcceptIsPending() })
         listener.close()
         let result = await accepting.result
         if case .failure(let error as WebSocketError) = result {

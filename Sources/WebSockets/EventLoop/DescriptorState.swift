@@ -30,6 +30,19 @@ final class DescriptorState: Sendable {
         /// once by epoll, but a reader that consumed data after it must still find it, so waiting
         /// to read never blocks again.
         var readClosed = false
+        /// The loop reported an error or hang-up (`CWS_EVENT_ERROR`: a reset, for example). Sticky.
+        var errorReported = false
+        /// Tests waiting for something to happen here (`FDRegistration.waitUntilParked(_:)`,
+        /// `FDRegistration.waitUntilErrorReported()`). Empty unless a test waits: the paths that
+        /// check it pay one `isEmpty` under the lock they hold anyway.
+        var watchers: [Watcher] = []
+
+        /// Removes and returns the watchers waiting for `milestone`.
+        mutating func takeWatchers(for milestone: Watcher.Milestone) -> [Watcher] {
+            let taken = watchers.filter { $0.milestone == milestone }
+            if !taken.isEmpty { watchers.removeAll { $0.milestone == milestone } }
+            return taken
+        }
 
         subscript(interest: FDRegistration.Interest) -> Direction {
             get { interest == .readable ? reading : writing }
@@ -37,6 +50,20 @@ final class DescriptorState: Sendable {
                 if interest == .readable { reading = newValue } else { writing = newValue }
             }
         }
+    }
+
+    /// A test waiting for a milestone of this descriptor; resumed with `true` when it happens, or
+    /// `false` when the descriptor is closed first.
+    struct Watcher {
+        enum Milestone: Equatable {
+            /// A task is parked waiting for this direction.
+            case parked(FDRegistration.Interest)
+            /// The loop reported an error or hang-up.
+            case errorReported
+        }
+
+        var milestone: Milestone
+        var continuation: CheckedContinuation<Bool, Never>
     }
 
     static let closedError = WebSocketError(.closed, "the connection was closed locally")
@@ -55,10 +82,13 @@ final class DescriptorState: Sendable {
     func handle(_ events: UInt32, waking ready: inout [UnownedJob]) {
         let wakesReader = events & (CWS_EVENT_READABLE | CWS_EVENT_READ_CLOSED | CWS_EVENT_ERROR) != 0
         let wakesWriter = events & (CWS_EVENT_WRITABLE | CWS_EVENT_ERROR) != 0
-        let (reader, writer) = mutex.withLock { state -> (UnownedJob?, UnownedJob?) in
+        let (reader, writer, watchers) = mutex.withLock { state -> (UnownedJob?, UnownedJob?, [Watcher]) in
             var reader: UnownedJob?
             var writer: UnownedJob?
-            if events & (CWS_EVENT_READ_CLOSED | CWS_EVENT_ERROR) != 0 { state.readClosed = true }
+            if events & (CWS_EVENT_READ_CLOSED | CWS_EVENT_ERROR) != 0 {
+                state.readClosed = true
+                if events & CWS_EVENT_ERROR != 0 { state.errorReported = true }
+            }
             if wakesReader {
                 reader = state.reading.parked
                 state.reading.parked = nil
@@ -69,23 +99,44 @@ final class DescriptorState: Sendable {
                 state.writing.parked = nil
                 if writer == nil { state.writing.ready = true }
             }
-            return (reader, writer)
+            guard !state.watchers.isEmpty, state.errorReported else { return (reader, writer, []) }
+            return (reader, writer, state.takeWatchers(for: .errorReported))
         }
         if let reader { ready.append(reader) }
         if let writer { ready.append(writer) }
+        for watcher in watchers { watcher.continuation.resume(returning: true) }
     }
 
     /// The gate's executor: parks the waiting task's job, unless the wait is already over.
     func park(_ job: UnownedJob, _ interest: FDRegistration.Interest) {
-        let parked = mutex.withLock { state -> Bool in
+        let (parked, watchers) = mutex.withLock { state -> (Bool, [Watcher]) in
             let direction = state[interest]
             precondition(direction.parked == nil, "two tasks wait on one socket direction at once")
             guard !state.isClosed, !direction.ready, !direction.cancelled,
-                  !(interest == .readable && state.readClosed) else { return false }
+                  !(interest == .readable && state.readClosed) else { return (false, []) }
             state[interest].parked = job
-            return true
+            guard !state.watchers.isEmpty else { return (true, []) }
+            return (true, state.takeWatchers(for: .parked(interest)))
         }
         if !parked { loop.schedule(job) }
+        for watcher in watchers { watcher.continuation.resume(returning: true) }
+    }
+
+    /// Test hook: returns `true` once `milestone` has happened (at once if it has: a task is
+    /// parked now, an error was reported), or `false` once the descriptor is closed without it.
+    func waitUntil(_ milestone: Watcher.Milestone) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let now = mutex.withLock { state -> Bool? in
+                switch milestone {
+                case .parked(let interest): if state[interest].parked != nil { return true }
+                case .errorReported: if state.errorReported { return true }
+                }
+                if state.isClosed { return false }
+                state.watchers.append(Watcher(milestone: milestone, continuation: continuation))
+                return nil
+            }
+            if let now { continuation.resume(returning: now) }
+        }
     }
 
     func cancelWait(_ interest: FDRegistration.Interest) {
@@ -101,20 +152,23 @@ final class DescriptorState: Sendable {
     }
 
     func close() {
-        let (fd, reader, writer) = mutex.withLock { state -> (CInt, UnownedJob?, UnownedJob?) in
-            guard !state.isClosed else { return (-1, nil, nil) }
+        let (fd, reader, writer, watchers) = mutex.withLock { state -> (CInt, UnownedJob?, UnownedJob?, [Watcher]) in
+            guard !state.isClosed else { return (-1, nil, nil, []) }
             state.isClosed = true
             let reader = state.reading.parked, writer = state.writing.parked
             state.reading.parked = nil
             state.writing.parked = nil
-            guard state.inFlight == 0 else { return (-1, reader, writer) }
+            let watchers = state.watchers
+            state.watchers = []
+            guard state.inFlight == 0 else { return (-1, reader, writer, watchers) }
             let fd = state.fd
             state.fd = -1
-            return (fd, reader, writer)
+            return (fd, reader, writer, watchers)
         }
         if fd >= 0 { closeDescriptor(fd) }
         if let reader { loop.schedule(reader) }
         if let writer { loop.schedule(writer) }
+        for watcher in watchers { watcher.continuation.resume(returning: false) }
     }
 
     func abandon() {

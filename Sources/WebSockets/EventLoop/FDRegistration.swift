@@ -96,6 +96,20 @@ package final class FDRegistration: Sendable {
         try await wait(at: writeGate, isolation: isolation)
     }
 
+    /// Test hook: returns `true` once a task is parked waiting for `interest` on this descriptor
+    /// (at once if one is now), or `false` if the descriptor is closed first. A read, write,
+    /// accept or connect that returns this has provably found the socket not ready and is
+    /// suspended until readiness, ``close()`` or cancellation.
+    package func waitUntilParked(_ interest: Interest) async -> Bool {
+        await state.waitUntil(.parked(interest))
+    }
+
+    /// Test hook: returns `true` once the loop has reported an error or hang-up for this descriptor
+    /// (at once if it has; a peer's reset, for example), or `false` if it is closed first.
+    package func waitUntilErrorReported() async -> Bool {
+        await state.waitUntil(.errorReported)
+    }
+
     /// Removes the descriptor from the loop, closes it (now, or when the system call in flight
     /// returns) and wakes any waiter, which throws `WebSocketError(.closed)`. Idempotent, any thread.
     package func close() {

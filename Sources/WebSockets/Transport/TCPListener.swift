@@ -89,6 +89,12 @@ package final class TCPListener: Sendable {
         }
     }
 
+    /// Test hook: returns `true` once an ``accept(isolation:)`` is suspended waiting for a
+    /// connection (at once if one is now), or `false` if the listener is closed first.
+    package func waitUntilAcceptIsPending() async -> Bool {
+        await registration.waitUntilParked(.readable)
+    }
+
     /// Stops listening and closes the socket; a pending ``accept(isolation:)`` throws `.closed`.
     /// Idempotent, any thread. Connections already accepted are not affected.
     package func close() {
