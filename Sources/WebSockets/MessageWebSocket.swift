@@ -329,6 +329,11 @@ public actor MessageWebSocket {
         await inbox.waitUntilProducerPauses()
     }
 
+    /// Test hook: returns once a task iterating ``messages`` is suspended, waiting for a message.
+    package func waitUntilConsumerWaits() async {
+        await inbox.waitUntilConsumerWaits()
+    }
+
     /// What is known about the connection now.
     public var information: MessageWebSocketInformation {
         get async {

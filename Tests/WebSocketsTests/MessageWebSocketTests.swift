@@ -57,11 +57,13 @@ struct MessageWebSocketTests {
         let (socket, peer) = try await MockWebSocketServer.connectedPair()
         try await peer.send(.text("last"))
         try await peer.close(code: CloseCode(4000), reason: "done")
+        // The peer reads the echo and then ends the stream (§7.1.1), which ends `messages`.
+        async let echo = peer.nextClose()
         let ending = await drain(socket)
         #expect(ending.messages == [.text("last")])
         #expect(ending.error == nil)
         #expect(await socket.closeStatus == WebSocketCloseStatus(code: CloseCode(4000), reason: "done"))
-        #expect(try await peer.nextClose().code == CloseCode(4000))
+        #expect(try await echo.code == CloseCode(4000))
     }
 
     @Test("§7.1.5: a connection dropped without a close handshake throws connectionAborted, no close status")
@@ -249,13 +251,11 @@ struct MessageWebSocketTests {
     @Test("cancelling the task that consumes messages closes the connection with 1001")
     func cancellingConsumerCloses() async throws {
         let (socket, peer) = try await MockWebSocketServer.connectedPair()
-        let consumed = SharedCounter()
         let consumer = Task {
-            for try await _ in socket.messages { consumed.increment() }
+            for try await _ in socket.messages {}
         }
-        // The consumer is iterating: it took the first message and went back for the next one.
-        try await peer.send(.text("first"))
-        try await awaitState("the consumer took a message") { await consumed.wait(untilAtLeast: 1) }
+        // The consumer is parked in `next()`, waiting for a message, when it is cancelled.
+        try await awaitState("the consumer waits for a message") { await socket.waitUntilConsumerWaits() }
         consumer.cancel()
         _ = await consumer.result
         #expect(try await peer.nextClose().code == .goingAway)

@@ -29,6 +29,8 @@ package final class Inbox<Element: Sendable>: Sendable {
         var onConsumerCancelled: (@Sendable () -> Void)?
         /// Tests waiting for the producer to pause (``Inbox/waitUntilProducerPauses()``).
         var pauseWatchers: [CheckedContinuation<Void, Never>] = []
+        /// Tests waiting for a consumer to wait in `next()` (``Inbox/waitUntilConsumerWaits()``).
+        var consumerWatchers: [CheckedContinuation<Void, Never>] = []
         /// Called once the consumer has taken every queued element and come back (see
         /// ``Inbox/notifyWhenCaughtUp(_:)``).
         var onCaughtUp: (@Sendable () -> Void)?
@@ -66,7 +68,7 @@ package final class Inbox<Element: Sendable>: Sendable {
     private enum Outcome {
         case message(Element, CheckedContinuation<Void, Never>?)
         case end(Result<Void, any Error>)
-        case wait((@Sendable () -> Void)?)
+        case wait((@Sendable () -> Void)?, [CheckedContinuation<Void, Never>])
         case cancelled
         case busy
     }
@@ -130,6 +132,19 @@ package final class Inbox<Element: Sendable>: Sendable {
             }
             if resumeNow { continuation.resume() }
             for watcher in watchers { watcher.resume() }
+        }
+    }
+
+    /// Test hook: returns once a consumer is suspended in ``next()``, waiting for a message (at
+    /// once if one is).
+    package func waitUntilConsumerWaits() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waitingNow = state.withLock { state -> Bool in
+                if state.consumer != nil { return true }
+                state.consumerWatchers.append(continuation)
+                return false
+            }
+            if waitingNow { continuation.resume() }
         }
     }
 
@@ -213,7 +228,8 @@ package final class Inbox<Element: Sendable>: Sendable {
                     if let terminal = state.terminal { return .end(terminal) }
                     if state.consumerCancelled { return .cancelled }
                     state.consumer = continuation
-                    return .wait(state.takeCaughtUpHandler())
+                    defer { state.consumerWatchers = [] }
+                    return .wait(state.takeCaughtUpHandler(), state.consumerWatchers)
                 }
                 switch outcome {
                 case .message(let message, let producer):
@@ -228,8 +244,9 @@ package final class Inbox<Element: Sendable>: Sendable {
                 case .busy:
                     continuation.resume(throwing: WebSocketError(
                         .invalidState, "messages is already being iterated by another task; iterate it from one task"))
-                case .wait(let caughtUp):
+                case .wait(let caughtUp, let watchers):
                     caughtUp?()
+                    for watcher in watchers { watcher.resume() }
                 }
             }
         } onCancel: {
