@@ -228,12 +228,7 @@ struct MessageWebSocketTests {
     func receiveBackpressure() async throws {
         var control = MessageWebSocketControl()
         control.maxPendingMessages = 4
-        let (client, server) = InMemoryTransport.makePair()
-        let peer = MockWebSocketServer(transport: server)
-        let socket = MessageWebSocket(control: control)
-        async let accepted: Void = peer.acceptHandshake()
-        try await socket.connect(to: "ws://mock.test/", over: client)
-        try await accepted
+        let (socket, peer, client) = try await connectedOverMemory(control: control)
         for index in 0..<40 { try await peer.send(.binary([UInt8(index)] + [UInt8](repeating: 0, count: 99))) }
         // The reader stops once maxPendingMessages wait unconsumed (and never without backpressure).
         try await awaitState("the reader pauses with 4 messages pending") { await socket.waitUntilReaderPauses() }
