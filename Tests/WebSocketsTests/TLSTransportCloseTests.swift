@@ -17,6 +17,7 @@ final class EndRecordingTransport: Transport, ImmediateWriting {
     private let holding = Atomic<Bool>(false)
     private let parkedSignal = AsyncStream<Void>.makeStream()
     private let releaseSignal = AsyncStream<Void>.makeStream()
+    private let reads = Mutex<(addresses: [UInt], previous: [UInt8])>(([], []))
 
     init(_ tcp: TCPTransport) { self.tcp = tcp }
 
@@ -33,9 +34,19 @@ final class EndRecordingTransport: Transport, ImmediateWriting {
     }
     func releaseParkedWrite() { releaseSignal.continuation.yield() }
 
+    /// The address of the storage of every buffer a read was given, in order.
+    var readBufferAddresses: [UInt] { reads.withLock { $0.addresses } }
+
     func read(into buffer: inout [UInt8], isolation: isolated (any Actor)?) async throws -> Int {
+        // The previous read's storage is kept alive until now: had the caller allocated a new
+        // buffer for this read, it could not have landed at the same address.
+        reads.withLock { $0.previous = [] }
+        let address = buffer.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        reads.withLock { $0.addresses.append(address) }
         let count = try await tcp.read(into: &buffer, isolation: isolation)
         if count == 0 { sawEnd.store(true, ordering: .releasing) }
+        let storage = buffer
+        reads.withLock { $0.previous = storage }
         return count
     }
 
@@ -112,6 +123,21 @@ struct TLSTransportTestPair {
 
 @Suite("TLSTransport close")
 struct TLSTransportCloseTests {
+    @Test("reads reuse one ciphertext buffer: every read of the inner transport gets the same storage")
+    func readsReuseOneCiphertextBuffer() async throws {
+        let pair = try await TLSTransportTestPair.make()
+        defer { pair.client.close(); pair.server.close(); pair.listener.close() }
+        let before = pair.clientTCP.readBufferAddresses.count
+        for round in 0..<20 {
+            let message = [UInt8](repeating: UInt8(round), count: 1000 + round)
+            try await pair.server.write([message], isolation: nil)
+            #expect(try await pair.receive(message.count, from: pair.client) == message)
+        }
+        let addresses = pair.clientTCP.readBufferAddresses.dropFirst(before)
+        #expect(addresses.count >= 20)
+        #expect(Set(addresses).count == 1, "a new ciphertext buffer for some reads: \(Set(addresses).count) distinct")
+    }
+
     @Test("close() sends close_notify: the peer's read returns 0 before its TCP stream ends",
           arguments: ["client", "server"])
     func closeSendsCloseNotify(closing side: String) async throws {
