@@ -89,7 +89,7 @@ public final class WebSocketFragmentContext: Sendable {
         case closed
         case next(watchers: [CheckedContinuation<Void, Never>])
     }
-    private let state = Mutex(ReadState())
+    private let state = Lock(ReadState())
 
     init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters?, tls: TLSSessionInfo?,
          connection: WebSocketConnection, inbox: Inbox<MessageFragment>) {

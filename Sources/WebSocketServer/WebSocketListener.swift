@@ -51,7 +51,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     let registry: ConnectionRegistry
     private let upgrades: AsyncStream<WebSocketUpgrade>
     private let continuation: AsyncStream<WebSocketUpgrade>.Continuation
-    private let acceptTask = Mutex<Task<Void, Never>?>(nil)
+    private let acceptTask = Lock<Task<Void, Never>?>(nil)
 
     private init(tcp: TCPListener, configuration: WebSocketServerConfiguration, tlsContext: TLSServerContext?) {
         self.tcp = tcp
@@ -251,7 +251,7 @@ final class ConnectionRegistry: Sendable {
             return satisfied
         }
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     var isShuttingDown: Bool { state.withLock { $0.isShuttingDown } }
     var connectionCount: Int { state.withLock { $0.connections.count } }

@@ -7,7 +7,7 @@ import WebSockets
 /// Continuations are taken out of the state under the lock and resumed after it is released, so each
 /// is resumed exactly once: whoever removes it from the state owns it.
 final class InMemoryPipe: Sendable {
-    private let state = Mutex(PairState())
+    private let state = Lock(PairState())
 
     enum ReadOutcome {
         case bytes(Int)

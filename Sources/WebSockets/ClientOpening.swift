@@ -116,7 +116,7 @@ enum ClientOpening {
 
 /// Which step of opening is under way, for a timeout's message.
 final class OpeningStage: Sendable {
-    private let stage = Mutex<String?>(nil)
+    private let stage = Lock<String?>(nil)
     var current: String? { stage.withLock { $0 } }
     func set(_ description: String) { stage.withLock { $0 = description } }
 }

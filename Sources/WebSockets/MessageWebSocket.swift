@@ -69,7 +69,7 @@ public actor MessageWebSocket {
     private var connectionInformation = MessageWebSocketInformation()
     /// The open connection. Behind a lock so that sending goes straight to it without a hop
     /// through this actor.
-    private nonisolated let link = Mutex<WebSocketConnection?>(nil)
+    private nonisolated let link = Lock<WebSocketConnection?>(nil)
 
     /// Creates a socket with the given settings; nothing happens on the network until
     /// ``connect(to:)-(String)``.

@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+import WebSockets
 
 // Tests synchronize on state, never on time: a test that needs the other side to get somewhere
 // awaits a hook that reports exactly that (`FDRegistration.waitUntilParked(_:)`,
@@ -34,8 +35,8 @@ func withDeadline<T: Sendable>(
 /// For ``withDeadline(_:_:)``: whichever of the body and the deadline comes first resumes the
 /// caller; the other finds the continuation gone.
 private final class FirstOutcome<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T?, any Error>?>
-    init(_ continuation: CheckedContinuation<T?, any Error>) { self.continuation = Mutex(continuation) }
+    private let continuation: Lock<CheckedContinuation<T?, any Error>?>
+    init(_ continuation: CheckedContinuation<T?, any Error>) { self.continuation = Lock(continuation) }
     func resume(with result: Result<T?, any Error>) {
         continuation.withLock { $0.take() }?.resume(with: result)
     }
@@ -79,7 +80,7 @@ final class StateSignal: Sendable {
         var nextID = 0
         var waiters: [Waiter] = []
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Tells the waiters that the state changed: those whose condition now holds resume.
     func notify() {

@@ -32,7 +32,7 @@ func runCLI(
 /// awaited without blocking a thread of the cooperative pool (in-process servers under test need
 /// those threads).
 final class RecordedProcess {
-    let process = Process()
+    let process = ChildProcess()
     let output: Recorder.Text
     let errors: Recorder.Text
     /// Set when the process has exited (its termination handler ran).
@@ -92,7 +92,7 @@ final class ServeProcess: Sendable {
 
     /// Starts `websocket serve` on 127.0.0.1 with `arguments` and waits for `LISTENING <port>`.
     init(_ arguments: [String]) async throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = try cliExecutable()
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments
         let output = Pipe()
@@ -133,6 +133,12 @@ final class ServeProcess: Sendable {
     func stop() async {
         if process.isRunning { process.terminate() }
         for await _ in exited { break }
+        // swift-corelibs-foundation's `Process.run()` makes a run-loop source that retains the
+        // Process, and only `waitUntilExit()` releases it (`runLoopSource = nil`): without this
+        // call every ServeProcess leaks its Process, pipes and handlers, which LeakSanitizer
+        // reports at exit under `swift test --sanitize=address` (the run then fails). The
+        // termination handler has run, so `isRunning` is false and this returns at once.
+        process.waitUntilExit()
     }
 }
 
@@ -147,7 +153,7 @@ final class Flag: Sendable {
 final class Recorder: Sendable {
     /// Bytes written by a child process, collected from any thread.
     final class Text: Sendable {
-        private let storage = Mutex<[UInt8]>([])
+        private let storage = Lock<[UInt8]>([])
         /// Notified after every append.
         let changes: StateSignal
         init(changes: StateSignal = StateSignal()) { self.changes = changes }
@@ -158,7 +164,7 @@ final class Recorder: Sendable {
         var text: String { storage.withLock { String(decoding: $0, as: UTF8.self) } }
     }
 
-    private let storage = Mutex<[Message]>([])
+    private let storage = Lock<[Message]>([])
     /// Notified after every append: share it with ``runCLI(_:input:changes:sourceLocation:closeInputWhen:)``
     /// when its condition reads ``messages``.
     let changes = StateSignal()

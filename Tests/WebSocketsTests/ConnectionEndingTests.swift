@@ -7,7 +7,7 @@ import WebSocketTesting
 
 /// Every byte one end of an in-memory pair wrote, as it was handed to the medium.
 final class WrittenBytes: Sendable {
-    private let bytes = Mutex<[UInt8]>([])
+    private let bytes = Lock<[UInt8]>([])
     var all: [UInt8] { bytes.withLock { $0 } }
 
     /// Records what `transport` writes from now on.

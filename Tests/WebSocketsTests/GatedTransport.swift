@@ -13,7 +13,7 @@ final class GatedTransport: Transport {
     }
 
     let inner: InMemoryTransport
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(_ inner: InMemoryTransport) { self.inner = inner }
 

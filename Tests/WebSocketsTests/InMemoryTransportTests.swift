@@ -110,7 +110,7 @@ struct InMemoryTransportTests {
 
     @Test func onWriteTapSeesEveryWrittenByte() async throws {
         let (client, server) = InMemoryTransport.makePair()
-        let seen = Mutex<[[UInt8]]>([])
+        let seen = Lock<[[UInt8]]>([])
         client.onWrite = { bytes in seen.withLock { $0.append(bytes) } }
         try await client.write([[1, 2], [3]])
         try await client.write([[4]])

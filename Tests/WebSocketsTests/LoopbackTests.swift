@@ -14,6 +14,45 @@ func openDescriptorCount() -> Int {
     return count
 }
 
+/// A loopback port that refuses connections while this value is open: a TCP socket bound to it
+/// that never listens, so a connection attempt gets a reset (`ECONNREFUSED`) and no other socket
+/// can take the port meanwhile.
+///
+/// Why not bind a listener, note its port and close it: between that close and the connect, a test
+/// running in parallel can get the same port (the suite keeps up to ~2,000 descriptors open), for a
+/// listener or as the local port of a connection; the "refused" connect then reaches that socket
+/// and does not fail with `cannotConnect` (seen under `--sanitize=address`).
+final class RefusingPort {
+    let port: Int
+    private let fd: CInt
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw PeerError("socket failed: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                bind(fd, address, length) == 0 && getsockname(fd, address, &length) == 0
+            }
+        }
+        guard bound else {
+            let error = errno
+            Glibc.close(fd)
+            throw PeerError("bind to 127.0.0.1:0 failed: errno \(error)")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Frees the port; call it after the connection attempt (it keeps this value alive until then).
+    func close() {
+        Glibc.close(fd)
+    }
+}
+
 /// Client and server over real loopback TCP, both from this package.
 @Suite("Loopback TCP against the package's own server")
 struct LoopbackTests {
@@ -94,12 +133,10 @@ struct LoopbackTests {
 
     @Test("connecting to a closed port fails with cannotConnect")
     func refusedConnection() async throws {
-        // Bind and close a listener to find a port nobody listens on.
-        let probe = try TCPListener.bind(host: "127.0.0.1", port: 0)
-        let port = probe.port
-        probe.close()
+        let refusing = try RefusingPort()
         let socket = MessageWebSocket()
-        #expect(await thrownStatus { try await socket.connect(to: "ws://127.0.0.1:\(port)/") } == .cannotConnect)
+        #expect(await thrownStatus { try await socket.connect(to: "ws://127.0.0.1:\(refusing.port)/") } == .cannotConnect)
+        refusing.close()
     }
 
     @Test("an unresolvable host fails with hostNameNotResolved")

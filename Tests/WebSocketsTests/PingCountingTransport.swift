@@ -17,7 +17,7 @@ final class PingCountingTransport: Transport {
     }
 
     let inner: any Transport
-    private let state = Mutex(State())
+    private let state = Lock(State())
     private let changes = StateSignal()
 
     init(_ inner: any Transport) { self.inner = inner }

@@ -18,7 +18,7 @@ final class PythonPeer: Sendable {
 
     /// Whether `python` can import both peer libraries (checked once).
     static let isAvailable: Bool = {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python, "-c", "import websockets, aiohttp"]
         process.standardOutput = FileHandle.nullDevice
@@ -57,7 +57,7 @@ final class PythonPeer: Sendable {
         guard Self.isAvailable else {
             throw PeerError("Python peers are required (WEBSOCKETS_INTEROP=1) but `\(Self.python)` cannot import websockets and aiohttp")
         }
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [Self.python, Self.scriptsDirectory.appendingPathComponent(script).path,
                              "--host", "127.0.0.1", "--port", "0"] + arguments

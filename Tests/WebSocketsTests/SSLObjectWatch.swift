@@ -1,5 +1,6 @@
 import COpenSSL
 import Synchronization
+import WebSockets
 
 /// Which OpenSSL `SSL` objects created since ``startWatching()`` are still alive, as OpenSSL
 /// itself reports them: through an ex_data index whose `new_func` runs in every `SSL_new` and
@@ -14,7 +15,7 @@ enum SSLObjectWatch {
         var watching = false
         var alive = 0
     }
-    private static let state = Mutex(State())
+    private static let state = Lock(State())
     private static let changes = StateSignal()
 
     /// The index, registered on first use (OpenSSL keeps it for the life of the process).

@@ -36,7 +36,7 @@ final class ServerLog: Sendable {
         var received = 0
         var finished: [Connection] = []
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
     /// Notified after every change of `state`, for ``wait(timeout:until:)``.
     private let changes = StateSignal()
 

@@ -132,12 +132,12 @@ struct TCPTransportTests {
 
     @Test("connecting to a closed port fails with cannotConnect naming host:port")
     func connectToClosedPortFails() async throws {
-        let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
-        let port = listener.port
-        listener.close()
+        let refusing = try RefusingPort()  // see there: a closed listener's port can be reused meanwhile
+        let port = refusing.port
         let error = await #expect(throws: WebSocketError.self) {
             _ = try await TCPTransport.connect(host: "127.0.0.1", port: port)
         }
+        refusing.close()
         #expect(error?.status == .cannotConnect)
         #expect(error?.message.contains("127.0.0.1:\(port)") == true)
         #expect(error?.message.contains("refused") == true)

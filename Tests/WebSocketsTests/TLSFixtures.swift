@@ -59,7 +59,7 @@ final class TLSFixtures: Sendable {
     /// Runs `openssl arguments` in the directory and returns its standard output.
     @discardableResult
     func run(_ arguments: [String]) throws -> String {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["openssl"] + arguments
         process.currentDirectoryURL = directory

@@ -120,7 +120,7 @@ struct TLSTests {
     @Test("the hook sees the server's certificate with the fingerprint openssl computes, and the intermediates")
     func hookSeesCertificate() async throws {
         try await withTeardown(await fixtures.server()) { server in
-            let seen = Mutex<ServerValidationRequest?>(nil)
+            let seen = Lock<ServerValidationRequest?>(nil)
             try await echo(server.url(), control: control {
                 $0.serverCustomValidation = { request in
                     seen.withLock { $0 = request }
@@ -140,7 +140,7 @@ struct TLSTests {
     @Test("the hook runs after ignored errors and sees them")
     func hookSeesIgnoredErrors() async throws {
         try await withTeardown(await fixtures.server()) { server in
-            let seen = Mutex<[ChainValidationResult]>([])
+            let seen = Lock<[ChainValidationResult]>([])
             try await echo(server.url(), control: control(trustingCA: false) {
                 $0.ignorableServerCertificateErrors = [.untrusted]
                 $0.serverCustomValidation = { request in
@@ -154,7 +154,7 @@ struct TLSTests {
 
     @Test("a hook that rejects, or throws, fails connect with serverCertificateRejected and the server sees no request")
     func hookRejects() async throws {
-        let upgrades = Mutex(0)
+        let upgrades = Lock(0)
         var tls = TLSServerConfiguration(identity: fixtures.identity("server"))
         tls.clientTrustRoots = []
         var configuration = WebSocketServer.Configuration()
@@ -227,7 +227,7 @@ struct TLSTests {
     @Test("completing a deferral twice throws invalidState")
     func deferralCompletedTwice() async throws {
         try await withTeardown(await fixtures.server()) { server in
-            let second = Mutex<WebSocketError?>(nil)
+            let second = Lock<WebSocketError?>(nil)
             try await echo(server.url(), control: control {
                 $0.serverCustomValidation = ServerValidationEvent.handler { event in
                     let deferral = event.getDeferral()

@@ -17,7 +17,7 @@ final class EndRecordingTransport: Transport, ImmediateWriting {
     private let holding = Atomic<Bool>(false)
     private let parkedSignal = AsyncStream<Void>.makeStream()
     private let releaseSignal = AsyncStream<Void>.makeStream()
-    private let reads = Mutex<(addresses: [UInt], previous: [UInt8])>(([], []))
+    private let reads = Lock<(addresses: [UInt], previous: [UInt8])>(([], []))
 
     init(_ tcp: TCPTransport) { self.tcp = tcp }
 

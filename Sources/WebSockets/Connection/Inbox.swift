@@ -62,7 +62,7 @@ package final class Inbox<Element: Sendable>: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// What a waiting ``next()`` found once it held the lock.
     private enum Outcome {
@@ -75,7 +75,7 @@ package final class Inbox<Element: Sendable>: Sendable {
 
     /// - Parameter highWater: how many undelivered messages pause the reader (at least 1).
     package init(highWater: Int = 16) {
-        state = Mutex(State(highWater: max(1, highWater)))
+        state = Lock(State(highWater: max(1, highWater)))
     }
 
     /// Changes how many undelivered messages pause the reader (before a connection starts).

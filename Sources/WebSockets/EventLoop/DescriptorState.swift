@@ -70,11 +70,11 @@ final class DescriptorState: Sendable {
     static let cancelledError = WebSocketError(.operationCanceled, "the task was cancelled while waiting for the socket")
 
     let loop: EventLoop
-    let mutex: Mutex<State>
+    let mutex: Lock<State>
 
     init(fd: CInt, loop: EventLoop) {
         self.loop = loop
-        self.mutex = Mutex(State(fd: fd))
+        self.mutex = Lock(State(fd: fd))
     }
 
     /// Called by the loop thread for each readiness report (`CWS_EVENT_*` bits); appends the jobs

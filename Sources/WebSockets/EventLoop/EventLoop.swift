@@ -52,7 +52,7 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
     /// `cws_eventfd_signal` handles), so a wake-up costs one `write` and no `read`.
     private let wakeFD: CInt
     /// Jobs queued for the next turn, plus the loop's "may be asleep" flag.
-    private let queue = Mutex(Queue())
+    private let queue = Lock(Queue())
     /// `pthread_self()` of the loop thread, 0 until it starts.
     private let threadID = Atomic<UInt>(0)
 

@@ -15,7 +15,7 @@ final class AsyncGate: Sendable {
         var busy = false
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     /// Takes the gate, suspending (on `isolation`) until it is free. Not cancellable: the holder
     /// always releases it soon, since it only guards one write.

@@ -45,7 +45,7 @@ public final class ServerValidationEvent: Sendable {
         var callbackReturned = false
         var waiter: CheckedContinuation<Void, Never>?
     }
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     init(request: ServerValidationRequest) {
         self.request = request
@@ -122,7 +122,7 @@ public final class ServerValidationEvent: Sendable {
 /// A pending validation step (WinRT `Deferral`). ``complete()`` must be called once.
 public final class ValidationDeferral: Sendable {
     private let event: ServerValidationEvent
-    private let completed = Mutex(false)
+    private let completed = Lock(false)
 
     fileprivate init(event: ServerValidationEvent) {
         self.event = event

@@ -47,7 +47,7 @@ public final class TLSTransport: Transport {
     }
 
     private let inner: any Transport
-    private let state: Mutex<State>
+    private let state: Lock<State>
     /// Serialises writes to `inner`; ciphertext is drained from the `SSL` only while holding it,
     /// so it reaches the wire in the order OpenSSL produced it, one record never cut by another.
     private let writeGate = AsyncGate()
@@ -56,7 +56,7 @@ public final class TLSTransport: Transport {
 
     init(inner: any Transport, session: TLSSession, info: TLSSessionInfo, ciphertextBuffer: [UInt8]) {
         self.inner = inner
-        self.state = Mutex(State(session: session, ciphertextBuffer: ciphertextBuffer))
+        self.state = Lock(State(session: session, ciphertextBuffer: ciphertextBuffer))
         self.info = info
     }
 

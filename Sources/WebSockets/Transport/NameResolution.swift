@@ -189,7 +189,7 @@ package enum NameResolution {
     private final class Lookup: Sendable {
         let host: String
         let port: Int
-        private let state = Mutex<(continuation: UnsafeContinuation<[SocketAddress], any Error>?, cancelled: Bool)>((nil, false))
+        private let state = Lock<(continuation: UnsafeContinuation<[SocketAddress], any Error>?, cancelled: Bool)>((nil, false))
 
         init(host: String, port: Int) {
             self.host = host
