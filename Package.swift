@@ -53,3 +53,24 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzz targets (libFuzzer), see README "Fuzzing": declared only when WEBSOCKETS_FUZZ is set, so that a
+// plain `swift build` / `swift test` never sees them (they link only with `-sanitize=fuzzer`).
+// `Scripts/fuzz.sh` sets it and builds with `-Xswiftc -sanitize=fuzzer,address` into .build-fuzz.
+if Context.environment["WEBSOCKETS_FUZZ"] != nil {
+    // FuzzInflate drives the internal zlib streams (`Inflater`, `Deflater`) through `@testable import`.
+    if let core = package.targets.first(where: { $0.name == "WebSocketCore" }) {
+        core.swiftSettings = (core.swiftSettings ?? []) + [.unsafeFlags(["-enable-testing"])]
+    }
+    package.targets += [
+        // Declares libFuzzer's LLVMFuzzerRunDriver, which each target's main.swift calls.
+        .target(name: "CFuzzerDriver", path: "Fuzz/Sources/CFuzzerDriver"),
+        .target(name: "FuzzSupport", dependencies: ["WebSocketCore", "CFuzzerDriver"], path: "Fuzz/Sources/FuzzSupport",
+                swiftSettings: strict),
+    ]
+    for name in ["FuzzConnectionCore", "FuzzClientHandshake", "FuzzServerHandshake", "FuzzPerMessageDeflate",
+                 "FuzzInflate", "FuzzWebSocketURL"] {
+        package.targets.append(.executableTarget(name: name, dependencies: ["WebSocketCore", "FuzzSupport"],
+                                                 path: "Fuzz/Sources/\(name)", swiftSettings: strict))
+    }
+}

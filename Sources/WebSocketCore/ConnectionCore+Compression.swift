@@ -28,8 +28,7 @@ extension ConnectionCore {
 
     mutating func uniqueInflater() -> Inflater {
         if inflater == nil {
-            let parameters = configuration.deflate ?? .init()
-            inflater = Inflater(windowBits: role == .client ? parameters.serverMaxWindowBits : parameters.clientMaxWindowBits)
+            inflater = Inflater()  // always a 15-bit window: the outcome must not depend on TCP segmentation
         } else if !isKnownUniquelyReferenced(&inflater) {
             inflater = inflater!.copy()  // value semantics: a copy of this core shares the stream
         }

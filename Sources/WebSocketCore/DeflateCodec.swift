@@ -14,8 +14,19 @@ enum DeflateCodec {
     /// zlib's raw deflate refuses windowBits 8 (zlib 1.2.9+); 9 is what implementations use instead.
     static func deflateWindowBits(_ negotiated: Int) -> Int32 { Int32(max(negotiated, 9)) }
 
-    /// Inflating with 9 accepts both true 8-bit windows and peers that compress with 9 for "8".
-    static func inflateWindowBits(_ negotiated: Int) -> Int32 { Int32(max(negotiated, 9)) }
+    /// We always inflate with the largest window, whatever was negotiated for the peer's direction.
+    ///
+    /// Why: zlib checks a match's distance against its window *plus the output of the current
+    /// `inflate()` call*, so with a smaller window a peer that compresses with a larger window than
+    /// agreed would have its message accepted when it arrives in one read and rejected ("invalid
+    /// distance too far back") when TCP splits it: the outcome would depend on segmentation (found
+    /// by FuzzConnectionCore). With 15 bits every valid deflate distance (at most 32 KiB) is
+    /// accepted, however the bytes arrive, and a distance beyond what was produced is always
+    /// rejected. This also accepts peers that compress with 9 bits for a negotiated 8. The cost:
+    /// zlib allocates the window (32 KiB instead of 2^bits) on the first compressed message a
+    /// connection receives, never on an idle connection. Being lenient here follows RFC 7692
+    /// §7.1.2, which limits the *sender's* window.
+    static let inflateWindowBits: Int32 = 15
 }
 
 /// A raw-deflate compressor.
@@ -98,10 +109,12 @@ final class Inflater: @unchecked Sendable {
     private let stream: UnsafeMutablePointer<z_stream>
     private var scratch: [UInt8] = []
 
-    init(windowBits: Int) {
+    /// A raw-deflate stream with a 15-bit window, whatever was negotiated: see
+    /// ``DeflateCodec/inflateWindowBits``.
+    init() {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        let status = inflateInit2_(stream, -DeflateCodec.inflateWindowBits(windowBits), zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        let status = inflateInit2_(stream, -DeflateCodec.inflateWindowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(status == Z_OK, "inflateInit2 failed (\(status)): out of memory")
     }
 

@@ -181,6 +181,10 @@ package enum ServerHandshake {
     /// Accepts origin-form (`/chat?x=1`) and, as RFC 6455 §4.2.1 item 1 allows, absolute-form
     /// (`ws://host/chat?x=1`, also with `wss`, `http` or `https`).
     private static func parseTarget(_ target: String) throws(HandshakeError) -> (path: String, query: String?) {
+        // Anywhere in the target, the authority of the absolute form included (RFC 6455 §3).
+        if target.contains("#") {
+            throw .malformedRequest("the request target must not contain a fragment")
+        }
         var rest = Substring(target)
         if !rest.hasPrefix("/") {
             let lowered = String(decoding: rest.utf8.map(HTTPSyntax.asciiLowercased), as: UTF8.self)
@@ -193,9 +197,6 @@ package enum ServerHandshake {
                 throw .malformedRequest("the request target has no host")
             }
             rest = rest[authorityEnd...]
-        }
-        if rest.contains("#") {
-            throw .malformedRequest("the request target must not contain a fragment")
         }
         guard let mark = rest.firstIndex(of: "?") else {
             return (rest.isEmpty ? "/" : String(rest), nil)
