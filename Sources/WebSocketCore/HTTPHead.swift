@@ -129,6 +129,8 @@ package struct HTTPRequestHead: HTTPMessageHead, Hashable {
 package enum HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The head did not end within `limit` bytes. Nothing beyond the limit was buffered.
     case tooLarge(limit: Int)
+    /// The head had more than `limit` header fields (``HTTPHeadParser/maxFieldCount``).
+    case tooManyFields(limit: Int)
     /// The head broke the HTTP/1.1 grammar; the message says where.
     case malformed(String)
 
@@ -136,6 +138,8 @@ package enum HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible 
         switch self {
         case .tooLarge(let limit):
             return "the HTTP head is larger than the limit of \(limit) bytes"
+        case .tooManyFields(let limit):
+            return "the HTTP head has more than \(limit) header fields"
         case .malformed(let detail):
             return "malformed HTTP head: \(detail)"
         }

@@ -39,6 +39,10 @@ package struct HTTPHeadParser<Head: HTTPMessageHead>: Sendable {
 
     /// The most bytes a head may take, counting its start line, fields and final blank line.
     package let maxHeadSize: Int
+    /// The most header fields a head may have (`Int.max`, the default, for no limit beyond
+    /// ``maxHeadSize``). A server sets it: each field costs a `String` pair and a place in every
+    /// lookup, and a head of 16 KiB can hold thousands of tiny fields.
+    package let maxFieldCount: Int
 
     private var buffer: [UInt8] = []
     /// Bytes of empty lines skipped before the start line; they count toward the limit.
@@ -53,9 +57,11 @@ package struct HTTPHeadParser<Head: HTTPMessageHead>: Sendable {
         case failed(HTTPParseError)
     }
 
-    package init(maxHeadSize: Int = defaultMaxHeadSize) {
+    package init(maxHeadSize: Int = defaultMaxHeadSize, maxFieldCount: Int = .max) {
         precondition(maxHeadSize > 0, "maxHeadSize must be positive")
+        precondition(maxFieldCount > 0, "maxFieldCount must be positive")
         self.maxHeadSize = maxHeadSize
+        self.maxFieldCount = maxFieldCount
     }
 
     /// Adds `bytes` received from the peer and reports whether the head is now complete.
@@ -65,8 +71,9 @@ package struct HTTPHeadParser<Head: HTTPMessageHead>: Sendable {
     /// later call throws the same error.
     ///
     /// - Throws: ``HTTPParseError/tooLarge(limit:)`` as soon as ``maxHeadSize`` bytes have arrived
-    ///   without the blank line that ends the head, or ``HTTPParseError/malformed(_:)`` once the
-    ///   complete head breaks the grammar.
+    ///   without the blank line that ends the head, ``HTTPParseError/tooManyFields(limit:)`` once
+    ///   the complete head has more than ``maxFieldCount`` fields (before any of them is parsed),
+    ///   or ``HTTPParseError/malformed(_:)`` once the complete head breaks the grammar.
     package mutating func append(_ bytes: some Collection<UInt8>) throws(HTTPParseError) -> Progress {
         switch state {
         case .parsing: break
@@ -107,7 +114,7 @@ package struct HTTPHeadParser<Head: HTTPMessageHead>: Sendable {
         var remaining = Array(buffer[headEnd...])
         remaining.append(contentsOf: input[taken.endIndex...])
         let head = try buffer.withUnsafeBufferPointer { (all) throws(HTTPParseError) -> Head in
-            try Self.parseHead(all[..<headEnd])
+            try Self.parseHead(all[..<headEnd], maxFieldCount: maxFieldCount)
         }
         state = .finished
         buffer = []
@@ -138,7 +145,9 @@ package struct HTTPHeadParser<Head: HTTPMessageHead>: Sendable {
     }
 
     /// Splits a complete head into lines and parses the fields, then the start line.
-    private static func parseHead(_ head: UnsafeBufferPointer<UInt8>.SubSequence) throws(HTTPParseError) -> Head {
+    private static func parseHead(
+        _ head: UnsafeBufferPointer<UInt8>.SubSequence, maxFieldCount: Int
+    ) throws(HTTPParseError) -> Head {
         var lines: [UnsafeBufferPointer<UInt8>.SubSequence] = []
         var lineStart = head.startIndex
         for index in head.indices where head[index] == lf {
@@ -153,6 +162,7 @@ package struct HTTPHeadParser<Head: HTTPMessageHead>: Sendable {
             lineStart = index + 1
         }
         guard let startLine = lines.first else { throw .malformed("empty head") }
+        if lines.count - 1 > maxFieldCount { throw .tooManyFields(limit: maxFieldCount) }
 
         var headers = HTTPHeaders()
         for line in lines.dropFirst() {

@@ -32,6 +32,8 @@ package enum HandshakeError: Error, Sendable, Hashable, CustomStringConvertible 
 
     /// The request head exceeded the size limit before it ended. Answer 431.
     case requestTooLarge(limit: Int)
+    /// The request head had more than `limit` header fields. Answer 431.
+    case tooManyRequestHeaderFields(limit: Int)
     /// The request was not valid HTTP/1.1, or broke a handshake rule not covered by another case.
     case malformedRequest(String)
     /// The method was not `GET`. Answer 405.
@@ -50,6 +52,7 @@ package enum HandshakeError: Error, Sendable, Hashable, CustomStringConvertible 
     package init(response error: HTTPParseError) {
         switch error {
         case .tooLarge(let limit): self = .responseTooLarge(limit: limit)
+        case .tooManyFields(let limit): self = .malformedResponse("more than \(limit) header fields")
         case .malformed(let detail): self = .malformedResponse(detail)
         }
     }
@@ -58,6 +61,7 @@ package enum HandshakeError: Error, Sendable, Hashable, CustomStringConvertible 
     package init(request error: HTTPParseError) {
         switch error {
         case .tooLarge(let limit): self = .requestTooLarge(limit: limit)
+        case .tooManyFields(let limit): self = .tooManyRequestHeaderFields(limit: limit)
         case .malformed(let detail): self = .malformedRequest(detail)
         }
     }
@@ -89,6 +93,8 @@ package enum HandshakeError: Error, Sendable, Hashable, CustomStringConvertible 
             return "the handshake has \"Connection: \(got)\", which lacks the \"Upgrade\" option"
         case .requestTooLarge(let limit):
             return "the handshake request is larger than the limit of \(limit) bytes"
+        case .tooManyRequestHeaderFields(let limit):
+            return "the handshake request has more than \(limit) header fields"
         case .malformedRequest(let detail):
             return "the handshake request is invalid: \(detail)"
         case .invalidMethod(let method):

@@ -144,7 +144,8 @@ package enum ServerHandshake {
     ///
     /// The status follows the error: 426 Upgrade Required with `Sec-WebSocket-Version: 13` for an
     /// unsupported WebSocket version (§4.2.2), 405 with `Allow: GET` for another method
-    /// (RFC 9110 §15.5.6), 431 for an oversized head (RFC 6585 §5), 400 otherwise. The plain-text
+    /// (RFC 9110 §15.5.6), 431 for an oversized head or too many header fields (RFC 6585 §5),
+    /// 400 otherwise. The plain-text
     /// body names the problem without echoing what the client sent.
     package static func rejectionBytes(for error: HandshakeError) -> [UInt8] {
         let status: Int, reason: String, problem: String
@@ -159,6 +160,8 @@ package enum ServerHandshake {
             headers = [("Allow", "GET")]
         case .requestTooLarge:
             (status, reason, problem) = (431, "Request Header Fields Too Large", "the request head is too large")
+        case .tooManyRequestHeaderFields:
+            (status, reason, problem) = (431, "Request Header Fields Too Large", "the request has too many header fields")
         case .unsupportedHTTPVersion:
             (status, reason, problem) = (400, "Bad Request", "a WebSocket upgrade needs HTTP/1.1")
         case .missingHost:

@@ -19,11 +19,16 @@ import WebSockets
 /// }
 /// ```
 ///
-/// What the application never sees: TCP connections that send no request within
-/// ``WebSocketServerConfiguration/handshakeTimeout`` (closed), failed TLS handshakes, and requests
-/// that are not valid WebSocket upgrades, which are answered here (400 Bad Request, 405, 426
-/// Upgrade Required with `Sec-WebSocket-Version: 13`, 431) and closed. Handshakes run
-/// concurrently, so a slow client never delays the others.
+/// What the application never sees: TCP connections that do not finish their request within
+/// ``WebSocketServerConfiguration/handshakeTimeout`` of being accepted (closed), failed TLS
+/// handshakes, requests that are not valid WebSocket upgrades, which are answered here (400 Bad
+/// Request, 405, 426 Upgrade Required with `Sec-WebSocket-Version: 13`, 431 for a head over
+/// ``WebSocketServerConfiguration/maxRequestHeadSize`` or
+/// ``WebSocketServerConfiguration/maxRequestHeaderCount``) and closed, and valid ones while
+/// ``WebSocketServerConfiguration/maxConnections`` are open (503 with `Retry-After`). Handshakes
+/// run concurrently, so a slow client never delays the others, up to
+/// ``WebSocketServerConfiguration/maxConcurrentHandshakes``: beyond that, connections wait in the
+/// listen backlog (see `acceptLoop()` for that and for `accept` failing with `EMFILE`).
 ///
 /// The sequence has one consumer. Upgrades wait for it in a queue of at most
 /// ``WebSocketServerConfiguration/maxPendingUpgrades``; beyond that, and once nobody iterates any
@@ -60,7 +65,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
         self.localAddress = tcp.localAddress
         self.configuration = configuration
         self.tlsContext = tlsContext
-        self.registry = ConnectionRegistry()
+        self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections)
         (upgrades, continuation) = AsyncStream.makeStream(
             of: WebSocketUpgrade.self, bufferingPolicy: .bufferingOldest(configuration.maxPendingUpgrades))
     }
@@ -93,12 +98,21 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     /// Accepted connections that have not ended yet.
     public var connectionCount: Int { registry.connectionCount }
 
-    /// Test hook: returns once `condition` holds for the listener's progress (at once if it
-    /// does now); re-checked each time a handshake starts, an upgrade is queued for the
-    /// application, or an accepted connection is added or has ended.
-    package func waitUntil(_ condition: @escaping @Sendable (ListenerProgress) -> Bool) async {
+    /// Test hook: returns `true` once `condition` holds for the listener's progress (at once if
+    /// it does now), `false` if the task is cancelled first; re-checked each time a handshake
+    /// starts or ends, an upgrade is queued or answered, a connection is added or has ended, or
+    /// the accept loop waits.
+    @discardableResult
+    package func waitUntil(_ condition: @escaping @Sendable (ListenerProgress) -> Bool) async -> Bool {
         await registry.waitUntil(condition)
     }
+
+    /// Test hook: the listener's progress now (``waitUntil(_:)`` waits for it).
+    package var progress: ListenerProgress { registry.progress }
+
+    /// Test hook: the listening socket, to inject `accept` failures
+    /// (``TCPListener/injectAcceptError(_:)``).
+    package var tcpListener: TCPListener { tcp }
 
     /// Stops accepting connections and ends the sequence of upgrades (after those already
     /// queued). Handshakes still in progress are answered 503; connections already accepted stay
@@ -131,28 +145,66 @@ public final class WebSocketListener: AsyncSequence, Sendable {
 
     // MARK: - Accepting
 
+    /// Accepts connections until the listener closes, each handshake in a task of its own.
+    ///
+    /// At most ``WebSocketServerConfiguration/maxConcurrentHandshakes`` handshakes run at once:
+    /// at the limit the loop stops calling `accept`, so new connections wait in the kernel's
+    /// listen backlog (as with Go's `netutil.LimitListener`) until a handshake ends, which
+    /// ``WebSocketServerConfiguration/handshakeTimeout`` bounds. They hold no descriptor there.
+    ///
+    /// A failed `accept` means that descriptors (`EMFILE`, `ENFILE`) or kernel memory ran out.
+    /// Trying again at once would fail again (the connection stays queued, and an edge-triggered
+    /// loop would never report it again): the loop pauses until something of the listener's ends
+    /// (a handshake, an answered upgrade, a connection, each of which may free a descriptor) or a
+    /// back-off delay passes (descriptors may be freed elsewhere in the process), then accepts
+    /// again. No reserve descriptor is kept to accept-and-close the waiting clients: the pause
+    /// serves them as soon as a descriptor is free, and a reserve would cost a descriptor per
+    /// listener and race with the rest of the process for the number it frees.
     private func acceptLoop() async {
+        let limit = configuration.maxConcurrentHandshakes
+        var delay = configuration.acceptRetryDelay.lowerBound
         while !Task.isCancelled {
+            guard await registry.waitForHandshakeSlot(limit: limit) else { return }
             let transport: TCPTransport
             do {
                 transport = try await tcp.accept()
             } catch {
-                if Task.isCancelled || registry.isShuttingDown { return }
-                // Transient accept failures (for example EMFILE): back off briefly, keep serving.
-                try? await Task.sleep(for: .milliseconds(10))
+                if Task.isCancelled || registry.isShuttingDown || (error as? WebSocketError)?.status != .connectionAborted {
+                    return  // closed or cancelled
+                }
+                await pauseAfterFailedAccept(for: delay)
+                delay = Swift.min(delay * 2, configuration.acceptRetryDelay.upperBound)
                 continue
             }
-            Task { await self.handshake(transport) }
+            delay = configuration.acceptRetryDelay.lowerBound
+            // The handshake deadline counts from here: a client cannot stretch it by trickling bytes.
+            let deadline = ContinuousClock.now + configuration.handshakeTimeout
+            guard let handshakeID = registry.beginHandshake(transport) else {
+                transport.close()
+                return
+            }
+            Task { await self.handshake(transport, id: handshakeID, deadline: deadline) }
         }
     }
 
-    /// TLS (if configured), then the upgrade request; a valid one goes to the application.
-    private func handshake(_ tcp: TCPTransport) async {
-        // Tracked until answered (or failed), so that a shutdown can drop it.
-        guard let handshakeID = registry.beginHandshake(tcp) else { return tcp.close() }
-        let timeout = configuration.handshakeTimeout
+    /// Waits until something of the listener's ends or `delay` passed (or the loop is cancelled).
+    private func pauseAfterFailedAccept(for delay: Duration) async {
+        let releases = registry.acceptPaused()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.registry.waitUntil { $0.releases > releases } }
+            group.addTask { try? await Task.sleep(for: delay) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// TLS (if configured), then the upgrade request, all before `deadline` (the connection is
+    /// closed then); a valid request goes to the application, unless the server is at
+    /// ``WebSocketServerConfiguration/maxConnections`` (503).
+    private func handshake(_ tcp: TCPTransport, id handshakeID: ObjectIdentifier, deadline: ContinuousClock.Instant) async {
+        defer { registry.endHandshakeSlot() }
         let timer = Task {
-            try await Task.sleep(for: timeout)
+            try await Task.sleep(until: deadline, clock: .continuous)
             tcp.close()
         }
         defer { timer.cancel() }
@@ -172,6 +224,9 @@ public final class WebSocketListener: AsyncSequence, Sendable {
         }
         let upgrade = WebSocketUpgrade(request: request, transport: transport, bufferedBytes: buffered,
                                        configuration: configuration, registry: registry, handshakeID: handshakeID)
+        guard registry.hasRoomForConnection else {
+            return await upgrade.refuseAtConnectionLimit()
+        }
         switch continuation.yield(upgrade) {
         case .enqueued:
             registry.upgradeQueued()
@@ -186,7 +241,8 @@ public final class WebSocketListener: AsyncSequence, Sendable {
 
     /// Reads and validates the upgrade request; answers an invalid one with its HTTP error.
     private func readUpgrade(_ transport: any Transport) async throws -> (UpgradeRequest, [UInt8]) {
-        var parser = HTTPHeadParser<HTTPRequestHead>(maxHeadSize: configuration.maxRequestHeadSize)
+        var parser = HTTPHeadParser<HTTPRequestHead>(maxHeadSize: configuration.maxRequestHeadSize,
+                                                     maxFieldCount: configuration.maxRequestHeaderCount)
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = try await transport.read(into: &buffer, isolation: nil)
@@ -205,131 +261,6 @@ public final class WebSocketListener: AsyncSequence, Sendable {
                 try? await transport.write([ServerHandshake.rejectionBytes(for: error)], isolation: nil)
                 throw error
             }
-        }
-    }
-}
-
-/// What a listener has done so far, for tests that wait for it (``WebSocketListener/waitUntil(_:)``).
-package struct ListenerProgress: Sendable {
-    /// TCP connections accepted whose handshake (TLS, then the upgrade request) started.
-    package var handshakesStarted = 0
-    /// Upgrades put in the queue for the application (not refused because it was full or closed).
-    package var upgradesQueued = 0
-    /// Accepted WebSocket connections that have not ended yet (``WebSocketListener/connectionCount``).
-    package var openConnections = 0
-}
-
-/// The listener's bookkeeping, for shutdown: handshakes in progress and upgrades not yet answered
-/// (by their TCP transport), and accepted connections until they end.
-final class ConnectionRegistry: Sendable {
-    private struct State {
-        var connections: [ObjectIdentifier: WebSocketConnection] = [:]
-        var handshakes: [ObjectIdentifier: TCPTransport] = [:]
-        var isShuttingDown = false
-        var handshakesStarted = 0
-        var upgradesQueued = 0
-        /// Tests waiting for a ``ListenerProgress`` (``WebSocketListener/waitUntil(_:)``). Empty
-        /// unless a test waits: the paths that check it pay one `isEmpty` under the lock they
-        /// hold anyway.
-        var watchers: [(condition: @Sendable (ListenerProgress) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
-
-        var progress: ListenerProgress {
-            ListenerProgress(handshakesStarted: handshakesStarted, upgradesQueued: upgradesQueued,
-                             openConnections: connections.count)
-        }
-
-        /// Removes and returns the watchers whose condition now holds.
-        mutating func takeSatisfiedWatchers() -> [CheckedContinuation<Void, Never>] {
-            guard !watchers.isEmpty else { return [] }
-            let progress = self.progress
-            var satisfied: [CheckedContinuation<Void, Never>] = []
-            watchers.removeAll { watcher in
-                guard watcher.condition(progress) else { return false }
-                satisfied.append(watcher.continuation)
-                return true
-            }
-            return satisfied
-        }
-    }
-    private let state = Lock(State())
-
-    var isShuttingDown: Bool { state.withLock { $0.isShuttingDown } }
-    var connectionCount: Int { state.withLock { $0.connections.count } }
-
-    /// Records a handshake; `nil` when shutting down (the caller drops the connection).
-    func beginHandshake(_ transport: TCPTransport) -> ObjectIdentifier? {
-        let id = ObjectIdentifier(transport)
-        let (began, watchers) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
-            guard !state.isShuttingDown else { return (false, []) }
-            state.handshakes[id] = transport
-            state.handshakesStarted += 1
-            return (true, state.takeSatisfiedWatchers())
-        }
-        for watcher in watchers { watcher.resume() }
-        return began ? id : nil
-    }
-
-    /// Records that an upgrade went into the application's queue (for ``ListenerProgress``).
-    func upgradeQueued() {
-        let watchers = state.withLock { state in
-            state.upgradesQueued += 1
-            return state.takeSatisfiedWatchers()
-        }
-        for watcher in watchers { watcher.resume() }
-    }
-
-    /// Returns once `condition` holds for the progress so far.
-    func waitUntil(_ condition: @escaping @Sendable (ListenerProgress) -> Bool) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if condition(state.progress) { return true }
-                state.watchers.append((condition, continuation))
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
-    func endHandshake(_ id: ObjectIdentifier) {
-        _ = state.withLock { $0.handshakes.removeValue(forKey: id) }
-    }
-
-    /// Drops every handshake in progress and every unanswered upgrade.
-    func closeHandshakes() {
-        let handshakes = state.withLock { state in
-            defer { state.handshakes.removeAll() }
-            return Array(state.handshakes.values)
-        }
-        for transport in handshakes { transport.close() }
-    }
-
-    /// Records an accepted connection until it ends; `false` when shutting down.
-    func add(_ connection: WebSocketConnection) -> Bool {
-        let id = ObjectIdentifier(connection)
-        let (added, watchers) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
-            guard !state.isShuttingDown else { return (false, []) }
-            state.connections[id] = connection
-            return (true, state.takeSatisfiedWatchers())
-        }
-        for watcher in watchers { watcher.resume() }
-        if added {
-            Task { [weak self] in
-                await connection.waitUntilFinalized()
-                let watchers = self?.state.withLock { state in
-                    state.connections.removeValue(forKey: id)
-                    return state.takeSatisfiedWatchers()
-                }
-                for watcher in watchers ?? [] { watcher.resume() }
-            }
-        }
-        return added
-    }
-
-    /// Marks the registry as shutting down and returns the open connections.
-    func beginShutdown() -> [WebSocketConnection] {
-        state.withLock { state in
-            state.isShuttingDown = true
-            return Array(state.connections.values)
         }
     }
 }

@@ -29,8 +29,34 @@ public struct WebSocketServerConfiguration: Sendable {
     public var pingTimeout: Duration?
     /// The largest request head accepted (431 above). Default 16 KiB.
     public var maxRequestHeadSize = 16 * 1024
-    /// How long a client may take to send its upgrade request (and finish TLS). Default 10 s.
+    /// The most header fields a request may have (431 above). Default 100 (Apache's
+    /// `LimitRequestFields`); browsers send about 15.
+    public var maxRequestHeaderCount = 100
+    /// How long a client may take, from the moment its connection is accepted, to finish TLS and
+    /// send its whole upgrade request; then the connection is closed. A total deadline, not a
+    /// per-read one: trickling a byte at a time does not extend it (slowloris). Default 10 s.
     public var handshakeTimeout: Duration = .seconds(10)
+    /// The most WebSocket connections open at once. Valid upgrade requests beyond it get 503
+    /// Service Unavailable with `Retry-After: 1` (checked before the application sees the
+    /// upgrade, and again when it accepts). Default 10,000, a fixed number rather than one
+    /// derived from `RLIMIT_NOFILE`, so that a server behaves the same on every machine; when the
+    /// descriptor limit is lower, `accept` failing for lack of descriptors is handled (the
+    /// listener pauses, see ``WebSocketListener``).
+    public var maxConnections = 10_000
+    /// The most opening handshakes (TLS and upgrade request, before the upgrade reaches the
+    /// application) in progress at once. At the limit the listener stops accepting: new
+    /// connections wait in the kernel's listen backlog (``backlog``) until a handshake ends,
+    /// within ``handshakeTimeout``. Default 256. Upgrades waiting for the application are not
+    /// counted (``maxPendingUpgrades`` bounds them).
+    public var maxConcurrentHandshakes = 256
+    /// Close a connection when nothing arrived from the client (no frame of any kind, pongs
+    /// included) for this long: 1001 (going away) with reason "idle timeout", and `messages`
+    /// throws `.timeout`. Time in which the application does not read (``maxPendingMessages``
+    /// waiting) does not count. With ``pingInterval`` shorter than this, a live client's pongs
+    /// keep it open, so only clients that stopped answering are closed. `nil` (the default):
+    /// a quiet connection is normal for WebSockets (browsers send nothing on their own), and
+    /// ``maxConnections`` bounds what silent clients can hold.
+    public var idleTimeout: Duration?
     /// How long a close waits for the client's close frame. Default 10 s.
     public var closeTimeout: Duration = .seconds(10)
     /// Bytes queued for sending above which `send` suspends. Default 1 MiB.
@@ -49,15 +75,27 @@ public struct WebSocketServerConfiguration: Sendable {
     /// `websockets` does); `.disabled` answers no offer.
     public var compression: WebSocketCompression = .serverDefault
 
+    /// After a failed `accept` (descriptors exhausted), how long the listener pauses at most
+    /// before trying again, unless one of its connections ends first: the lower bound, doubled
+    /// after each failure in a row up to the upper bound. Package level, for tests.
+    package var acceptRetryDelay: ClosedRange<Duration> = .milliseconds(10)...(.seconds(1))
+
     public init() {}
 
     func validate() throws {
         guard (0...65535).contains(port) else {
             throw WebSocketError(.invalidArgument, "port \(port) is outside 0...65535")
         }
-        guard backlog > 0, receiveBufferLimit > 0, maxRequestHeadSize > 0, outboundBufferSize > 0,
-              maxPendingMessages > 0, maxPendingUpgrades > 0 else {
+        guard backlog > 0, receiveBufferLimit > 0, maxRequestHeadSize > 0, maxRequestHeaderCount > 0,
+              outboundBufferSize > 0, maxPendingMessages > 0, maxPendingUpgrades > 0, maxConnections > 0,
+              maxConcurrentHandshakes > 0 else {
             throw WebSocketError(.invalidArgument, "backlog and every size and count limit must be positive")
+        }
+        guard handshakeTimeout > .zero, acceptRetryDelay.lowerBound > .zero else {
+            throw WebSocketError(.invalidArgument, "handshakeTimeout must be positive")
+        }
+        if let idleTimeout, idleTimeout <= .zero {
+            throw WebSocketError(.invalidArgument, "idleTimeout must be positive (nil for none)")
         }
         if let pingInterval, pingInterval <= .zero {
             throw WebSocketError(.invalidArgument, "pingInterval must be positive (nil sends no pings)")

@@ -59,7 +59,8 @@ public final class WebSocketUpgrade: Sendable {
     ///   - headers: extra response headers (for example `Set-Cookie`).
     /// - Throws: `.invalidArgument` for a subprotocol the client did not offer or an invalid
     ///   header (the upgrade stays unanswered); `.invalidState` if it was answered already;
-    ///   `.closed` when the listener is shutting down (the client gets 503);
+    ///   `.closed` when the listener is shutting down or has
+    ///   ``WebSocketServerConfiguration/maxConnections`` open (the client gets 503);
     ///   `.connectionAborted` if the client left.
     public func accept(subprotocol: String? = nil, headers: [(String, String)] = []) async throws -> ServerWebSocket {
         let inbox = MessageInbox(highWater: configuration.maxPendingMessages)
@@ -107,6 +108,22 @@ public final class WebSocketUpgrade: Sendable {
         transport.close()
     }
 
+    /// Answers 503 Service Unavailable with `Retry-After: 1` (connections come and go; a client
+    /// that honours it retries soon, a browser ignores it) and closes: the server has
+    /// ``WebSocketServerConfiguration/maxConnections`` open.
+    func refuseAtConnectionLimit() async {
+        guard claim() else { return }
+        await Self.refuseAtConnectionLimit(transport)
+    }
+
+    private static func refuseAtConnectionLimit(_ transport: any Transport) async {
+        let response = ServerHandshake.rejectionBytes(
+            status: 503, reason: "Service Unavailable", headers: [("Retry-After", "1"), ("Content-Type", "text/plain; charset=utf-8")],
+            body: Array("The server is at its connection limit.\n".utf8))
+        try? await transport.write([response], isolation: nil)
+        transport.close()
+    }
+
     // MARK: - Internals
 
     /// Marks the upgrade answered; `false` if it was already.
@@ -133,6 +150,10 @@ public final class WebSocketUpgrade: Sendable {
             transport.close()
             throw WebSocketError(.closed, "the listener is shutting down; the client was refused with 503")
         }
+        guard registry.reserveConnection() else {
+            await Self.refuseAtConnectionLimit(transport)
+            throw WebSocketError(.closed, "the server has maxConnections (\(registry.maxConnections)) open; the client was refused with 503")
+        }
         let selected = subprotocol ?? configuration.subprotocols.first { request.protocols.contains($0) }
         let deflate = configuration.compression.options.flatMap {
             PerMessageDeflate.serverAccept(offers: request.extensions, options: $0)
@@ -144,12 +165,14 @@ public final class WebSocketUpgrade: Sendable {
         let connection = WebSocketConnection(
             transport: transport, role: .server, configuration: core, delivery: delivery,
             closeTimeout: configuration.closeTimeout, outboundBufferSize: configuration.outboundBufferSize,
-            messageType: .binary, pingInterval: configuration.pingInterval, pingTimeout: configuration.pingTimeout)
+            messageType: .binary, pingInterval: configuration.pingInterval, pingTimeout: configuration.pingTimeout,
+            idleTimeout: configuration.idleTimeout)
         let response = ServerHandshake.responseBytes(for: request, subprotocol: selected, extensions: deflate?.response,
                                                      extraHeaders: headers)
         do {
             try await transport.write([response], isolation: nil)
         } catch {
+            registry.releaseReservation()
             transport.close()
             throw WebSocketError(.connectionAborted, "the client left before the handshake response was sent")
         }

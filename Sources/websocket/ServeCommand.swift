@@ -3,7 +3,9 @@ import WebSocketServer
 import WebSockets
 
 /// `websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]
-/// [--mode message|fragment] [--max-message-size BYTES] [--ping-interval SECONDS]`: the echo
+/// [--mode message|fragment] [--max-message-size BYTES] [--ping-interval SECONDS]
+/// [--max-connections N] [--max-concurrent-handshakes N] [--max-header-count N]
+/// [--handshake-timeout SECONDS] [--idle-timeout SECONDS]`: the echo
 /// server (`wss://` with a certificate chain and key; permessage-deflate accepted with the server
 /// defaults unless `--compression off`). Prints `LISTENING <port>` once bound, then serves until
 /// interrupted (SIGINT/SIGTERM), when it closes every connection with 1001.
@@ -11,12 +13,15 @@ import WebSockets
 /// `--mode message` (default) echoes whole messages; `--mode fragment` echoes through the
 /// IIS-style fragment context, piece by piece as bytes arrive (64 KiB reads), without assembling
 /// messages. `--max-message-size` defaults to 16 MiB here (the library's server default is IIS's
-/// 4 MiB), so the Autobahn suite's 16 MiB messages are echoed.
+/// 4 MiB), so the Autobahn suite's 16 MiB messages are echoed. The other limits default to the
+/// library's (``WebSocketServerConfiguration``).
 enum ServeCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
             try arguments.rejectUnknown(["port", "host", "tls-cert", "tls-key", "compression", "mode",
-                                         "max-message-size", "ping-interval"])
+                                         "max-message-size", "ping-interval", "max-connections",
+                                         "max-concurrent-handshakes", "max-header-count", "handshake-timeout",
+                                         "idle-timeout"])
             var configuration = WebSocketServerConfiguration()
             configuration.port = try arguments.int("port") ?? 8080
             if let host = arguments.string("host") { configuration.host = host }
@@ -36,6 +41,11 @@ enum ServeCommand {
                 guard let value = Double(seconds), value > 0 else { throw CLIError("--ping-interval must be a positive number of seconds") }
                 configuration.pingInterval = .milliseconds(Int64(value * 1000))
             }
+            if let count = try arguments.int("max-connections") { configuration.maxConnections = count }
+            if let count = try arguments.int("max-concurrent-handshakes") { configuration.maxConcurrentHandshakes = count }
+            if let count = try arguments.int("max-header-count") { configuration.maxRequestHeaderCount = count }
+            if let timeout = try arguments.seconds("handshake-timeout") { configuration.handshakeTimeout = timeout }
+            if let timeout = try arguments.seconds("idle-timeout") { configuration.idleTimeout = timeout }
             let fragmentMode: Bool
             switch arguments.string("mode") ?? "message" {
             case "message": fragmentMode = false

@@ -169,6 +169,23 @@ struct HTTPHeadParserTests {
         #expect(throws: HTTPParseError.tooLarge(limit: 1024)) { try parser.append(Array("\r\n".utf8)) }
     }
 
+    @Test("maxFieldCount: a head with exactly that many fields parses; one more is refused before any field is parsed")
+    func fieldCountLimit() throws {
+        func request(fields: Int) -> [UInt8] {
+            // The fields after the limit are malformed: the count is refused first.
+            Array(("GET / HTTP/1.1\r\n" + (0..<fields).map { $0 < 3 ? "F\($0): v\r\n" : "bad field\r\n" }.joined() + "\r\n").utf8)
+        }
+        var fits = HTTPHeadParser<HTTPRequestHead>(maxFieldCount: 3)
+        guard case .complete(let head, _) = try fits.append(request(fields: 3)) else {
+            Issue.record("incomplete")
+            return
+        }
+        #expect(head.headers.first("F2") == "v")
+        var over = HTTPHeadParser<HTTPRequestHead>(maxFieldCount: 3)
+        #expect(throws: HTTPParseError.tooManyFields(limit: 3)) { try over.append(request(fields: 4)) }
+        #expect(HTTPParseError.tooManyFields(limit: 3).description == "the HTTP head has more than 3 header fields")
+    }
+
     @Test func emptyLinesCountTowardTheLimit() {
         #expect(throws: HTTPParseError.tooLarge(limit: 8)) {
             try parseHead([[UInt8](repeating: UInt8(ascii: "\n"), count: 9)], as: HTTPRequestHead.self, maxHeadSize: 8)

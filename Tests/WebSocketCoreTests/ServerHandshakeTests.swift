@@ -199,6 +199,7 @@ struct ServerHandshakeTests {
     @Test(arguments: [
         (HandshakeError.invalidMethod("PUT"), 405, "Allow", "GET"),
         (.requestTooLarge(limit: 16384), 431, "Connection", "close"),
+        (.tooManyRequestHeaderFields(limit: 100), 431, "Connection", "close"),
         (.missingHost, 400, "Connection", "close"),
         (.invalidKey(nil), 400, "Content-Type", "text/plain; charset=utf-8"),
         (.malformedRequest("secret detail"), 400, "Connection", "close"),
@@ -215,6 +216,7 @@ struct ServerHandshakeTests {
 
     @Test func parseErrorsMapToRequestErrors() {
         #expect(HandshakeError(request: .tooLarge(limit: 10)) == .requestTooLarge(limit: 10))
+        #expect(HandshakeError(request: .tooManyFields(limit: 100)) == .tooManyRequestHeaderFields(limit: 100))
         #expect(HandshakeError(request: .malformed("x")) == .malformedRequest("x"))
     }
 

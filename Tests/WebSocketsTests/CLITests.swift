@@ -302,6 +302,33 @@ struct CLITests {
         }
     }
 
+    @Test("serve applies the hardening limits: --max-header-count (431 above it), --max-connections (503 above it)")
+    func serveLimits() async throws {
+        try await withTeardown(await ServeProcess(["--max-connections", "1", "--max-header-count", "6",
+                                                   "--max-concurrent-handshakes", "4", "--handshake-timeout", "5",
+                                                   "--idle-timeout", "30"])) { serve in
+            let crowded = try await RawClient.connect(to: serve.port)
+            defer { crowded.close() }
+            try await crowded.send(RawClient.upgradeRequest(adding: [("A", "1"), ("B", "2")]))  // 7 fields
+            #expect(try await crowded.readHead().0.status == 431)
+            let first = try await RawClient.connect(to: serve.port)
+            defer { first.close() }
+            try await first.send(RawClient.upgradeRequest(adding: [("A", "1")]))  // 6 fields
+            #expect(try await first.readHead().0.status == 101)
+            let second = try await RawClient.connect(to: serve.port)
+            defer { second.close() }
+            try await second.send(RawClient.upgradeRequest())
+            #expect(try await second.readHead().0.status == 503)
+        }
+    }
+
+    @Test("serve refuses a limit that is not positive with a clear error")
+    func serveBadLimit() async throws {
+        let result = try await runCLI(["serve", "--port", "0", "--max-connections", "0"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("must be positive"))
+    }
+
     @Test("serve refuses an unknown --mode with a clear error")
     func serveBadMode() async throws {
         let result = try await runCLI(["serve", "--port", "0", "--mode", "stream"])

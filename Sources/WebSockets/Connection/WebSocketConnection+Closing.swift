@@ -9,6 +9,7 @@
 /// | the peer's close frame                | our echo, at once                     | server: once the echo is written; client: when the server closes TCP, or `closeTimeout` |
 /// | a violation (§7.1.7)                  | once the application has taken the messages before it and come back for more (or `closeTimeout`) | once the close frame is written |
 /// | keep-alive pong missing               | 1011, at once                         | once it is written                   |
+/// | nothing received for `idleTimeout`    | 1001, at once                         | as for `close`                       |
 /// | the application stopped reading       | 1001, at once                         | as for `close`                       |
 /// | the stream ended / failed, `abort`    | none                                  | at once                              |
 ///
@@ -205,6 +206,8 @@ extension WebSocketConnection {
         closeDeadline = nil
         pingTask?.cancel()
         pingTask = nil
+        idleTask?.cancel()
+        idleTask = nil
         core.receiveEndOfStream()
         while core.nextEvent() != nil {}
         outbound.removeAll()

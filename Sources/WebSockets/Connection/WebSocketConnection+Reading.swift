@@ -15,7 +15,10 @@ extension WebSocketConnection {
         while ending != .finished {
             let room = inbox.room
             if room == 0 {
+                readerAwaitsApplication = true
                 await inbox.waitForSpace()
+                readerAwaitsApplication = false
+                lastReceived = .now  // the idle time starts again: the application held the reader
                 continue
             }
             if start < end {
@@ -37,6 +40,7 @@ extension WebSocketConnection {
                 return await closeTransportOnceFlushed()
             }
             counters.bytesReceived += count
+            if idleTimeout != nil { lastReceived = .now }
             start = 0
             end = count
         }

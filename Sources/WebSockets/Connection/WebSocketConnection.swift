@@ -30,6 +30,7 @@ package actor WebSocketConnection {
     let outboundBufferSize: Int
     let pingInterval: Duration?
     let pingTimeout: Duration?
+    let idleTimeout: Duration?
 
     /// Where received data goes: whole messages, or fragments as they arrive
     /// (``ConnectionCore/Configuration/deliversFragments`` is set to match).
@@ -60,6 +61,13 @@ package actor WebSocketConnection {
     /// Set when a pong arrives; cleared by each keep-alive ping.
     var pongReceived = false
 
+    // Idle timeout (WebSocketConnection+IdleTimeout.swift).
+    var idleTask: Task<Void, Never>?
+    /// When the reader last got bytes from the peer (or resumed after the application made room).
+    var lastReceived = ContinuousClock.now
+    /// Whether the reader waits for the application to take messages, not for the peer.
+    var readerAwaitsApplication = false
+
     /// The peer's close frame, once received (WinRT `Closed` / IIS `GetCloseStatus`).
     package internal(set) var closeStatus: ConnectionCore.CloseFrame?
     var counters = WebSocketStatistics()
@@ -75,10 +83,12 @@ package actor WebSocketConnection {
     ///   - pingTimeout: with `pingInterval`, fail the connection (1011, `.timeout`) when no pong
     ///     arrived this long after a keep-alive ping; at most `pingInterval`. `nil`: pongs are not
     ///     awaited.
+    ///   - idleTimeout: close with 1001 (`.timeout`) when nothing arrived from the peer for this
+    ///     long while the reader waited for it; `nil`: never.
     package init(
         transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
         delivery: Delivery, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind,
-        pingInterval: Duration? = nil, pingTimeout: Duration? = nil
+        pingInterval: Duration? = nil, pingTimeout: Duration? = nil, idleTimeout: Duration? = nil
     ) {
         self.transport = transport
         self.role = role
@@ -98,6 +108,7 @@ package actor WebSocketConnection {
         self.messageType = messageType
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout.map { timeout in pingInterval.map { min(timeout, $0) } ?? timeout }
+        self.idleTimeout = idleTimeout
     }
 
     package init(
@@ -128,6 +139,7 @@ package actor WebSocketConnection {
         }
         Task { await self.readLoop(startingWith: bufferedBytes) }
         if let pingInterval { startPinging(every: pingInterval) }
+        if let idleTimeout { startIdleTimer(idleTimeout) }
     }
 
     // MARK: - Sending

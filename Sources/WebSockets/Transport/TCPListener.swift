@@ -16,6 +16,13 @@ package final class TCPListener: Sendable {
     package let localAddress: String
     /// The bound port (the kernel's choice when bound with port 0).
     package let port: Int
+    /// Test hook state: an injected `accept` error and the attempts made (``injectAcceptError(_:)``).
+    private let faults = Lock(AcceptFaults())
+
+    private struct AcceptFaults {
+        var code: CInt?
+        var attempts = 0
+    }
 
     private init(loop: EventLoop, registration: FDRegistration, localAddress: SocketAddress) {
         self.loop = loop
@@ -60,10 +67,18 @@ package final class TCPListener: Sendable {
     /// waiting for one if none is queued. One accepting task at a time.
     /// - Throws: `.closed` once ``close()`` was called (also wakes a pending accept),
     ///   `.operationCanceled` if the task is cancelled while waiting, `.connectionAborted` when
-    ///   `accept` fails for lack of resources (descriptors, memory).
+    ///   `accept` fails for lack of resources (descriptors, memory). After such a failure the
+    ///   connection stays queued and the socket is not reported readable again for it: call
+    ///   again later without waiting for a new connection.
     package func accept(isolation: isolated (any Actor)? = #isolation) async throws -> TCPTransport {
         while true {
             let (fd, code, peer) = try registration.withDescriptor(for: .readable) { listener -> (CInt, CInt, SocketAddress?) in
+                if let injected = faults.withLock({ faults -> CInt? in
+                    faults.attempts += 1
+                    return faults.code
+                }) {
+                    return (-1, injected, nil)
+                }
                 var storage = sockaddr_storage()
                 var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 let fd = withUnsafeMutablePointer(to: &storage) {
@@ -88,6 +103,16 @@ package final class TCPListener: Sendable {
             }
         }
     }
+
+    /// Test hook: while `code` is set, every `accept(2)` attempt fails with it instead of being
+    /// made (`EMFILE`, say, without lowering the process's `RLIMIT_NOFILE`, which would hit every
+    /// test running in parallel); `nil` makes the real calls again.
+    package func injectAcceptError(_ code: CInt?) {
+        faults.withLock { $0.code = code }
+    }
+
+    /// Test hook: the `accept(2)` attempts so far, injected failures included.
+    package var acceptAttempts: Int { faults.withLock { $0.attempts } }
 
     /// Test hook: returns `true` once an ``accept(isolation:)`` is suspended waiting for a
     /// connection (at once if one is now), or `false` if the listener is closed first.
