@@ -3,15 +3,15 @@
 // the response the server writes (as WebSocketListener does).
 //
 // Input: 3 parameter bytes, then the request bytes.
-//   0: bits 0-2 maxHeadSize (see `headLimits`)
+//   0: bits 0-2 maxHeadSize (see `headLimits`), bits 3-4 the header-count cap (`fieldLimits`)
 //   1: the server's deflate options (see `FuzzSupport.deflateOptions(_:)`)
 //   2: seed of the split points
 // Invariants:
 // - parsing in one chunk and in random chunks gives the same head, remaining bytes or error; the
-//   head never exceeds maxHeadSize; header names are tokens, values clean; the method is a token
+//   head never exceeds maxHeadSize nor the header-count cap; header names are tokens, values clean; the method is a token
 //   and the target printable ASCII;
 // - a refused request (parse or validation error) gets a well-formed HTTP response whose status
-//   matches the error (431, 405, 426 with Sec-WebSocket-Version: 13, else 400), whose
+//   matches the error (431 for too large or too many fields, 405, 426 with Sec-WebSocket-Version: 13, else 400), whose
 //   Content-Length is its body, and which our client reports as an unexpected status;
 // - an accepted request is a GET of HTTP/1.1 or later with exactly one non-empty Host, a path
 //   starting with "/", no fragment anywhere in the target (RFC 6455 §3), one canonical base64 key
@@ -27,17 +27,23 @@ import WebSocketCore
 let anyClient = ClientHandshake(url: try! WebSocketURL(parsing: "ws://example.com/"), key: Array(repeating: 1, count: 16))
 let exampleURL = try! WebSocketURL(parsing: "ws://example.com/")
 let headLimits = [HTTPHeadParser<HTTPRequestHead>.defaultMaxHeadSize, 1, 16, 64, 128, 256, 1024, 4096]
+/// Header-count caps (the server's `maxRequestHeaderCount`), picked by bits 3-4 of the first byte.
+let fieldLimits = [Int.max, 100, 1, 5]
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzServerHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var input = FuzzInput(data, size)
-    let maxHeadSize = headLimits[Int(input.byte() & 7)]
+    let limitsByte = input.byte()
+    let maxHeadSize = headLimits[Int(limitsByte & 7)]
+    let maxFieldCount = fieldLimits[Int((limitsByte >> 3) & 3)]
     let options = deflateOptions(input.byte())
     var rng = SplitMix64(seed: UInt64(input.byte()))
     let request = input.rest
 
-    let outcome = parseHead(request.isEmpty ? [] : [request[...]], maxHeadSize: maxHeadSize, as: HTTPRequestHead.self)
-    let chunked = parseHead(chunks(of: request[...], using: &rng), maxHeadSize: maxHeadSize, as: HTTPRequestHead.self)
+    let outcome = parseHead(request.isEmpty ? [] : [request[...]], maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount,
+                            as: HTTPRequestHead.self)
+    let chunked = parseHead(chunks(of: request[...], using: &rng), maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount,
+                            as: HTTPRequestHead.self)
     require(outcome == chunked, "one chunk gives \(outcome), random chunks \(chunked)")
     let head: HTTPRequestHead
     switch outcome {
@@ -50,6 +56,7 @@ public func fuzzServerHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
         require(request.suffix(remaining.count).elementsEqual(remaining), "remaining bytes are not the input's tail")
         head = parsed
     }
+    require(head.headers.fields.count <= maxFieldCount, "\(head.headers.fields.count) fields accepted with a cap of \(maxFieldCount)")
     checkFields(head.headers)
     require(HTTPSyntax.isToken(head.method), "method \(head.method.debugDescription)")
     require(!head.target.isEmpty && head.target.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F }, "target \(head.target.debugDescription)")
@@ -108,7 +115,7 @@ func checkRejection(of error: HandshakeError) {
     }
     let expected: Int
     switch error {
-    case .requestTooLarge: expected = 431
+    case .requestTooLarge, .tooManyRequestHeaderFields: expected = 431
     case .invalidMethod: expected = 405
     case .unsupportedWebSocketVersion:
         expected = 426

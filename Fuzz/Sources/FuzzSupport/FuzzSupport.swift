@@ -119,11 +119,12 @@ package enum HeadOutcome<Head: HTTPMessageHead & Equatable>: Equatable {
 
 /// Parses `chunks` with one ``HTTPHeadParser`` as the network would deliver them, and checks what
 /// holds for every input: nothing beyond `maxHeadSize` was taken as head, the head and what
-/// follows it add up to the input, and the fields are well formed.
+/// follows it add up to the input, and the fields are well formed. (The caller checks the field
+/// count against `maxFieldCount`.)
 package func parseHead<Head: HTTPMessageHead & Equatable>(
-    _ chunks: [ArraySlice<UInt8>], maxHeadSize: Int, as: Head.Type = Head.self
+    _ chunks: [ArraySlice<UInt8>], maxHeadSize: Int, maxFieldCount: Int = .max, as: Head.Type = Head.self
 ) -> HeadOutcome<Head> {
-    var parser = HTTPHeadParser<Head>(maxHeadSize: maxHeadSize)
+    var parser = HTTPHeadParser<Head>(maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount)
     let total = chunks.reduce(0) { $0 + $1.count }
     for (index, chunk) in chunks.enumerated() {
         do {
