@@ -16,13 +16,22 @@ enum DeflateCodec {
 
     /// Inflating with 9 accepts both true 8-bit windows and peers that compress with 9 for "8".
     static func inflateWindowBits(_ negotiated: Int) -> Int32 { Int32(max(negotiated, 9)) }
+
+    /// Size of the output scratch that zlib writes into before the bytes are appended.
+    static let scratchSize = 32 * 1024
+
+    /// Lends `body` an output scratch for one call (on the stack where the runtime allows it).
+    /// Not a stored buffer: an idle connection with compression would otherwise keep 32 KiB per
+    /// direction for nothing.
+    static func withScratch<Result>(_ body: (UnsafeMutableRawBufferPointer) -> Result) -> Result {
+        withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 16, body)
+    }
 }
 
 /// A raw-deflate compressor.
 // @unchecked: the z_stream is only touched through ConnectionCore, which copies it (deflateCopy) before any mutation while shared (isKnownUniquelyReferenced), so no instance is mutated from two places.
 final class Deflater: @unchecked Sendable {
     private let stream: UnsafeMutablePointer<z_stream>
-    private var scratch: [UInt8] = []
 
     init(windowBits: Int, memoryLevel: Int, level: Int) {
         stream = .allocate(capacity: 1)
@@ -55,11 +64,10 @@ final class Deflater: @unchecked Sendable {
     func compress(_ input: UnsafeRawBufferPointer, endOfMessage: Bool) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(input.count / 2 + 64)
-        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: 32 * 1024) }
         let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
         stream.pointee.next_in = UnsafeMutablePointer(mutating: base)
         stream.pointee.avail_in = UInt32(input.count)
-        scratch.withUnsafeMutableBytes { buffer in
+        DeflateCodec.withScratch { buffer in
             let out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
             while true {
                 stream.pointee.next_out = out
@@ -96,7 +104,6 @@ final class Inflater: @unchecked Sendable {
     }
 
     private let stream: UnsafeMutablePointer<z_stream>
-    private var scratch: [UInt8] = []
 
     init(windowBits: Int) {
         stream = .allocate(capacity: 1)
@@ -130,11 +137,10 @@ final class Inflater: @unchecked Sendable {
     /// with ``Outcome/tooBig`` after at most `limit + 1` bytes were produced.
     func inflate(_ input: UnsafeRawBufferPointer, appendingTo output: inout [UInt8], limit: Int) -> Outcome {
         guard input.count > 0 else { return .ok }
-        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: 32 * 1024) }
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self))
         stream.pointee.avail_in = UInt32(input.count)
         defer { stream.pointee.next_in = nil }
-        return scratch.withUnsafeMutableBytes { buffer -> Outcome in
+        return DeflateCodec.withScratch { buffer -> Outcome in
             let out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
             while true {
                 let room = limit - output.count  // >= 0
