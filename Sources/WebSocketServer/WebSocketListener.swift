@@ -121,7 +121,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
                 group.addTask { try? await connection.close(code: .goingAway, reason: "server shutting down") }
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await releasingSleep(for: timeout)
                 for connection in connections { await connection.abort() }
             }
             for _ in connections { await group.next() }
@@ -152,7 +152,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
         guard let handshakeID = registry.beginHandshake(tcp) else { return tcp.close() }
         let timeout = configuration.handshakeTimeout
         let timer = Task {
-            try await Task.sleep(for: timeout)
+            try await releasingSleep(for: timeout)
             tcp.close()
         }
         defer { timer.cancel() }
