@@ -41,13 +41,13 @@ extension ConnectionCore {
             _ = inflate(chunk, countsAsReceived: true)
             return
         }
-        unmaskScratch.removeAll(keepingCapacity: true)
-        unmaskScratch.append(contentsOf: chunk)
-        var scratch = unmaskScratch
-        unmaskScratch = []
-        maskPhase = scratch.withUnsafeMutableBytes { key.apply(to: $0, phase: maskPhase) }
-        _ = scratch.withUnsafeBytes { inflate($0, countsAsReceived: true) }
-        unmaskScratch = scratch
+        // Unmasked in a copy that lives for this call only (the chunk is the reader's borrowed
+        // buffer, at most one read's worth): nothing stays allocated between messages.
+        guard !chunk.isEmpty else { return }
+        withUnsafeTemporaryAllocation(byteCount: chunk.count, alignment: 16) { scratch in
+            maskPhase = key.apply(from: chunk, to: scratch.baseAddress!, phase: maskPhase)
+            _ = inflate(UnsafeRawBufferPointer(scratch), countsAsReceived: true)
+        }
     }
 
     /// Inflates compressed bytes into the message, at most up to ``Configuration/maxMessageSize``

@@ -135,7 +135,6 @@ public struct ConnectionCore: Sendable {
     var messageCompressed = false
     var inflater: Inflater?
     var deflater: Deflater?
-    var unmaskScratch: [UInt8] = []
     // Send side (ConnectionCore+Sending.swift).
     var outboundFragmentKind: MessageKind?
     var outboundCompressed = false

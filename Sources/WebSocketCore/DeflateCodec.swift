@@ -27,13 +27,22 @@ enum DeflateCodec {
     /// connection receives, never on an idle connection. Being lenient here follows RFC 7692
     /// §7.1.2, which limits the *sender's* window.
     static let inflateWindowBits: Int32 = 15
+
+    /// Size of the output scratch that zlib writes into before the bytes are appended.
+    static let scratchSize = 32 * 1024
+
+    /// Lends `body` an output scratch for one call (on the stack where the runtime allows it).
+    /// Not a stored buffer: an idle connection with compression would otherwise keep 32 KiB per
+    /// direction for nothing.
+    static func withScratch<Result>(_ body: (UnsafeMutableRawBufferPointer) -> Result) -> Result {
+        withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 16, body)
+    }
 }
 
 /// A raw-deflate compressor.
 // @unchecked: the z_stream is only touched through ConnectionCore, which copies it (deflateCopy) before any mutation while shared (isKnownUniquelyReferenced), so no instance is mutated from two places.
 final class Deflater: @unchecked Sendable {
     private let stream: UnsafeMutablePointer<z_stream>
-    private var scratch: [UInt8] = []
 
     init(windowBits: Int, memoryLevel: Int, level: Int) {
         stream = .allocate(capacity: 1)
@@ -66,11 +75,10 @@ final class Deflater: @unchecked Sendable {
     func compress(_ input: UnsafeRawBufferPointer, endOfMessage: Bool) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(input.count / 2 + 64)
-        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: 32 * 1024) }
         let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
         stream.pointee.next_in = UnsafeMutablePointer(mutating: base)
         stream.pointee.avail_in = UInt32(input.count)
-        scratch.withUnsafeMutableBytes { buffer in
+        DeflateCodec.withScratch { buffer in
             let out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
             while true {
                 stream.pointee.next_out = out
@@ -107,7 +115,6 @@ final class Inflater: @unchecked Sendable {
     }
 
     private let stream: UnsafeMutablePointer<z_stream>
-    private var scratch: [UInt8] = []
 
     /// A raw-deflate stream with a 15-bit window, whatever was negotiated: see
     /// ``DeflateCodec/inflateWindowBits``.
@@ -143,11 +150,10 @@ final class Inflater: @unchecked Sendable {
     /// with ``Outcome/tooBig`` after at most `limit + 1` bytes were produced.
     func inflate(_ input: UnsafeRawBufferPointer, appendingTo output: inout [UInt8], limit: Int) -> Outcome {
         guard input.count > 0 else { return .ok }
-        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: 32 * 1024) }
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self))
         stream.pointee.avail_in = UInt32(input.count)
         defer { stream.pointee.next_in = nil }
-        return scratch.withUnsafeMutableBytes { buffer -> Outcome in
+        return DeflateCodec.withScratch { buffer -> Outcome in
             let out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
             while true {
                 let room = limit - output.count  // >= 0

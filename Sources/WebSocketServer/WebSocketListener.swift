@@ -135,7 +135,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
                 group.addTask { try? await connection.close(code: .goingAway, reason: "server shutting down") }
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await releasingSleep(for: timeout)
                 for connection in connections { await connection.abort() }
             }
             for _ in connections { await group.next() }
@@ -192,7 +192,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
         let releases = registry.acceptPaused()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.registry.waitUntil { $0.releases > releases } }
-            group.addTask { try? await Task.sleep(for: delay) }
+            group.addTask { try? await releasingSleep(for: delay) }
             await group.next()
             group.cancelAll()
         }
@@ -204,7 +204,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     private func handshake(_ tcp: TCPTransport, id handshakeID: ObjectIdentifier, deadline: ContinuousClock.Instant) async {
         defer { registry.endHandshakeSlot() }
         let timer = Task {
-            try await Task.sleep(until: deadline, clock: .continuous)
+            try await releasingSleep(for: ContinuousClock.now.duration(to: deadline))
             tcp.close()
         }
         defer { timer.cancel() }

@@ -32,6 +32,10 @@ public actor MockWebSocketServer {
     private var endedStream = false
 
     /// A peer on `transport` (the server end of an ``InMemoryTransport`` pair).
+    /// How many bytes one read takes: a scripted peer exchanges small frames, and a larger
+    /// message just takes more reads.
+    static let readSize = 16 * 1024
+
     public init(transport: InMemoryTransport) {
         self.transport = transport
     }
@@ -66,7 +70,7 @@ public actor MockWebSocketServer {
     @discardableResult
     public func readHandshakeRequest() async throws -> UpgradeRequest {
         var parser = HTTPHeadParser<HTTPRequestHead>()
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var buffer = [UInt8](repeating: 0, count: Self.readSize)
         while true {
             let count = try await transport.read(into: &buffer, isolation: self)
             guard count > 0 else { throw WebSocketError(.connectionAborted, "the client left before its upgrade request") }
@@ -145,7 +149,7 @@ public actor MockWebSocketServer {
         while events.isEmpty {
             guard !reachedEnd else { return nil }
             let count: Int
-            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            var buffer = [UInt8](repeating: 0, count: Self.readSize)
             do {
                 count = try await transport.read(into: &buffer, isolation: self)
             } catch {

@@ -90,7 +90,7 @@ enum ClientOpening {
         try await withThrowingTaskGroup(of: Opened?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await releasingSleep(for: timeout)
                 return nil
             }
             defer { group.cancelAll() }

@@ -14,7 +14,8 @@ import WebSockets
 /// IIS-style fragment context, piece by piece as bytes arrive (64 KiB reads), without assembling
 /// messages. `--max-message-size` defaults to 16 MiB here (the library's server default is IIS's
 /// 4 MiB), so the Autobahn suite's 16 MiB messages are echoed. The other limits default to the
-/// library's (``WebSocketServerConfiguration``).
+/// library's (``WebSocketServerConfiguration``). The open-descriptor limit is raised to its hard
+/// limit (`setrlimit`), so one server can hold as many connections as the system allows.
 enum ServeCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
@@ -52,6 +53,7 @@ enum ServeCommand {
             case "fragment": fragmentMode = true
             default: throw CLIError("--mode must be message or fragment")
             }
+            ProcessResources.raiseDescriptorLimit()
             let listener = try await WebSocketListener.bind(configuration: configuration)
             Output.out("LISTENING \(listener.port)")
             let serving = Task {

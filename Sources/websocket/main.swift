@@ -11,6 +11,8 @@ import Darwin
 ///     websocket serve [--port N]     echo server (WebSocketListener)
 ///     websocket bench --url URL ...  client benchmark
 ///     websocket autobahn [...]       Autobahn TestSuite client (echo every case)
+///     websocket idle --url URL ...   scale: N idle connections and their memory
+///     websocket soak [--url URL] ... leak check: connect/echo/close cycles, fds and RSS sampled
 let arguments = Array(CommandLine.arguments.dropFirst())
 let status: Int32
 do {
@@ -23,6 +25,10 @@ do {
         status = await BenchCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
     case "autobahn":
         status = await AutobahnCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
+    case "idle":
+        status = await IdleCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
+    case "soak":
+        status = await SoakCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
     case "-h", "--help", "help":
         Output.out(ClientCommand.usage)
         Output.out("       websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]")
@@ -31,6 +37,8 @@ do {
         Output.out("                       [--handshake-timeout S] [--idle-timeout S]")
         Output.out("       websocket bench --url URL --size BYTES --seconds S --mode rtt|stream [--conns C]")
         Output.out("       websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN]")
+        Output.out("       websocket idle --url URL --connections N [--parallel P] [--compression on|off] [--watch-pid PID]")
+        Output.out("       websocket soak [--url URL] [--cycles N] [--sample-every K] [--size BYTES] [--watch-pid PID]")
         Output.out("       websocket            (demo on an in-process echo server)")
         status = 0
     default:

@@ -5,8 +5,8 @@ import Testing
 import Glibc
 #endif
 
-/// A connected client/server pair over loopback, closed by the caller.
-private func tcpPair(host: String = "127.0.0.1") async throws -> (client: TCPTransport, server: TCPTransport, listener: TCPListener) {
+/// A connected client/server pair over loopback, closed by the caller (also used by ReadMemoryTests).
+func tcpPair(host: String = "127.0.0.1") async throws -> (client: TCPTransport, server: TCPTransport, listener: TCPListener) {
     let listener = try TCPListener.bind(host: host, port: 0)
     async let accepted = listener.accept()
     let client = try await TCPTransport.connect(host: host, port: listener.port)

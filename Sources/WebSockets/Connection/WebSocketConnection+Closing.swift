@@ -175,7 +175,7 @@ extension WebSocketConnection {
         guard closeDeadline == nil, ending != .finished else { return }
         let timeout = closeTimeout
         closeDeadline = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            try? await releasingSleep(for: timeout)
             guard !Task.isCancelled else { return }
             await self?.closeDeadlineExpired()
         }

@@ -12,7 +12,7 @@ extension WebSocketConnection {
         idleTask = Task { [weak self] in
             var deadline = ContinuousClock.now + timeout
             while !Task.isCancelled {
-                try? await Task.sleep(until: deadline, clock: .continuous)
+                try? await releasingSleep(for: ContinuousClock.now.duration(to: deadline))
                 guard !Task.isCancelled, let self, let next = await self.idleDeadline(timeout) else { return }
                 deadline = next
             }

@@ -8,10 +8,10 @@ extension WebSocketConnection {
         let timeout = pingTimeout
         pingTask = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval - (timeout ?? .zero))
+                try? await releasingSleep(for: interval - (timeout ?? .zero))
                 guard !Task.isCancelled, let self, await self.sendKeepAlivePing() else { return }
                 guard let timeout else { continue }
-                try? await Task.sleep(for: timeout)
+                try? await releasingSleep(for: timeout)
                 guard !Task.isCancelled, await self.pongArrived(within: timeout) else { return }
             }
         }

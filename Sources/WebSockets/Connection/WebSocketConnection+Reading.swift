@@ -1,17 +1,32 @@
 /// Reading: the connection's one reader task, transport → core → inbox.
 ///
+/// Memory: an idle connection holds no read buffer. Over a transport that can read without
+/// waiting (``ImmediateReading``: TCP, and TLS over TCP) the reader waits for readability holding
+/// nothing, then reads into the event loop's shared buffer (``EventLoop/withReadBuffer(_:)``) and
+/// hands the bytes to the core in the same synchronous span; the core copies what it keeps. Any
+/// other transport needs a buffer of its own while it waits: it is allocated on the first read.
+///
 /// Backpressure is exact: the core is asked for at most ``Inbox/room`` more messages from each
-/// chunk, so the reader stops right after the message that fills the inbox and keeps the rest of
-/// the chunk in its buffer until the application made room. TCP flow control then pushes back on
-/// the peer.
+/// chunk, so the reader stops right after the message that fills the inbox. The rest of the chunk
+/// is copied into ``unreadBytes`` (owned by the connection only until the application made room)
+/// and TCP flow control pushes back on the peer.
 extension WebSocketConnection {
+    /// How many bytes one read may take, with a buffer of the connection's own (transports that
+    /// cannot read without waiting).
+    static let ownReadBufferCapacity = LoopReadBuffer.size
+
+    /// Test hook: the read memory this connection owns now (its own read buffer and bytes waiting
+    /// for room in the inbox). 0 while idle over TCP or TLS over TCP.
+    package var readMemoryHeld: Int { ownReadBufferSize + unreadBytes.capacity }
+
     func readLoop(startingWith initial: [UInt8]) async {
-        var buffer = [UInt8](repeating: 0, count: max(Self.readBufferSize, initial.count))
-        buffer.replaceSubrange(0..<initial.count, with: initial)
         counters.bytesReceived += initial.count
-        // The bytes of `buffer` not yet fed to the core.
-        var start = 0
-        var end = initial.count
+        unreadBytes = initial
+        unreadOffset = 0
+        let source = transport as? any ImmediateReading
+        var ownReadBuffer: [UInt8] = []
+        // False after a read that drained the medium (or found nothing): wait before the next.
+        var mayHaveBytes = true
         while ending != .finished {
             let room = inbox.room
             if room == 0 {
@@ -21,14 +36,37 @@ extension WebSocketConnection {
                 lastReceived = .now  // the idle time starts again: the application held the reader
                 continue
             }
-            if start < end {
-                start += buffer.withUnsafeBytes { core.receive(UnsafeRawBufferPointer(rebasing: $0[start..<end]), maxMessages: room) }
+            if unreadOffset < unreadBytes.count {
+                unreadOffset += unreadBytes.withUnsafeBytes {
+                    core.receive(UnsafeRawBufferPointer(rebasing: $0[unreadOffset...]), maxMessages: room)
+                }
+                if unreadOffset == unreadBytes.count { releaseUnreadBytes() }
                 await process()
                 continue
             }
             let count: Int
             do {
-                count = try await transport.read(into: &buffer, isolation: self)
+                if let source {
+                    if !mayHaveBytes { try await source.waitUntilReadable(isolation: self) }
+                    let read = try EventLoop.shared.withReadBuffer { buffer -> Int? in
+                        guard let count = try source.readAvailable(into: buffer) else { return nil }
+                        receive(UnsafeRawBufferPointer(rebasing: buffer[..<count]), maxMessages: room)
+                        mayHaveBytes = count == buffer.count
+                        return count
+                    }
+                    guard let read else {
+                        mayHaveBytes = false
+                        continue
+                    }
+                    count = read
+                } else {
+                    if ownReadBuffer.isEmpty {
+                        ownReadBuffer = [UInt8](repeating: 0, count: Self.ownReadBufferCapacity)
+                        ownReadBufferSize = ownReadBuffer.count
+                    }
+                    count = try await transport.read(into: &ownReadBuffer, isolation: self)
+                    ownReadBuffer.withUnsafeBytes { receive(UnsafeRawBufferPointer(rebasing: $0[..<count]), maxMessages: room) }
+                }
             } catch {
                 return transportFailed(error)
             }
@@ -41,9 +79,24 @@ extension WebSocketConnection {
             }
             counters.bytesReceived += count
             if idleTimeout != nil { lastReceived = .now }
-            start = 0
-            end = count
+            await process()
         }
+    }
+
+    /// Feeds freshly read bytes to the core; what it does not take (the inbox filled up) is copied
+    /// into ``unreadBytes``, because the read buffer is lent only for this call.
+    private func receive(_ bytes: UnsafeRawBufferPointer, maxMessages: Int) {
+        guard !bytes.isEmpty else { return }
+        let consumed = core.receive(bytes, maxMessages: maxMessages)
+        if consumed < bytes.count {
+            unreadBytes = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
+            unreadOffset = 0
+        }
+    }
+
+    private func releaseUnreadBytes() {
+        unreadBytes = []
+        unreadOffset = 0
     }
 
     /// Hands the core's events to the application and writes what the core produced (pongs, the

@@ -18,9 +18,6 @@ package actor WebSocketConnection {
     /// socket writes then happen on one thread, without executor hops between them.
     package nonisolated var unownedExecutor: UnownedSerialExecutor { EventLoop.shared.asUnownedSerialExecutor() }
 
-    /// How many bytes one read may take from the transport (the reader's reusable buffer).
-    static let readBufferSize = 64 * 1024
-
     package nonisolated let role: ConnectionCore.Role
     package nonisolated let transport: any Transport
     var core: ConnectionCore
@@ -41,6 +38,14 @@ package actor WebSocketConnection {
 
     /// Outgoing message type for byte sends (`Control.messageType`): the one runtime-mutable setting.
     package var messageType: MessageKind
+
+    // Reading (WebSocketConnection+Reading.swift). Both empty while idle over TCP or TLS.
+    /// The size of the reader's own buffer: only a transport that cannot read without waiting needs
+    /// one (allocated on the first read), so this is 0 over TCP and TLS.
+    var ownReadBufferSize = 0
+    /// Bytes read but not yet taken by the core (the inbox was full), from `unreadOffset` on.
+    var unreadBytes: [UInt8] = []
+    var unreadOffset = 0
 
     // Writing (WebSocketConnection+Writing.swift).
     var outbound = OutboundQueue()

@@ -55,6 +55,8 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
     private let queue = Lock(Queue())
     /// `pthread_self()` of the loop thread, 0 until it starts.
     private let threadID = Atomic<UInt>(0)
+    /// Lent to connections for each read (``withReadBuffer(_:)``), so none owns a read buffer.
+    let readBuffer = LoopReadBuffer()
 
     private struct Queue {
         var jobs: [UnownedJob] = []

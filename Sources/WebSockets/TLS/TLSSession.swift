@@ -90,9 +90,23 @@ final class TLSSession: @unchecked Sendable {
 
     /// Hands ciphertext received from the peer to OpenSSL (copied into the memory BIO).
     func feed(_ bytes: ArraySlice<UInt8>) {
-        bytes.withUnsafeBytes { buffer in
-            _ = BIO_write(rbio, buffer.baseAddress, Int32(buffer.count))
-        }
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// ``feed(_:)`` from borrowed memory (the caller's buffer may be reused afterwards).
+    func feed(_ bytes: UnsafeRawBufferPointer) {
+        _ = BIO_write(rbio, bytes.baseAddress, Int32(bytes.count))
+    }
+
+    /// Whether OpenSSL holds input not yet decrypted or not yet read (records, plaintext): a read
+    /// may then make progress without more ciphertext from the peer.
+    var hasBufferedInput: Bool {
+        SSL_has_pending(ssl) == 1 || cws_bio_pending(rbio) > 0
+    }
+
+    /// Whether OpenSSL produced ciphertext for the peer that was not taken yet.
+    var hasOutput: Bool {
+        cws_bio_pending(wbio) > 0
     }
 
     enum ReadOutcome {
@@ -108,10 +122,13 @@ final class TLSSession: @unchecked Sendable {
 
     /// Decrypts what it can straight into `buffer` (no intermediate copy).
     func readPlaintext(into buffer: inout [UInt8]) -> ReadOutcome {
+        buffer.withUnsafeMutableBytes { readPlaintext(into: $0) }
+    }
+
+    /// ``readPlaintext(into:)`` into borrowed memory.
+    func readPlaintext(into bytes: UnsafeMutableRawBufferPointer) -> ReadOutcome {
         ERR_clear_error()
-        let result = buffer.withUnsafeMutableBytes { bytes in
-            SSL_read(ssl, bytes.baseAddress, Int32(min(bytes.count, Int(Int32.max))))
-        }
+        let result = SSL_read(ssl, bytes.baseAddress, Int32(min(bytes.count, Int(Int32.max))))
         if result > 0 { return .bytes(Int(result)) }
         let code = SSL_get_error(ssl, result)
         switch code {

@@ -20,7 +20,7 @@ extension TLSTransport {
             var buffer = [UInt8](repeating: 0, count: ciphertextBufferSize)
             let info = try await handshake(session, over: inner, buffer: &buffer, serverName: serverName,
                                            hook: configuration.customValidation, isolation: isolation)
-            return TLSTransport(inner: inner, session: session, info: info, ciphertextBuffer: buffer)
+            return TLSTransport(inner: inner, session: session, info: info)
         } catch {
             inner.close()
             throw error
@@ -40,7 +40,7 @@ extension TLSTransport {
             var buffer = [UInt8](repeating: 0, count: ciphertextBufferSize)
             let info = try await handshake(session, over: inner, buffer: &buffer, serverName: "", hook: nil,
                                            isolation: isolation)
-            return TLSTransport(inner: inner, session: session, info: info, ciphertextBuffer: buffer)
+            return TLSTransport(inner: inner, session: session, info: info)
         } catch {
             inner.close()
             throw error
@@ -48,8 +48,8 @@ extension TLSTransport {
     }
 
     /// Drives `SSL_do_handshake` to completion: after each step, sends what OpenSSL produced;
-    /// when it wants input, reads ciphertext from `inner` into `buffer` (the transport's future
-    /// read buffer) and feeds it; when verification is suspended for the hook, runs the hook and
+    /// when it wants input, reads ciphertext from `inner` into `buffer` (released with the
+    /// handshake: an open connection reads without a buffer of its own) and feeds it; when verification is suspended for the hook, runs the hook and
     /// retries with its decision.
     ///
     /// On failure the error names the real cause, in this order: the hook's refusal, the

@@ -37,26 +37,34 @@ public final class TLSTransport: Transport {
     /// What reads, writes and ``close()`` must see consistently, behind one lock. The lock is held
     /// only for OpenSSL calls on memory and, in ``close()``, one non-blocking `send`; never across
     /// an `await`.
-    private struct State {
+    struct State {
         let session: TLSSession
         var closed = false
-        /// Where ciphertext from `inner` is read into: the handshake's buffer, reused by every
-        /// read, so a read allocates nothing. The one read in progress borrows it (swapping in an
-        /// empty array, which moves the storage without copying) and puts it back after.
-        var ciphertextBuffer: [UInt8]
+        /// Where ciphertext from `inner` is read into by ``read(into:isolation:)`` and, over an
+        /// inner transport that cannot read without waiting, by
+        /// ``waitUntilReadable(isolation:)``: allocated on the first such read, then reused by
+        /// every read, so a read allocates nothing. The one read in progress borrows it (swapping
+        /// in an empty array, which moves the storage without copying) and puts it back after.
+        /// Over TCP the connection's reader never needs it (``readAvailable(into:)``), so an idle
+        /// TLS connection over TCP holds no ciphertext buffer.
+        var ciphertextBuffer: [UInt8] = []
     }
 
-    private let inner: any Transport
-    private let state: Lock<State>
+    let inner: any Transport
+    let state: Lock<State>
     /// Serialises writes to `inner`; ciphertext is drained from the `SSL` only while holding it,
     /// so it reaches the wire in the order OpenSSL produced it, one record never cut by another.
     private let writeGate = AsyncGate()
     /// Set once `inner` reached its end without `close_notify`; later reads return 0 at once.
-    private let peerEnded = Atomic<Bool>(false)
+    let peerEnded = Atomic<Bool>(false)
+    /// Set when the last immediate read of `inner` filled the ciphertext buffer: more may be
+    /// there, and readiness is edge-triggered, so waiting would not see it
+    /// (`TLSTransport+ImmediateReading.swift`).
+    let innerMayHaveBytes = Atomic<Bool>(false)
 
-    init(inner: any Transport, session: TLSSession, info: TLSSessionInfo, ciphertextBuffer: [UInt8]) {
+    init(inner: any Transport, session: TLSSession, info: TLSSessionInfo) {
         self.inner = inner
-        self.state = Lock(State(session: session, ciphertextBuffer: ciphertextBuffer))
+        self.state = Lock(State(session: session))
         self.info = info
     }
 
@@ -65,7 +73,7 @@ public final class TLSTransport: Transport {
         close()
     }
 
-    private static let closedError = WebSocketError(.closed, "the TLS transport was closed locally")
+    static let closedError = WebSocketError(.closed, "the TLS transport was closed locally")
 
     // MARK: Transport
 
@@ -107,14 +115,14 @@ public final class TLSTransport: Transport {
 
     /// One read from `inner` into the reusable ciphertext buffer, fed to OpenSSL.
     /// - Returns: the byte count; 0 at the inner stream's end.
-    private func receiveCiphertext(isolation: isolated (any Actor)?) async throws -> Int {
+    func receiveCiphertext(isolation: isolated (any Actor)?) async throws -> Int {
         var ciphertext = state.withLock { state in
             let borrowed = state.ciphertextBuffer
             state.ciphertextBuffer = []
             return borrowed
         }
         if ciphertext.isEmpty {
-            // Only when reads overlap, which the Transport contract rules out; stay correct anyway.
+            // The first read (or overlapping reads, which the Transport contract rules out).
             ciphertext = [UInt8](repeating: 0, count: Self.ciphertextBufferSize)
         }
         let count: Int
@@ -143,7 +151,7 @@ public final class TLSTransport: Transport {
     }
 
     /// Encrypts `buffers` (if any) and writes everything pending to `inner`, in order.
-    private func flush(_ buffers: [[UInt8]]?, isolation: isolated (any Actor)?) async throws {
+    func flush(_ buffers: [[UInt8]]?, isolation: isolated (any Actor)?) async throws {
         await writeGate.acquire(isolation: isolation)
         defer { writeGate.release() }
         let ciphertext = try state.withLock { state throws(WebSocketError) -> [UInt8] in
