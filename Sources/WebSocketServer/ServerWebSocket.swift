@@ -49,6 +49,9 @@ public final class ServerWebSocket: Sendable {
     }
 
     /// Sends a message.
+    /// - Throws: `.closed` once a close frame was sent or the connection ended; the error of a
+    ///   failed write (`.connectionAborted` when the connection dropped) for the send whose
+    ///   message it hit, queued or being written, and for every later send.
     public func send(_ message: Message) async throws {
         switch message {
         case .text(let text): try await connection.send(text: text)

@@ -217,7 +217,8 @@ public final class WebSocketListener: AsyncSequence, Sendable {
             } else {
                 transport = tcp
             }
-            (request, buffered) = try await readUpgrade(transport)
+            (request, buffered) = try await Self.readUpgrade(transport, maxHeadSize: configuration.maxRequestHeadSize,
+                                                             maxFieldCount: configuration.maxRequestHeaderCount)
         } catch {
             registry.endHandshake(handshakeID)
             return tcp.close()
@@ -240,9 +241,10 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     }
 
     /// Reads and validates the upgrade request; answers an invalid one with its HTTP error.
-    private func readUpgrade(_ transport: any Transport) async throws -> (UpgradeRequest, [UInt8]) {
-        var parser = HTTPHeadParser<HTTPRequestHead>(maxHeadSize: configuration.maxRequestHeadSize,
-                                                     maxFieldCount: configuration.maxRequestHeaderCount)
+    /// Static (not private) so that tests can run the server's side of the handshake over an
+    /// in-memory transport.
+    static func readUpgrade(_ transport: any Transport, maxHeadSize: Int, maxFieldCount: Int = .max) async throws -> (UpgradeRequest, [UInt8]) {
+        var parser = HTTPHeadParser<HTTPRequestHead>(maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount)
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = try await transport.read(into: &buffer, isolation: nil)

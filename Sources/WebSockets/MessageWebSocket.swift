@@ -40,6 +40,9 @@ import Synchronization
 /// - **Backpressure both ways.** The socket stops reading from the network while
 ///   ``MessageWebSocketControl/maxPendingMessages`` messages wait unconsumed, and `send` suspends
 ///   while more than ``MessageWebSocketControl/outboundBufferSize`` bytes wait to be written.
+/// - **A failed write** stops all writing (the send that hit it throws its error, later sends too),
+///   but messages that had already arrived are still delivered: `messages` throws the write's error
+///   once the stream ends or fails, when ``close()`` is called (at once), or after the close timeout.
 /// - Pings are answered automatically.
 public actor MessageWebSocket {
     /// The socket's life cycle.
@@ -140,7 +143,8 @@ public actor MessageWebSocket {
     /// - Throws: ``WebSocketError``: `.invalidArgument` (malformed URL), `.hostNameNotResolved`,
     ///   `.serverCertificateInvalid`, `.serverCertificateRejected`, `.secureConnectionFailed` (`wss://`), `.cannotConnect`, `.timeout` (after
     ///   ``MessageWebSocketControl/openTimeout``), `.handshakeFailed(httpStatus:)` (with the
-    ///   response in ``WebSocketError/handshakeResponse``), `.operationCanceled`, `.invalidState`.
+    ///   response in ``WebSocketError/handshakeResponse``), `.connectionAborted` (the connection
+    ///   dropped during the opening handshake), `.operationCanceled`, `.invalidState`.
     public func connect(to url: String) async throws {
         let parsed = try Self.parse(url)
         let noDelay = control.noDelay
@@ -167,6 +171,9 @@ public actor MessageWebSocket {
 
     /// Performs the opening handshake for `url` over a transport you supply (an in-memory pair in
     /// tests, a tunnel, your own TLS). The URL's scheme is not checked against the transport.
+    ///
+    /// - Throws: as ``connect(to:)-(String)``; a read or write error of `transport` during the
+    ///   handshake is thrown as it is (`.connectionAborted` for the library's transports).
     public func connect(to url: String, over transport: any Transport) async throws {
         let parsed = try Self.parse(url)
         try await open(url: parsed) { _ in transport }
@@ -228,7 +235,9 @@ public actor MessageWebSocket {
 
     /// Sends a message.
     /// - Throws: `.invalidState` before connecting, `.closed` once a close frame was sent or the
-    ///   connection ended, `.invalidArgument` while a fragmented message is in progress.
+    ///   connection ended, `.invalidArgument` while a fragmented message is in progress; the error
+    ///   of a failed write (`.connectionAborted` when the connection dropped) for the send whose
+    ///   message it hit, queued or being written, and for every later send.
     public nonisolated func send(_ message: Message) async throws {
         switch message {
         case .text(let text): try await openConnection().send(text: text)

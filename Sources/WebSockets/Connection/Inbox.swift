@@ -20,6 +20,8 @@ package final class Inbox<Element: Sendable>: Sendable {
         var head = 0
         /// `nil` while open; `.success` after a clean finish, `.failure` after an error.
         var terminal: Result<Void, any Error>?
+        /// Whether a `next()` has thrown the terminal error: from then on the stream returns `nil`.
+        var terminalErrorThrown = false
         var consumer: CheckedContinuation<Element?, any Error>?
         var producer: CheckedContinuation<Void, Never>?
         var consumerCancelled = false
@@ -84,8 +86,15 @@ package final class Inbox<Element: Sendable>: Sendable {
     }
 
     /// The stream handed to the application.
+    ///
+    /// The stream ends once, as `AsyncIteratorProtocol` requires: after it has thrown the terminal
+    /// error, `next()` returns `nil`. (`AsyncThrowingStream(unfolding:)` calls its closure again
+    /// after a throw, which on its own would throw the error again.)
     package func makeStream() -> AsyncThrowingStream<Element, any Error> {
-        AsyncThrowingStream(unfolding: { try await self.next() })
+        AsyncThrowingStream(unfolding: {
+            if self.state.withLock({ $0.terminalErrorThrown }) { return nil }
+            return try await self.next()
+        })
     }
 
     /// Called (once, from any thread) when the consuming task is cancelled while waiting: the
@@ -179,6 +188,7 @@ package final class Inbox<Element: Sendable>: Sendable {
             guard state.terminal == nil else { return (nil, nil) }
             state.terminal = error.map { .failure($0) } ?? .success(())
             state.onCaughtUp = nil
+            if error != nil && state.consumer != nil { state.terminalErrorThrown = true }
             defer { state.consumer = nil; state.producer = nil }
             return (state.consumer, state.producer)
         }
@@ -205,7 +215,9 @@ package final class Inbox<Element: Sendable>: Sendable {
             }
             switch state.terminal {
             case .success?: return (.success(nil), nil, nil)
-            case .failure(let error)?: return (.failure(error), nil, nil)
+            case .failure(let error)?:
+                state.terminalErrorThrown = true
+                return (.failure(error), nil, nil)
             case nil: return (nil, nil, state.takeCaughtUpHandler())
             }
         }
@@ -225,7 +237,10 @@ package final class Inbox<Element: Sendable>: Sendable {
                         }
                         return .message(message, producer)
                     }
-                    if let terminal = state.terminal { return .end(terminal) }
+                    if let terminal = state.terminal {
+                        if case .failure = terminal { state.terminalErrorThrown = true }
+                        return .end(terminal)
+                    }
                     if state.consumerCancelled { return .cancelled }
                     state.consumer = continuation
                     defer { state.consumerWatchers = [] }

@@ -12,6 +12,7 @@
 /// | nothing received for `idleTimeout`    | 1001, at once                         | as for `close`                       |
 /// | the application stopped reading       | 1001, at once                         | as for `close`                       |
 /// | the stream ended / failed, `abort`    | none                                  | at once                              |
+/// | a write failed                        | none (nothing more is written)        | while open, once the input is read: the stream ends or fails, the application closes, or `closeTimeout`; otherwise at once |
 ///
 /// The application learns of the end only afterwards, in ``finalize()``: `messages` finishes (or
 /// throws the outcome), `close()` returns, and every waiting operation resumes, once the transport
@@ -50,6 +51,8 @@ extension WebSocketConnection {
     package func startClose(code: CloseCode?, reason: String) async throws {
         do { try ConnectionCore.validateClose(code: code, reason: reason) } catch { throw Self.map(error) }
         guard ending == .running else { return }
+        // No close frame can go out after a failed write: closing ends the connection now.
+        guard !writesFailed else { return finalize() }
         switch core.lifecycle {
         case .open:
             try? core.close(code: code, reason: reason)
@@ -116,7 +119,9 @@ extension WebSocketConnection {
     func followTransportDirective() async {
         switch core.transportDirective {
         case .keepOpen: break
-        case .awaitCloseFrame, .awaitPeerClose: armCloseDeadline()
+        case .awaitCloseFrame, .awaitPeerClose:
+            // After a failed write the peer never gets our close frame (or echo): nothing to wait for.
+            if writesFailed { await closeTransportOnceFlushed() } else { armCloseDeadline() }
         case .closeWhenFlushed: await closeTransportOnceFlushed()
         }
     }
@@ -157,10 +162,34 @@ extension WebSocketConnection {
         if ending == .closingTransport && !isWriting && outbound.isEmpty { finalize() }
     }
 
-    /// The transport failed (a read or write error): the connection ends now. Unless the core had
-    /// decided the outcome already, the failure is what the application sees.
+    /// A read failed: the connection ends now. Unless the core had decided the outcome already,
+    /// the failure is what the application sees.
     func transportFailed(_ error: any Error) {
         guard ending != .finished else { return }
+        recordFailure(error)
+        finalize()
+    }
+
+    /// A write failed. Nothing more can be written (the stream may end inside a frame), but what
+    /// the peer sent before may already have arrived, unread: while the connection is open, the
+    /// reader goes on, so those messages are delivered before the error. The connection then ends
+    /// when reading does (the stream ends or fails, as it soon does after a real network failure),
+    /// when the application closes, or after ``closeTimeout``. Sends throw the write's error.
+    func writeFailed(_ error: any Error) {
+        guard ending != .finished else { return }
+        recordFailure(error)
+        writesFailed = true
+        outbound.removeAll()
+        _ = core.takeOutput()
+        for waiter in drainWaiters { waiter.resume() }
+        drainWaiters.removeAll()
+        guard ending == .running, case .open = core.lifecycle else { return finalize() }
+        armCloseDeadline()
+    }
+
+    /// Keeps `error` as the outcome, unless the core had decided it already (a violation, a
+    /// completed close handshake) or an earlier failure was recorded.
+    private func recordFailure(_ error: any Error) {
         switch core.lifecycle {
         case .failing, .closed(.failed), .closed(.handshakeCompleted):
             break
@@ -168,7 +197,6 @@ extension WebSocketConnection {
             let failure = (error as? WebSocketError) ?? WebSocketError(.connectionAborted, "the transport failed: \(error)")
             endError = endError ?? (failure.status == .closed ? WebSocketError(.connectionAborted, failure.message) : failure)
         }
-        finalize()
     }
 
     func armCloseDeadline() {

@@ -7,18 +7,23 @@
 /// abort the writing of another's. A `send` that finds a write in progress leaves its frames to it
 /// and returns, unless more than ``WebSocketConnection/outboundBufferSize`` bytes are queued:
 /// then it waits until the queue drains below that (backpressure).
+///
+/// A failed write stops all writing for good (the byte stream may end inside a frame), but does not
+/// end the connection at once: see ``writeFailed(_:)``.
 extension WebSocketConnection {
     /// For sends: writes the core's output now, or leaves it to the write in progress.
     func writeOutput() async throws {
         takeCoreOutput()
         guard !isWriting else {
-            while outbound.queuedBytes > outboundBufferSize && ending != .finished {
+            while outbound.queuedBytes > outboundBufferSize && ending != .finished && !writesFailed {
                 await withCheckedContinuation { drainWaiters.append($0) }
             }
-            if ending == .finished, let endError { throw endError }
+            if ending == .finished || writesFailed, let endError { throw endError }
             return
         }
-        guard ending != .finished else { throw endError ?? WebSocketError(.closed, "the connection is closed") }
+        guard ending != .finished, !writesFailed else {
+            throw endError ?? WebSocketError(.closed, "the connection is closed")
+        }
         isWriting = true
         try await writeBatch()
         writeRestInBackground()
@@ -36,10 +41,11 @@ extension WebSocketConnection {
         writeRestInBackground()
     }
 
-    /// Moves the core's output to the queue.
+    /// Moves the core's output to the queue (or discards it once writes failed).
     func takeCoreOutput() {
         guard core.hasOutput else { return }
-        outbound.append(contentsOf: core.takeOutput())
+        let output = core.takeOutput()
+        if !writesFailed { outbound.append(contentsOf: output) }
     }
 
     /// Writes one batch: everything queued now. The caller has set `isWriting`; on failure it is
@@ -50,7 +56,7 @@ extension WebSocketConnection {
             try await transport.write(batch.frames, isolation: self)
         } catch {
             isWriting = false
-            transportFailed(error)
+            writeFailed(error)
             throw endError ?? WebSocketError(.connectionAborted, "the connection failed while sending: \(error)")
         }
         outbound.completed(batch)

@@ -52,6 +52,9 @@ package actor WebSocketConnection {
     /// Whether a write is in progress (inline in a caller, or in the background writer).
     var isWriting = false
     var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Set when a write failed: nothing more is written, but input that arrived is still read
+    /// (``writeFailed(_:)``).
+    var writesFailed = false
 
     // Ending (WebSocketConnection+Closing.swift).
     var ending = Ending.running
