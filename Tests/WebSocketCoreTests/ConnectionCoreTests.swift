@@ -75,11 +75,11 @@ struct ConnectionCoreTests {
         for _ in 0..<200 {
             let length = [0, 1, 125, 126, 1000, 65535, 65536, 70000].randomElement(using: &rng)!
             if Bool.random(using: &rng) {
-                let text = String((0..<length).map { _ in "aé€𝄞".randomElement(using: &rng)! }).prefix(length)
-                try sender.send(text: String(text))
-                expected.append(.message(.text(String(text))))
+                let text = rng.text(characters: length)
+                try sender.send(text: text)
+                expected.append(.message(.text(text)))
             } else {
-                let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let bytes = rng.bytes(length)
                 try bytes.withUnsafeBytes { try sender.send(binary: $0) }
                 expected.append(.message(.binary(bytes)))
             }
