@@ -43,7 +43,11 @@ for sanitizer in "${sanitizers[@]}"; do
         result="FAILED (exit $status, $reports sanitizer reports)"
         failed=1
     fi
-    summary+=("$(printf '%-8s %3dm%02ds  %s' "$sanitizer" $((seconds / 60)) $((seconds % 60)) "$result")")
+    # The split, from SwiftPM's and swift-testing's own summary lines (empty if a build failed).
+    build=$(sed -nE 's/^Build complete! \(([0-9.]+)s\)$/\1/p' "$log" | tail -1)
+    tests=$(sed -nE 's/.*Test run with .* after ([0-9.]+) seconds.*/\1/p' "$log" | tail -1)
+    summary+=("$(printf '%-8s %3dm%02ds  (build %ss, tests %ss)  %s' "$sanitizer" $((seconds / 60)) \
+        $((seconds % 60)) "${build:-?}" "${tests:-?}" "$result")")
 done
 
 echo

@@ -215,9 +215,15 @@ final class ConnectionRegistry: Sendable {
             return true
         }
         if added {
-            Task { [weak self] in
+            // `self` strongly: the task ends when the connection does, and nothing the registry
+            // holds refers to the task, so there is no cycle; the registry lives at most until its
+            // last connection ended. A `[weak self]` would buy nothing and give the registry a
+            // Swift side table that, once the task is gone, only the registry's encoded reference
+            // count points to: LeakSanitizer cannot decode it and reported a registry still alive
+            // at exit as a 32-byte leak.
+            Task {
                 await connection.waitUntilFinalized()
-                self?.update { state in
+                self.update { state in
                     state.connections.removeValue(forKey: id)
                     state.progress.releases += 1
                 }

@@ -18,7 +18,7 @@ struct InteropTests {
 
     @Test("text, binary, empty and 1 MiB messages echo intact", arguments: peers)
     func echo(_ script: String) async throws {
-        let peer = try PythonPeer(script: script)
+        let peer = try await PythonPeer(script: script)
         let socket = try await Self.connect(peer.url())
         var iterator = socket.messages.makeAsyncIterator()
         let mebibyte = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
@@ -34,7 +34,7 @@ struct InteropTests {
 
     @Test("a 16 MiB message round-trips", arguments: peers)
     func sixteenMebibytes(_ script: String) async throws {
-        let peer = try PythonPeer(script: script)
+        let peer = try await PythonPeer(script: script)
         let socket = try await Self.connect(peer.url(), maxMessageSize: 16 * 1024 * 1024 + 1)
         let big = [UInt8](repeating: 0x5A, count: 16 * 1024 * 1024)
         try await socket.send(big)
@@ -45,7 +45,7 @@ struct InteropTests {
 
     @Test("a fragmented message is reassembled by the peer", arguments: peers)
     func fragmentedMessage(_ script: String) async throws {
-        let peer = try PythonPeer(script: script)
+        let peer = try await PythonPeer(script: script)
         let socket = try await Self.connect(peer.url())
         await socket.setMessageType(.text)
         try await socket.sendNonfinalFrame(Array("frag".utf8))
@@ -58,7 +58,7 @@ struct InteropTests {
 
     @Test("close codes and reasons travel both ways", arguments: peers, [UInt16(1000), 1001, 3000, 4999])
     func closeCodes(_ script: String, _ code: UInt16) async throws {
-        let peer = try PythonPeer(script: script)
+        let peer = try await PythonPeer(script: script)
         // Server-initiated: the peer closes with the code and reason in the path.
         let first = try await Self.connect(peer.url("/close/\(code)/server%20reason"))
         let ending = await drain(first)
@@ -75,7 +75,7 @@ struct InteropTests {
 
     @Test("the subprotocol the peer selects is reported", arguments: peers)
     func subprotocol(_ script: String) async throws {
-        let peer = try PythonPeer(script: script, arguments: ["--subprotocol", "chat.v1"])
+        let peer = try await PythonPeer(script: script, arguments: ["--subprotocol", "chat.v1"])
         let socket = try await Self.connect(peer.url("/subprotocol"), protocols: ["chat.v2", "chat.v1"])
         #expect(await socket.information.negotiatedProtocol == "chat.v1")
         var iterator = socket.messages.makeAsyncIterator()
@@ -85,7 +85,7 @@ struct InteropTests {
 
     @Test("custom request headers reach the peer", arguments: peers)
     func customHeaders(_ script: String) async throws {
-        let peer = try PythonPeer(script: script)
+        let peer = try await PythonPeer(script: script)
         let socket = MessageWebSocket()
         try await socket.setRequestHeader("X-Custom-Token", "abc123")
         try await socket.connect(to: peer.url("/headers"))
@@ -97,7 +97,7 @@ struct InteropTests {
 
     @Test("the CLI against a Python websockets server: lines out, echoes printed, close 1000 at EOF")
     func cliAgainstPythonServer() async throws {
-        let peer = try PythonPeer()
+        let peer = try await PythonPeer()
         let text = try await runCLI([peer.url()], input: "first line\nsecond ✓\n") { $0.split(separator: "\n").count == 2 }
         #expect(text.stdout == "first line\nsecond ✓\n")
         #expect(text.stderr == "closed 1000 \n")
@@ -137,7 +137,7 @@ struct CompressionInteropTests {
 
     @Test("§7.1: the default offer against the peer's defaults (--compression on) negotiates 12-bit windows")
     func defaults() async throws {
-        let peer = try PythonPeer(script: "echo_server.py", arguments: ["--compression", "on"])
+        let peer = try await PythonPeer(script: "echo_server.py", arguments: ["--compression", "on"])
         let socket = MessageWebSocket()
         try await socket.connect(to: peer.url())
         #expect(await socket.information.compression == PerMessageDeflate.Parameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12))
@@ -149,7 +149,7 @@ struct CompressionInteropTests {
 
     @Test("§7.1: round trips at window sizes 9–15, with and without context takeover", arguments: 9...15)
     func windowSizes(bits: Int) async throws {
-        let peer = try PythonPeer(script: "echo_server.py", arguments: ["--compression", "accept-all"])
+        let peer = try await PythonPeer(script: "echo_server.py", arguments: ["--compression", "accept-all"])
         for takeover in [true, false] {
             var control = MessageWebSocketControl()
             control.compression = .deflate(.init(clientMaxWindowBits: bits, serverMaxWindowBits: bits,
@@ -166,7 +166,7 @@ struct CompressionInteropTests {
 
     @Test("compression off on the peer: the offer is declined and messages flow uncompressed")
     func declined() async throws {
-        let peer = try PythonPeer(script: "echo_server.py")
+        let peer = try await PythonPeer(script: "echo_server.py")
         let socket = MessageWebSocket()
         try await socket.connect(to: peer.url())
         #expect(await socket.information.compression == nil)
@@ -175,7 +175,7 @@ struct CompressionInteropTests {
 
     @Test("aiohttp with compression: negotiated and echoed")
     func aiohttp() async throws {
-        let peer = try PythonPeer(script: "aiohttp_echo_server.py", arguments: ["--compression", "on"])
+        let peer = try await PythonPeer(script: "aiohttp_echo_server.py", arguments: ["--compression", "on"])
         let socket = MessageWebSocket()
         try await socket.connect(to: peer.url())
         #expect(await socket.information.compression != nil)

@@ -52,8 +52,12 @@ final class PythonPeer: Sendable {
     /// Kept open: the peer exits when its stdin reaches EOF, so it dies with this process.
     private let stdin: Pipe
 
-    /// Starts `script` (`echo_server.py` or `aiohttp_echo_server.py`) and waits for `LISTENING <port>`.
-    init(script: String = "echo_server.py", arguments: [String] = []) throws {
+    /// Starts `script` (`echo_server.py` or `aiohttp_echo_server.py`) and waits for `LISTENING <port>`
+    /// without blocking a thread of the cooperative pool: Python takes a second or more to import
+    /// its libraries on a loaded machine, and a blocking read here (as this once was) held one of
+    /// the pool's two threads for each peer started, which stalled the in-process servers of tests
+    /// running alongside past their deadlines (seen under the sanitizers).
+    init(script: String = "echo_server.py", arguments: [String] = []) async throws {
         guard Self.isAvailable else {
             throw PeerError("Python peers are required (WEBSOCKETS_INTEROP=1) but `\(Self.python)` cannot import websockets and aiohttp")
         }
@@ -65,20 +69,24 @@ final class PythonPeer: Sendable {
         let input = Pipe()
         process.standardOutput = output
         process.standardInput = input
+        let changes = StateSignal()
+        let text = Recorder.Text(changes: changes)
+        output.fileHandleForReading.readabilityHandler = { handle in text.append(handle.availableData) }
+        let exitSeen = Flag()
+        process.terminationHandler = { _ in
+            exitSeen.set()
+            changes.notify()
+        }
         try process.run()
         self.process = process
         self.stdin = input
-        var line = [UInt8]()
-        let handle = output.fileHandleForReading
-        while true {
-            let byte = handle.readData(ofLength: 1)
-            guard let first = byte.first else { throw PeerError("\(script) exited before listening") }
-            if first == UInt8(ascii: "\n") { break }
-            line.append(first)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("LISTENING "), let port = Int(text.dropFirst(10)) else {
-            throw PeerError("unexpected first line from \(script): \(text)")
+        // The first line, or the exit; 30 s is a deadline only (the checks below then fail).
+        _ = await changes.wait(timeout: .seconds(30)) { text.text.contains("\n") || exitSeen.isSet }
+        output.fileHandleForReading.readabilityHandler = nil
+        guard text.text.contains("\n") else { throw PeerError("\(script) exited (or was silent for 30 s) before listening") }
+        let line = text.text.split(separator: "\n").first.map(String.init) ?? ""
+        guard line.hasPrefix("LISTENING "), let port = Int(line.dropFirst(10)) else {
+            throw PeerError("unexpected first line from \(script): \(line)")
         }
         self.port = port
     }

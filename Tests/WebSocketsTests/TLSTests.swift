@@ -326,7 +326,7 @@ struct TLSTests {
     @Test("interop: wss:// to a Python websockets TLS server, text and a 1 MiB binary message",
           .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage))
     func pythonTLSServer() async throws {
-        let peer = try PythonPeer(arguments: ["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
+        let peer = try await PythonPeer(arguments: ["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
         let socket = MessageWebSocket(control: control())
         try await socket.connect(to: "wss://localhost:\(peer.port)/echo")
         let big = Message.binary((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
