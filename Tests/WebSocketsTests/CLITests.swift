@@ -25,8 +25,17 @@ func runCLI(
         Issue.record("after 30 s the output still did not satisfy closeInputWhen: \(output.text)", sourceLocation: sourceLocation)
     }
     try stdin.fileHandleForWriting.close()
-    return await child.waitForExit()
+    let result = await child.waitForExit()
+    if result.status == sanitizerReportExitStatus {
+        // A sanitized build of the CLI found a problem; the tests only look at the status, so say what it was.
+        Issue.record("the websocket child reported a sanitizer problem:\n\(result.stderr)", sourceLocation: sourceLocation)
+    }
+    return result
 }
+
+/// The exit status of a process after a ThreadSanitizer report (its `exitcode` option, 66 by default),
+/// as when the suite runs under `swift test --sanitize=thread` and spawns the sanitized CLI.
+let sanitizerReportExitStatus: Int32 = 66
 
 /// A child process whose stdout and stderr are recorded as they arrive, and whose exit is
 /// awaited without blocking a thread of the cooperative pool (in-process servers under test need

@@ -101,14 +101,16 @@ struct ServerHardeningTests {
     @Test("handshakeTimeout is one deadline from accept: a client trickling its request a byte at a time is dropped anyway")
     func tricklingClientIsDropped() async throws {
         let log = ServerLog()
-        let timeout = Duration.milliseconds(400)
+        // 1.5 s against a 40 ms pace: even on a loaded machine (sanitizers, two cores) the trickle
+        // gets several bytes in before the deadline, each well within what a per-read timeout allows.
+        let timeout = Duration.milliseconds(1500)
         try await withTeardown(await WebSocketServer.logging(log) { $0.handshakeTimeout = timeout }) { server in
             let clock = ContinuousClock()
             let started = clock.now
             let client = try await RawClient.connect(to: server.port)
             defer { client.close() }
             // A head that never ends (a header value far longer than the trickle can reach) sent
-            // one byte every 40 ms: a per-read timeout of 400 ms would never fire.
+            // one byte every 40 ms: a per-read timeout of 1.5 s would never fire.
             let head = Array(("GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 8000)).utf8)
             let trickle = Task {
                 var sent = 0
