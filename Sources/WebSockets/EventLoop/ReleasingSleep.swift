@@ -32,7 +32,7 @@ private final class CancellableSleep: Sendable {
     }
 
     private let phase = Lock(Phase.starting)
-    // nonisolated(unsafe): a dispatch source is thread-safe (libdispatch's sources may be
+    // Safe to share unisolated: a dispatch source is thread-safe (libdispatch's sources may be
     // scheduled, activated and cancelled from any thread); it is only declared non-Sendable.
     private nonisolated(unsafe) let timer = DispatchSource.makeTimerSource(queue: .global())
 
