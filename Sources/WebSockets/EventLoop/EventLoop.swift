@@ -31,12 +31,16 @@ import Glibc
 /// waits without leaving the loop thread: see `FDRegistration` for how a wait avoids the global
 /// pool.
 ///
-/// The loop is also a `TaskExecutor` (`Task(executorPreference: EventLoop.shared) { ... }` runs
-/// nonisolated code on the loop thread), but nothing in the library uses that, and nothing should
-/// until it is understood: every job runs with the loop's *serial* identity, the runtime re-queues
-/// (on the loop, once) a task with this preference at each point where it changes isolation, and
-/// server handlers run that way stalled an echo of 1 MiB messages in flight both ways (see
-/// `LoopbackTests.largeMessagesInFlightBothWays`). Use actors with this executor instead.
+/// The loop is also a `TaskExecutor`: applications opt in with
+/// `withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor)` (or
+/// `Task(executorPreference:)`), and their message loop then runs here too, so receiving a message,
+/// handling it and sending the answer take one turn of the loop and no thread wake-up. Every job
+/// runs with both identities (`runSynchronously(isolatedTo:taskExecutor:)`): the runtime still
+/// re-queues such a task once (on this thread, without a system call) where it moves between an
+/// actor of the loop and nonisolated code. Nothing here ever blocks the thread waiting for work
+/// that only this thread can do: every wait is a suspension (a parked job, a continuation), which
+/// is what keeps 1 MiB messages in flight both ways with every task on the loop from stalling
+/// (`EventLoopExecutorTests`).
 ///
 /// Descriptors are registered once with ``register(_:)`` (edge-triggered, persistent). A loop's
 /// thread runs for the life of the process.
@@ -174,6 +178,7 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
     private func run() -> Never {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
         let serialExecutor = asUnownedSerialExecutor()
+        let taskExecutor = asUnownedTaskExecutor()
         let capacity: Int32 = 256
         let events = UnsafeMutablePointer<cws_event>.allocate(capacity: Int(capacity))
         // Swapped with the shared queue's arrays each turn, so steady state allocates nothing.
@@ -199,7 +204,10 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
                 }
                 budget -= jobs.count
                 for job in jobs {
-                    job.runSynchronously(on: serialExecutor)
+                    // Both identities: an actor's job runs isolated to the loop, and a task that
+                    // prefers the loop as its task executor keeps that preference (see the type's
+                    // notes on running application tasks here).
+                    job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: taskExecutor)
                 }
                 jobs.removeAll(keepingCapacity: true)
                 for token in releases { token.release() }
