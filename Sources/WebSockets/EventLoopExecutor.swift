@@ -23,5 +23,5 @@ extension MessageWebSocket {
     /// of the process reads or writes. Awaiting is fine: sends that must wait for the socket, and
     /// waits for the next message, suspend without holding the thread. Move heavy work elsewhere
     /// (a plain `Task` or a `Task.detached`).
-    public static var eventLoopExecutor: any TaskExecutor { EventLoop.shared }
+    public static var eventLoopExecutor: any TaskExecutor { EventLoop.shared.taskExecutor }
 }
