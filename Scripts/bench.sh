@@ -3,6 +3,7 @@
 #
 #   Scripts/bench.sh [--seconds S] [--rounds N] [--no-build] [--python-only] [--pin]
 #                    [--server picows|ours|websockets] [--workloads LIST] [--callgrind]
+#                    [--pool] [--baseline PATH]
 #
 # Server: picows's echo server (Scripts/python/picows_echo_server.py) by default, the fastest we
 # know: a slow server hides a client's cost. Clients: ours (`websocket bench`, release build) and
@@ -18,6 +19,9 @@
 # Env: WEBSOCKETS_PYTHON (the venv's python), WEBSOCKET_BIN (our binary; skips the build).
 # --callgrind: instructions per 256 B round trip, ours and picows's, under valgrind's callgrind
 # (noise-free): two runs of different lengths, so that start-up and connecting cancel out.
+# --pool adds our client with its tasks on Swift's global pool (`--executor pool`, the path of
+# code that does not opt into the event loop) as "ours-pool"; --baseline PATH adds another build of
+# `websocket` (an older commit, for an A/B comparison in the same run) as "baseline".
 # --pin puts the server on CPU 0 and the clients on CPU 1 (taskset).
 #
 # Everything listens on 127.0.0.1 only, and every process started here is stopped on exit (trap
@@ -34,6 +38,8 @@ OURS=1
 PIN=0
 SERVER=picows
 CALLGRIND=0
+POOL=0
+BASELINE=""
 WORKLOAD_LIST="rtt:256,rtt:8192,rtt:102400,rtt:1048576,stream:8192,stream:1048576,rtt:256:100"
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -45,6 +51,8 @@ while [[ $# -gt 0 ]]; do
         --server) SERVER="$2"; shift 2 ;;
         --workloads) WORKLOAD_LIST="$2"; shift 2 ;;
         --callgrind) CALLGRIND=1; shift ;;
+        --pool) POOL=1; shift ;;
+        --baseline) BASELINE="$2"; shift 2 ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
@@ -147,6 +155,8 @@ run_client() {
     local client="$1" mode="$2" size="$3" conns="$4" secs="${5:-$SECS}" cmd
     case "$client" in
         ours) cmd=("$WS" bench) ;;
+        ours-pool) cmd=("$WS" bench --executor pool) ;;
+        baseline) cmd=("$BASELINE" bench) ;;
         *) cmd=("$PY" Scripts/python/bench_client.py --impl "$client") ;;
     esac
     local out
@@ -177,6 +187,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (
 IFS=',' read -r -a WORKLOADS <<<"$WORKLOAD_LIST"
 CLIENTS=(picows aiohttp websockets)
 [[ $OURS == 1 ]] && CLIENTS=(ours picows aiohttp websockets)
+[[ $OURS == 1 && $POOL == 1 ]] && CLIENTS+=(ours-pool)
+[[ -n $BASELINE ]] && CLIENTS+=(baseline)
 
 echo "== benchmark: server $SERVER, ${SECS}s per run, $ROUNDS rounds (medians), 127.0.0.1, $(nproc) cores$([[ $PIN == 1 ]] && echo ', pinned: server cpu0, clients cpu1')"
 declare -A RESULTS  # "workload|client" -> lines "metric csw cpu ops", one per round
@@ -216,7 +228,7 @@ for workload in "${WORKLOADS[@]}"; do
         csw="$(column_median "$workload|$client" 2)"
         cpu="$(column_median "$workload|$client" 3)"
         ratio=""
-        if [[ $client == ours && $value != - && -n $best ]]; then
+        if [[ $client == ours* || $client == baseline ]] && [[ $value != - && -n $best ]]; then
             ratio="$(awk -v a="$value" -v b="$best" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
         fi
         printf '| %-22s | %-10s | %12s | %8s | %10s | %s |\n' "$label" "$client" "$value" "$csw" "$cpu" "$ratio"

@@ -43,7 +43,7 @@ extension WebSocketConnection {
     private func canSendImmediately(_ count: Int) -> Bool {
         // 14: the largest client frame header, so that the whole frame fits.
         !isWriting && outbound.isEmpty && ending == .running && !writesFailed
-            && count + 14 <= outboundBufferSize && transport is any ImmediateFrameWriting
+            && count + 14 <= outboundBufferSize && immediateWriter != nil
     }
 
     /// Writes the core's output now, as much as the socket takes; the rest goes to the background
@@ -51,7 +51,7 @@ extension WebSocketConnection {
     private func writeImmediately() throws {
         counters.messagesSent += 1
         takeCoreOutput()
-        guard let writer = transport as? any ImmediateFrameWriting else { return }
+        guard let writer = immediateWriter else { return }
         let batch = outbound.takeBatch()
         let written: Int
         do {
