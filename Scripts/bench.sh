@@ -18,7 +18,8 @@
 # best of the three Python clients.
 # Env: WEBSOCKETS_PYTHON (the venv's python), WEBSOCKET_BIN (our binary; skips the build).
 # --callgrind: instructions per 256 B round trip, ours and picows's, under valgrind's callgrind
-# (noise-free): two runs of different lengths, so that start-up and connecting cancel out.
+# (noise-free): two runs of different lengths, so that start-up and connecting cancel out. Needs a
+# valgrind that reads DWARF 5 (3.20 or later): 3.19 crashes on Swift 6 binaries.
 # --pool adds our client with its tasks on Swift's global pool (`--executor pool`, the path of
 # code that does not opt into the event loop) as "ours-pool"; --baseline PATH adds another build of
 # `websocket` (an older commit, for an A/B comparison in the same run) as "baseline".
@@ -252,8 +253,9 @@ if [[ $CALLGRIND == 1 ]]; then
             esac
             out="$(valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" "${cmd[@]}" --url "$URL" \
                     --size 256 --seconds "$secs" --mode rtt 2>"$TMP/cg.err" </dev/null 3>&- || true)"
-            IR+=("$(grep -h '^summary:' "$TMP"/cg.* | awk '{ s += $2 } END { print s + 0 }')")
-            OPS+=("$(field "$(printf '%s\n' "$out" | grep '^rusage ' | tail -n 1)" ops)")
+            IR+=("$({ grep -h '^summary:' "$TMP"/cg.* 2>/dev/null || true; } | awk '{ s += $2 } END { print s + 0 }')")
+            OPS+=("$(field "$(printf '%s\n' "$out" | { grep '^rusage ' || true; } | tail -n 1)" ops)")
+            [[ ${IR[-1]} == 0 ]] && echo "   $client: valgrind failed: $(grep -m1 -E 'impossible|error' "$TMP/cg.err" | cut -c1-80)"
             rm -f "$TMP"/cg.*
         done
         awk -v c="$client" -v i1="${IR[0]}" -v i2="${IR[1]}" -v o1="${OPS[0]}" -v o2="${OPS[1]}" \
