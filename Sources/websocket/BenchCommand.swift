@@ -200,17 +200,17 @@ enum BenchCommand {
         // wait for the other would deadlock. The sender ends with a message of the other kind,
         // whose echo tells the receiver that everything sent has come back.
         let sentinel: Message = payload.kind == .binary ? .text("bench done") : .binary([0xBE, 0xEF])
-        let credits = AsyncStream<Void>.makeStream()
+        let credits = Credits()
         let sender = Task(executorPreference: workload.executor) {
             for _ in 0..<window { try await socket.send(payload) }
-            for await _ in credits.stream {
+            while await credits.take() {
                 if clock.now >= deadline { break }
                 try await socket.send(payload)
             }
             try await socket.send(sentinel)
         }
         let echoed = try await withTaskExecutorPreference(workload.executor) {
-            try await receive(from: socket, kind: payload.kind, until: deadline, credits: credits.continuation)
+            try await receive(from: socket, kind: payload.kind, until: deadline, credits: credits)
         }
         try await sender.value
         let elapsed = Double((clock.now - start) / .nanoseconds(1)) / 1e9
@@ -225,7 +225,7 @@ enum BenchCommand {
     /// The stream's receiving side: counts echoes of `kind` until the sentinel (another kind)
     /// comes back, granting the sender one credit per echo until `deadline`.
     static func receive(from socket: MessageWebSocket, kind: MessageKind, until deadline: ContinuousClock.Instant,
-                        credits: AsyncStream<Void>.Continuation) async throws -> Int {
+                        credits: Credits) async throws -> Int {
         let clock = ContinuousClock()
         var echoed = 0
         var iterator = socket.messages.makeAsyncIterator()
@@ -236,7 +236,7 @@ enum BenchCommand {
             if message.kind != kind { break }
             echoed += 1
             if clock.now < deadline {
-                credits.yield()  // one echoed, one more may go out
+                credits.grant()  // one echoed, one more may go out
             } else {
                 credits.finish()
             }
