@@ -1,34 +1,60 @@
 #!/usr/bin/env bash
-# Client x server comparison on this machine, in one go.
+# Client comparison on this machine, in one interleaved run.
 #
-#   Scripts/bench.sh [--seconds S] [--no-build] [--python-only] [--pin]
+#   Scripts/bench.sh [--seconds S] [--rounds N] [--no-build] [--python-only] [--pin]
+#                    [--server picows|ours|websockets] [--workloads LIST] [--callgrind]
+#                    [--pool] [--baseline PATH]
 #
-# Servers: ours (`websocket serve --port 0`) and Python websockets (echo_server.py).
-# Clients: ours (`websocket bench`), Python websockets and picows (bench_client.py).
-# Workloads: rtt 256 B, rtt 16 KiB, stream 64 KiB; S seconds each (default 5,
-# or $BENCH_SECONDS). Ratios are against picows on the same server in the same
-# run, because absolute numbers swing with the machine; the ratio is what we track.
-# --pin puts servers on CPU 0 and clients on CPU 1 (taskset), which cuts the
-# run-to-run spread on a 2-core VM but also caps a multi-threaded peer at one core.
+# Server: picows's echo server (Scripts/python/picows_echo_server.py) by default, the fastest we
+# know: a slow server hides a client's cost. Clients: ours (`websocket bench`, release build) and
+# the picows, aiohttp and Python `websockets` clients (Scripts/python/bench_client.py).
+# Workloads (default): rtt 256 B, 8 KiB, 100 KiB, 1 MiB; stream 8 KiB and 1 MiB (64 in flight);
+# rtt 256 B over 100 connections; S seconds each (default 5, or $BENCH_SECONDS). --workloads takes
+# a comma-separated list of "mode:size[:conns]" (e.g. "rtt:256,stream:8192").
+# Rounds: N (default 3) rounds, each running every client once per workload in turn, so that a
+# slow spell of the machine hits every client alike; the table shows medians.
+# Per client and workload: round trips/s (rtt) or MB/s (stream), context switches and CPU µs per
+# operation (the client's getrusage over the timed window, its "rusage" line), and our ratio to the
+# best of the three Python clients.
+# Env: WEBSOCKETS_PYTHON (the venv's python), WEBSOCKET_BIN (our binary; skips the build).
+# --callgrind: instructions per 256 B round trip, ours and picows's, under valgrind's callgrind
+# (noise-free): two runs of different lengths, so that start-up and connecting cancel out. Needs a
+# valgrind that reads DWARF 5 (3.20 or later): 3.19 crashes on Swift 6 binaries.
+# --pool adds our client with its tasks on Swift's global pool (`--executor pool`, the path of
+# code that does not opt into the event loop) as "ours-pool"; --baseline PATH adds another build of
+# `websocket` (an older commit, for an A/B comparison in the same run) as "baseline".
+# --pin puts the server on CPU 0 and the clients on CPU 1 (taskset).
 #
-# Everything listens on 127.0.0.1 only, and every process started here is stopped
-# on exit (trap EXIT), including on Ctrl-C or a failed step.
+# Everything listens on 127.0.0.1 only, and every process started here is stopped on exit (trap
+# EXIT), including on Ctrl-C or a failed step.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 SECS="${BENCH_SECONDS:-5}"
+ROUNDS=3
 BUILD=1
 OURS=1
 PIN=0
+SERVER=picows
+CALLGRIND=0
+POOL=0
+BASELINE=""
+WORKLOAD_LIST="rtt:256,rtt:8192,rtt:102400,rtt:1048576,stream:8192,stream:1048576,rtt:256:100"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --seconds) SECS="$2"; shift 2 ;;
+        --rounds) ROUNDS="$2"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --python-only) OURS=0; BUILD=0; shift ;;
         --pin) PIN=1; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --server) SERVER="$2"; shift 2 ;;
+        --workloads) WORKLOAD_LIST="$2"; shift 2 ;;
+        --callgrind) CALLGRIND=1; shift ;;
+        --pool) POOL=1; shift ;;
+        --baseline) BASELINE="$2"; shift 2 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -57,7 +83,7 @@ trap 'exit 130' INT TERM
 
 # --- Python peers: the project venv (as .ci/run makes it), created if missing.
 PY="${WEBSOCKETS_PYTHON:-$ROOT/.build-python/venv/bin/python}"
-if ! "$PY" -c 'import websockets, picows' 2>/dev/null; then
+if ! "$PY" -c 'import websockets, picows, aiohttp' 2>/dev/null; then
     echo "== creating Python venv at .build-python/venv"
     python3 -m venv "$ROOT/.build-python/venv"
     PY="$ROOT/.build-python/venv/bin/python"
@@ -65,7 +91,9 @@ if ! "$PY" -c 'import websockets, picows' 2>/dev/null; then
 fi
 
 # --- Our CLI, release build.
-WS="$ROOT/.build/release/websocket"
+# WEBSOCKET_BIN: a binary to measure instead of building (an older build, for an A/B run).
+WS="${WEBSOCKET_BIN:-$ROOT/.build/release/websocket}"
+[[ -n ${WEBSOCKET_BIN:-} ]] && BUILD=0
 if [[ $BUILD == 1 ]]; then
     echo "== swift build -c release --product websocket"
     if ! swift build -c release --product websocket; then
@@ -108,71 +136,129 @@ start_server() {
     sed 's/^/    /' "$TMP/$name.err" >&2 || true
 }
 
-declare -A URL
-if [[ $OURS == 1 ]]; then
-    start_server ours "$WS" serve --port 0
-    [[ -n $PORT ]] && URL[ours]="ws://127.0.0.1:$PORT/echo"
-fi
-start_server python "$PY" Scripts/python/echo_server.py --host 127.0.0.1 --port 0
-[[ -n $PORT ]] && URL[python]="ws://127.0.0.1:$PORT/echo"
-if [[ -z ${URL[python]:-} ]]; then
-    echo "error: the Python echo server did not start" >&2
+case "$SERVER" in
+    picows) start_server picows "$PY" Scripts/python/picows_echo_server.py --host 127.0.0.1 --port 0 ;;
+    websockets) start_server websockets "$PY" Scripts/python/echo_server.py --host 127.0.0.1 --port 0 ;;
+    ours)
+        [[ $OURS == 1 ]] || { echo "error: --server ours needs our build" >&2; exit 1; }
+        start_server ours "$WS" serve --port 0 ;;
+    *) echo "error: --server must be picows, ours or websockets" >&2; exit 2 ;;
+esac
+if [[ -z $PORT ]]; then
+    echo "error: the $SERVER echo server did not start" >&2
     exit 1
 fi
+URL="ws://127.0.0.1:$PORT/"
 
-# run_client CLIENT URL MODE SIZE [CONNS] -> prints the client's last line, or ERR
+# run_client CLIENT MODE SIZE CONNS [SECONDS] -> "metric csw cpu ops" from the client's last two
+# lines, or "ERR <why>"
 run_client() {
-    local client="$1" url="$2" mode="$3" size="$4" conns="${5:-1}" cmd
+    local client="$1" mode="$2" size="$3" conns="$4" secs="${5:-$SECS}" cmd
     case "$client" in
         ours) cmd=("$WS" bench) ;;
-        websockets|picows) cmd=("$PY" Scripts/python/bench_client.py --impl "$client") ;;
+        ours-pool) cmd=("$WS" bench --executor pool) ;;
+        baseline) cmd=("$BASELINE" bench) ;;
+        *) cmd=("$PY" Scripts/python/bench_client.py --impl "$client") ;;
     esac
     local out
-    if out="$(timeout $((${SECS%.*} + 60)) "${CLIENT_PREFIX[@]}" "${cmd[@]}" --url "$url" --size "$size" \
-                --seconds "$SECS" --mode "$mode" --conns "$conns" 2>"$TMP/client.err" </dev/null 3>&-)"; then
-        out="$(printf '%s\n' "$out" | tail -n 1)"
-        if [[ $out == rps=* || $out == mbps=* ]]; then echo "$out"; return; fi
+    if out="$(timeout $((${secs%.*} + 60)) "${CLIENT_PREFIX[@]}" "${cmd[@]}" --url "$URL" --size "$size" \
+                --seconds "$secs" --mode "$mode" --conns "$conns" 2>"$TMP/client.err" </dev/null 3>&-)"; then
+        local result usage
+        result="$(printf '%s\n' "$out" | tail -n 1)"
+        usage="$(printf '%s\n' "$out" | grep '^rusage ' | tail -n 1)"
+        if [[ $result == rps=* || $result == mbps=* ]]; then
+            printf '%s %s %s %s\n' "$(field "$result" rps mbps)" "$(field "$usage" csw_per_op)" \
+                "$(field "$usage" cpu_us_per_op)" "$(field "$usage" ops)"
+            return
+        fi
     fi
-    echo "ERR $(tail -n 1 "$TMP/client.err" 2>/dev/null | cut -c1-60)"
+    echo "ERR $(tail -n 1 "$TMP/client.err" 2>/dev/null | tr ' ' '_' | cut -c1-60)"
 }
 
-# metric LINE -> rps (rtt) or mbps (stream), empty if absent
-metric() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n -e 's/^rps=//p' -e 's/^mbps=//p' | head -n 1; }
+# field LINE NAME [NAME2] -> the value of NAME= (or NAME2=) in LINE, "-" if absent
+field() {
+    local value
+    value="$(printf '%s\n' "$1" | tr ' ' '\n' | sed -n -e "s/^$2=//p" ${3:+-e "s/^$3=//p"} | head -n 1)"
+    echo "${value:--}"
+}
 
-WORKLOADS=("rtt 256" "rtt 16384" "stream 65536")
-CLIENTS=(picows websockets)
-[[ $OURS == 1 ]] && CLIENTS=(picows ours websockets)
-SERVERS=(python)
-[[ $OURS == 1 ]] && SERVERS=(ours python)
+# median of the numbers on stdin ("-" if none)
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "== benchmark: ${SECS}s per run, 127.0.0.1, $(nproc) cores$([[ $PIN == 1 ]] && echo ', pinned: servers cpu0, clients cpu1')"
-ROWS=()
-for server in "${SERVERS[@]}"; do
+IFS=',' read -r -a WORKLOADS <<<"$WORKLOAD_LIST"
+CLIENTS=(picows aiohttp websockets)
+[[ $OURS == 1 ]] && CLIENTS=(ours picows aiohttp websockets)
+[[ $OURS == 1 && $POOL == 1 ]] && CLIENTS+=(ours-pool)
+[[ -n $BASELINE ]] && CLIENTS+=(baseline)
+
+echo "== benchmark: server $SERVER, ${SECS}s per run, $ROUNDS rounds (medians), 127.0.0.1, $(nproc) cores$([[ $PIN == 1 ]] && echo ', pinned: server cpu0, clients cpu1')"
+declare -A RESULTS  # "workload|client" -> lines "metric csw cpu ops", one per round
+for round in $(seq 1 "$ROUNDS"); do
     for workload in "${WORKLOADS[@]}"; do
-        read -r mode size <<<"$workload"
-        base=""
+        IFS=':' read -r mode size conns <<<"$workload"
+        conns="${conns:-1}"
         for client in "${CLIENTS[@]}"; do
-            if [[ -n ${URL[$server]:-} ]]; then
-                line="$(run_client "$client" "${URL[$server]}" "$mode" "$size")"
-            else
-                line="ERR server not running"
-            fi
-            echo "   server=$server $mode $size client=$client: $line"
-            value="$(metric "$line")"
-            [[ $client == picows ]] && base="$value"
-            ratio="-"
-            if [[ -n $value && -n $base ]]; then
-                ratio="$(awk -v a="$value" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
-            fi
-            ROWS+=("$server|$mode $size|$client|$line|$ratio")
+            line="$(run_client "$client" "$mode" "$size" "$conns")"
+            echo "   round $round $mode $size x$conns $client: $line"
+            [[ $line == ERR* ]] && continue
+            RESULTS["$workload|$client"]+="$line"$'\n'
         done
     done
 done
 
+column_median() {  # column_median KEY COLUMN
+    printf '%s' "${RESULTS[$1]:-}" | awk -v c="$2" 'NF && $c != "-" { print $c }' | median
+}
+
 echo
-echo "== results (ratio = rps or mbps relative to picows on the same server)"
-printf '%-8s %-14s %-11s %-44s %s\n' server workload client result "vs picows"
-for row in "${ROWS[@]}"; do
-    IFS='|' read -r s w c l r <<<"$row"
-    printf '%-8s %-14s %-11s %-44s %s\n' "$s" "$w" "$c" "$l" "$r"
+echo "== results: medians of $ROUNDS rounds; ratio = ours / best Python client (higher is better)"
+printf '| %-22s | %-10s | %12s | %8s | %10s | %s |\n' workload client "rt/s or MB/s" "csw/op" "CPU µs/op" "ratio"
+printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------" "------------" "-------------:" "---------:" "-----------:" "------:"
+for workload in "${WORKLOADS[@]}"; do
+    IFS=':' read -r mode size conns <<<"$workload"
+    label="$mode $size B"
+    [[ -n ${conns:-} ]] && label+=" x$conns"
+    best=""
+    for client in picows aiohttp websockets; do
+        value="$(column_median "$workload|$client" 1)"
+        [[ $value == - ]] && continue
+        best="$(awk -v a="$value" -v b="${best:-0}" 'BEGIN { print (a > b) ? a : b }')"
+    done
+    for client in "${CLIENTS[@]}"; do
+        value="$(column_median "$workload|$client" 1)"
+        csw="$(column_median "$workload|$client" 2)"
+        cpu="$(column_median "$workload|$client" 3)"
+        ratio=""
+        if [[ $client == ours* || $client == baseline ]] && [[ $value != - && -n $best ]]; then
+            ratio="$(awk -v a="$value" -v b="$best" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+        fi
+        printf '| %-22s | %-10s | %12s | %8s | %10s | %s |\n' "$label" "$client" "$value" "$csw" "$cpu" "$ratio"
+    done
 done
+
+if [[ $CALLGRIND == 1 ]]; then
+    if ! command -v valgrind >/dev/null 2>&1; then
+        echo "warning: valgrind not found; skipping --callgrind" >&2
+        exit 0
+    fi
+    echo
+    echo "== instructions per 256 B round trip (callgrind; (I(long) - I(short)) / (RT(long) - RT(short)))"
+    for client in "${CLIENTS[@]}"; do
+        [[ $client == ours || $client == picows ]] || continue
+        declare -a IR=() OPS=()
+        for secs in 2 6; do
+            case "$client" in
+                ours) cmd=("$WS" bench) ;;
+                *) cmd=("$PY" Scripts/python/bench_client.py --impl "$client") ;;
+            esac
+            out="$(valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" "${cmd[@]}" --url "$URL" \
+                    --size 256 --seconds "$secs" --mode rtt 2>"$TMP/cg.err" </dev/null 3>&- || true)"
+            IR+=("$({ grep -h '^summary:' "$TMP"/cg.* 2>/dev/null || true; } | awk '{ s += $2 } END { print s + 0 }')")
+            OPS+=("$(field "$(printf '%s\n' "$out" | { grep '^rusage ' || true; } | tail -n 1)" ops)")
+            [[ ${IR[-1]} == 0 ]] && echo "   $client: valgrind failed: $(grep -m1 -E 'impossible|error' "$TMP/cg.err" | cut -c1-80)"
+            rm -f "$TMP"/cg.*
+        done
+        awk -v c="$client" -v i1="${IR[0]}" -v i2="${IR[1]}" -v o1="${OPS[0]}" -v o2="${OPS[1]}" \
+            'BEGIN { if (o2 > o1) printf "   %-8s %8.0f instructions per round trip\n", c, (i2 - i1) / (o2 - o1); else print "   " c ": no measurement" }'
+    done
+fi

@@ -3,7 +3,7 @@
 so Scripts/bench.sh can compare our Swift client against the Python ones line
 for line.
 
-    python bench_client.py --impl websockets|picows --url ws://127.0.0.1:PORT/echo \
+    python bench_client.py --impl websockets|picows|aiohttp --url ws://127.0.0.1:PORT/echo \
         --size BYTES --seconds S --mode rtt|stream [--conns C]
 
 rtt:    each of C connections sends one binary message of BYTES and awaits its
@@ -11,6 +11,10 @@ rtt:    each of C connections sends one binary message of BYTES and awaits its
         rps=<round trips/s> p50_us=<median us> p99_us=<99th percentile us>
 stream: one connection keeps up to 64 messages in flight for S seconds. Last line:
         mbps=<MB/s of echoed payload, MB = 1e6 B, 1 decimal> msgs=<echoed messages>
+
+Before the result line: rusage csw_per_op=<context switches> cpu_us_per_op=<CPU us> ops=<n>,
+this process's getrusage over the timed window divided by the round trips (or echoed messages),
+as `websocket bench` prints it.
 
 Connections are opened before the clock starts, so handshakes are not measured.
 Each library is driven its fastest idiomatic way (picows: WSListener callbacks;
@@ -24,6 +28,7 @@ import argparse
 import asyncio
 import math
 import os
+import resource
 import sys
 import time
 
@@ -43,6 +48,19 @@ def rtt_line(latencies_ns: list[int], elapsed_s: float) -> str:
     rps = round(len(latencies_ns) / elapsed_s) if elapsed_s > 0 else 0
     return (f"rps={rps} p50_us={percentile_us(latencies_ns, 0.50)} "
             f"p99_us={percentile_us(latencies_ns, 0.99)}")
+
+
+class Usage:
+    """getrusage(RUSAGE_SELF) at the start of the timed window; `line(ops)` at its end."""
+
+    def __init__(self) -> None:
+        self.start = resource.getrusage(resource.RUSAGE_SELF)
+
+    def line(self, ops: int) -> str:
+        end, start, n = resource.getrusage(resource.RUSAGE_SELF), self.start, max(ops, 1)
+        csw = (end.ru_nvcsw + end.ru_nivcsw - start.ru_nvcsw - start.ru_nivcsw) / n
+        cpu = (end.ru_utime + end.ru_stime - start.ru_utime - start.ru_stime) * 1e6 / n
+        return f"rusage csw_per_op={csw:.2f} cpu_us_per_op={cpu:.1f} ops={ops}"
 
 
 def stream_line(msgs: int, size: int, elapsed_s: float) -> str:
@@ -70,9 +88,10 @@ async def websockets_rtt(url: str, payload: bytes, seconds: float, conns: int) -
             if len(reply) != len(payload):
                 raise RuntimeError(f"echo of {len(payload)} B came back as {len(reply)} B")
 
-    start = clock()
+    usage, start = Usage(), clock()
     await asyncio.gather(*(loop(ws) for ws in wss))
     elapsed = (clock() - start) / 1e9
+    print(usage.line(len(latencies)), flush=True)
     await asyncio.gather(*(ws.close() for ws in wss), return_exceptions=True)
     return rtt_line(latencies, elapsed)
 
@@ -99,10 +118,11 @@ async def websockets_stream(url: str, payload: bytes, seconds: float) -> str:
             echoed += 1
             window.release()
 
-    start = time.perf_counter()
+    usage, start = Usage(), time.perf_counter()
     tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
     done, _ = await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_EXCEPTION)
     msgs, elapsed = echoed, time.perf_counter() - start  # snapshot at the deadline
+    print(usage.line(msgs), flush=True)
     for t in tasks:
         t.cancel()
     for t in done:
@@ -211,12 +231,13 @@ async def picows_close(transport, listener) -> None:
 async def picows_rtt(url: str, payload: bytes, seconds: float, conns: int) -> str:
     latencies: list[int] = []
     pairs = [await picows_connect(url, payload, 1, latencies) for _ in range(conns)]
-    start = time.perf_counter_ns()
+    usage, start = Usage(), time.perf_counter_ns()
     deadline = start + int(seconds * 1e9)
     for _, listener in pairs:
         listener.start(deadline)
     await asyncio.gather(*(listener.done for _, listener in pairs))
     elapsed = (time.perf_counter_ns() - start) / 1e9
+    print(usage.line(len(latencies)), flush=True)
     for transport, listener in pairs:
         await picows_close(transport, listener)
     return rtt_line(latencies, elapsed)
@@ -224,16 +245,86 @@ async def picows_rtt(url: str, payload: bytes, seconds: float, conns: int) -> st
 
 async def picows_stream(url: str, payload: bytes, seconds: float) -> str:
     transport, listener = await picows_connect(url, payload, STREAM_WINDOW, None)
-    start = time.perf_counter()
+    usage, start = Usage(), time.perf_counter()
     listener.start(time.perf_counter_ns() + int(seconds * 1e9))
     try:
         await asyncio.wait_for(asyncio.shield(listener.done), seconds)
     except asyncio.TimeoutError:
         pass
     msgs, elapsed = listener.echoed, time.perf_counter() - start  # snapshot at the deadline
+    print(usage.line(msgs), flush=True)
     if listener.done.done() and listener.done.exception() is not None:
         raise listener.done.exception()
     await picows_close(transport, listener)
+    return stream_line(msgs, len(payload), elapsed)
+
+
+# --------------------------------------------------------------------------- aiohttp
+
+async def aiohttp_connect(session, url: str):
+    return await session.ws_connect(url, compress=0, autoping=False, autoclose=False,
+                                    max_msg_size=0, heartbeat=None)
+
+
+async def aiohttp_rtt(url: str, payload: bytes, seconds: float, conns: int) -> str:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        wss = [await aiohttp_connect(session, url) for _ in range(conns)]
+        latencies: list[int] = []
+        clock = time.perf_counter_ns
+        deadline = clock() + int(seconds * 1e9)
+
+        async def loop(ws) -> None:
+            send, receive, record = ws.send_bytes, ws.receive_bytes, latencies.append
+            while (t0 := clock()) < deadline:
+                await send(payload)
+                reply = await receive()
+                record(clock() - t0)
+                if len(reply) != len(payload):
+                    raise RuntimeError(f"echo of {len(payload)} B came back as {len(reply)} B")
+
+        usage, start = Usage(), clock()
+        await asyncio.gather(*(loop(ws) for ws in wss))
+        elapsed = (clock() - start) / 1e9
+        print(usage.line(len(latencies)), flush=True)
+        await asyncio.gather(*(ws.close() for ws in wss), return_exceptions=True)
+    return rtt_line(latencies, elapsed)
+
+
+async def aiohttp_stream(url: str, payload: bytes, seconds: float) -> str:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        ws = await aiohttp_connect(session, url)
+        window = asyncio.Semaphore(STREAM_WINDOW)
+        echoed = 0
+
+        async def sender() -> None:
+            while True:
+                await window.acquire()
+                await ws.send_bytes(payload)
+
+        async def receiver() -> None:
+            nonlocal echoed
+            while True:
+                reply = await ws.receive_bytes()
+                if len(reply) != len(payload):
+                    raise RuntimeError(f"echo of {len(payload)} B came back as {len(reply)} B")
+                echoed += 1
+                window.release()
+
+        usage, start = Usage(), time.perf_counter()
+        tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
+        done, _ = await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_EXCEPTION)
+        msgs, elapsed = echoed, time.perf_counter() - start  # snapshot at the deadline
+        print(usage.line(msgs), flush=True)
+        for t in tasks:
+            t.cancel()
+        for t in done:
+            t.result()  # a task ended early only by failing: surface it
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await ws.close()
     return stream_line(msgs, len(payload), elapsed)
 
 
@@ -241,7 +332,7 @@ async def picows_stream(url: str, payload: bytes, seconds: float) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="WebSocket echo benchmark client (Python side)")
-    p.add_argument("--impl", choices=("websockets", "picows"), required=True)
+    p.add_argument("--impl", choices=("websockets", "picows", "aiohttp"), required=True)
     p.add_argument("--url", required=True, help="echo endpoint, e.g. ws://127.0.0.1:PORT/echo")
     p.add_argument("--size", type=int, required=True, help="payload bytes per message")
     p.add_argument("--seconds", type=float, required=True, help="measured duration")
@@ -261,6 +352,10 @@ async def run(args: argparse.Namespace) -> str:
         if args.mode == "rtt":
             return await websockets_rtt(args.url, payload, args.seconds, args.conns)
         return await websockets_stream(args.url, payload, args.seconds)
+    if args.impl == "aiohttp":
+        if args.mode == "rtt":
+            return await aiohttp_rtt(args.url, payload, args.seconds, args.conns)
+        return await aiohttp_stream(args.url, payload, args.seconds)
     if args.mode == "rtt":
         return await picows_rtt(args.url, payload, args.seconds, args.conns)
     return await picows_stream(args.url, payload, args.seconds)

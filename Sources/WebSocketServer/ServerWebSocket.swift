@@ -52,20 +52,29 @@ public final class ServerWebSocket: Sendable {
     /// - Throws: `.closed` once a close frame was sent or the connection ended; the error of a
     ///   failed write (`.connectionAborted` when the connection dropped) for the send whose
     ///   message it hit, queued or being written, and for every later send.
+    ///
+    /// Called on the event loop (`MessageWebSocket.eventLoopExecutor`), a send that can write at
+    /// once does so from the caller's own job, without a hop into the connection.
     public func send(_ message: Message) async throws {
         switch message {
-        case .text(let text): try await connection.send(text: text)
-        case .binary(let bytes): try await connection.send(bytes, kind: .binary)
+        case .text(let text):
+            if try connection.sendImmediately(text: text) { return }
+            try await connection.send(text: text)
+        case .binary(let bytes):
+            if try connection.sendImmediately(bytes, kind: .binary) { return }
+            try await connection.send(bytes, kind: .binary)
         }
     }
 
     /// Sends a text message.
     public func send(text: String) async throws {
+        if try connection.sendImmediately(text: text) { return }
         try await connection.send(text: text)
     }
 
     /// Sends bytes as one message of type ``messageType`` (binary unless changed).
     public func send(_ bytes: [UInt8]) async throws {
+        if try connection.sendImmediately(bytes, kind: nil) { return }
         try await connection.send(bytes, kind: nil)
     }
 

@@ -238,22 +238,34 @@ public actor MessageWebSocket {
     ///   connection ended, `.invalidArgument` while a fragmented message is in progress; the error
     ///   of a failed write (`.connectionAborted` when the connection dropped) for the send whose
     ///   message it hit, queued or being written, and for every later send.
+    ///
+    /// Called on the event loop (``eventLoopExecutor``), a send that can write at once does so from
+    /// the caller's own job, without a hop into the connection.
     public nonisolated func send(_ message: Message) async throws {
+        let connection = try openConnection()
         switch message {
-        case .text(let text): try await openConnection().send(text: text)
-        case .binary(let bytes): try await openConnection().send(bytes, kind: .binary)
+        case .text(let text):
+            if try connection.sendImmediately(text: text) { return }
+            try await connection.send(text: text)
+        case .binary(let bytes):
+            if try connection.sendImmediately(bytes, kind: .binary) { return }
+            try await connection.send(bytes, kind: .binary)
         }
     }
 
     /// Sends a text message.
     public nonisolated func send(text: String) async throws {
-        try await openConnection().send(text: text)
+        let connection = try openConnection()
+        if try connection.sendImmediately(text: text) { return }
+        try await connection.send(text: text)
     }
 
     /// Sends bytes as one message of ``MessageWebSocketControl/messageType`` (binary by default;
     /// when it is `.text` the bytes must be valid UTF-8).
     public nonisolated func send(_ bytes: [UInt8]) async throws {
-        try await openConnection().send(bytes, kind: nil)
+        let connection = try openConnection()
+        if try connection.sendImmediately(bytes, kind: nil) { return }
+        try await connection.send(bytes, kind: nil)
     }
 
     /// Sends one frame of a message that more frames will complete (FIN = 0, WinRT

@@ -2,7 +2,7 @@ import Foundation
 import WebSockets
 
 /// `websocket bench --url URL --size BYTES --seconds S --mode rtt|stream [--conns C]
-///                  [--compression on|off] [--payload bytes|json]`
+///                  [--compression on|off] [--payload bytes|json] [--executor loop|pool]`
 ///
 /// The client benchmark, through the public API only, against any echo server. Its last line is
 /// the contract other clients' benchmarks print too, so one run can compare them:
@@ -16,12 +16,21 @@ import WebSockets
 /// text messages of JSON-like records (compressible like real traffic) instead of binary `a`s.
 /// With `--compression`, a line `compression ratio=<uncompressed/compressed bytes sent, 1 when off>
 /// cpu_us_per_msg=<this process's CPU time per echoed message>` comes before the result line.
+///
+/// Before the result line, always: `rusage csw_per_op=<voluntary + involuntary context switches>
+/// cpu_us_per_op=<user + system CPU µs> ops=<round trips or echoed messages>`, this process's
+/// `getrusage` over the timed window only (connecting and closing excluded), divided by the
+/// operations done in it. `Scripts/python/bench_client.py` prints the same line.
+///
+/// `--executor loop` (the default) runs the benchmark's tasks on the connections' event loop
+/// (``MessageWebSocket/eventLoopExecutor``), the fast path for latency-critical loops; `pool` runs
+/// them on Swift's global pool, as plain `Task`s do.
 enum BenchCommand {
     static let window = 64
 
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["url", "size", "seconds", "mode", "conns", "compression", "payload"])
+            try arguments.rejectUnknown(["url", "size", "seconds", "mode", "conns", "compression", "payload", "executor"])
             guard let url = arguments.string("url") else { throw CLIError("bench needs --url") }
             let size = try arguments.int("size") ?? 256
             let seconds = try arguments.seconds("seconds") ?? .seconds(5)
@@ -39,6 +48,11 @@ enum BenchCommand {
             case "bytes": workload.payloadKind = .binary
             case "json": workload.payloadKind = .text
             default: throw CLIError("--payload must be bytes or json")
+            }
+            switch arguments.string("executor") ?? "loop" {
+            case "loop": workload.executor = MessageWebSocket.eventLoopExecutor
+            case "pool": workload.executor = nil
+            default: throw CLIError("--executor must be loop or pool")
             }
             Output.out("bench url=\(url) size=\(size) seconds=\(seconds) mode=\(mode) conns=\(connections)")
             let cpuStart = processCPUTime()
@@ -68,6 +82,8 @@ enum BenchCommand {
         var payloadKind = MessageKind.binary
         /// Whether `--compression` was given: then the compression line is printed.
         var reports = false
+        /// Where the benchmark's tasks run (`--executor`): the event loop, or the global pool (`nil`).
+        var executor: (any TaskExecutor)?
     }
 
     /// Echoed messages and compression counters of the finished connections.
@@ -132,11 +148,12 @@ enum BenchCommand {
         let clock = ContinuousClock()
         var sockets: [MessageWebSocket] = []
         for _ in 0..<connections { sockets.append(try await connect(url, size: size, compression: workload.compression)) }
+        let usage = ResourceUsage.now()
         let start = clock.now
         let deadline = start + duration
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
             for socket in sockets {
-                group.addTask {
+                group.addTask(executorPreference: workload.executor) {
                     var samples: [Double] = []
                     samples.reserveCapacity(1 << 16)
                     var iterator = socket.messages.makeAsyncIterator()
@@ -156,6 +173,7 @@ enum BenchCommand {
             return all
         }
         let elapsed = Double((clock.now - start) / .nanoseconds(1)) / 1e9
+        Output.out(ResourceUsage.now().line(since: usage, operations: latencies.count))
         for socket in sockets {
             try? await socket.close(code: .normalClosure)
             await account(socket, into: &totals)
@@ -174,6 +192,7 @@ enum BenchCommand {
         let payload = message(size: size, kind: workload.payloadKind)
         let socket = try await connect(url, size: size, compression: workload.compression)
         let clock = ContinuousClock()
+        let usage = ResourceUsage.now()
         let start = clock.now
         let deadline = start + duration
         // Sending and receiving run concurrently, and the receiver never stops reading before the
@@ -181,35 +200,47 @@ enum BenchCommand {
         // wait for the other would deadlock. The sender ends with a message of the other kind,
         // whose echo tells the receiver that everything sent has come back.
         let sentinel: Message = payload.kind == .binary ? .text("bench done") : .binary([0xBE, 0xEF])
-        let credits = AsyncStream<Void>.makeStream()
-        let sender = Task {
+        let credits = Credits()
+        let sender = Task(executorPreference: workload.executor) {
             for _ in 0..<window { try await socket.send(payload) }
-            for await _ in credits.stream {
+            while await credits.take() {
                 if clock.now >= deadline { break }
                 try await socket.send(payload)
             }
             try await socket.send(sentinel)
         }
+        let echoed = try await withTaskExecutorPreference(workload.executor) {
+            try await receive(from: socket, kind: payload.kind, until: deadline, credits: credits)
+        }
+        try await sender.value
+        let elapsed = Double((clock.now - start) / .nanoseconds(1)) / 1e9
+        Output.out(ResourceUsage.now().line(since: usage, operations: echoed))
+        try? await socket.close(code: .normalClosure)
+        await account(socket, into: &totals)
+        let megabytes = Double(echoed) * Double(size) / 1e6
+        let mbps = (megabytes / elapsed * 10).rounded() / 10
+        return "mbps=\(mbps) msgs=\(echoed)"
+    }
+
+    /// The stream's receiving side: counts echoes of `kind` until the sentinel (another kind)
+    /// comes back, granting the sender one credit per echo until `deadline`.
+    static func receive(from socket: MessageWebSocket, kind: MessageKind, until deadline: ContinuousClock.Instant,
+                        credits: Credits) async throws -> Int {
+        let clock = ContinuousClock()
         var echoed = 0
         var iterator = socket.messages.makeAsyncIterator()
         while true {
             guard let message = try await iterator.next() else {
                 throw WebSocketError(.connectionAborted, "the server closed during the benchmark")
             }
-            if message.kind != payload.kind { break }
+            if message.kind != kind { break }
             echoed += 1
             if clock.now < deadline {
-                credits.continuation.yield()  // one echoed, one more may go out
+                credits.grant()  // one echoed, one more may go out
             } else {
-                credits.continuation.finish()
+                credits.finish()
             }
         }
-        try await sender.value
-        let elapsed = Double((clock.now - start) / .nanoseconds(1)) / 1e9
-        try? await socket.close(code: .normalClosure)
-        await account(socket, into: &totals)
-        let megabytes = Double(echoed) * Double(size) / 1e6
-        let mbps = (megabytes / elapsed * 10).rounded() / 10
-        return "mbps=\(mbps) msgs=\(echoed)"
+        return echoed
     }
 }

@@ -280,6 +280,28 @@ struct CLITests {
         }
     }
 
+    @Test("bench prints the rusage line just before the result, on the loop and on the pool",
+          arguments: ["loop", "pool"])
+    func benchResourceUsageLine(executor: String) async throws {
+        try await withTeardown(await WebSocketServer.echo()) { server in
+            let result = try await runCLI(["bench", "--url", server.url(), "--size", "64", "--seconds", "0.3",
+                                           "--mode", "rtt", "--executor", executor])
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(lines.count >= 2)
+            let usage = lines.dropLast().last ?? ""
+            #expect(usage.wholeMatch(of: /rusage csw_per_op=\d+(\.\d+)? cpu_us_per_op=\d+(\.\d+)? ops=[1-9]\d*/) != nil,
+                    "\(result.stdout)")
+        }
+    }
+
+    @Test("bench refuses an unknown --executor with a clear error")
+    func benchRefusesUnknownExecutor() async throws {
+        let result = try await runCLI(["bench", "--url", "ws://127.0.0.1:1/", "--executor", "threads"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--executor must be loop or pool"), "\(result.stderr)")
+    }
+
     @Test("the demo runs end to end and closes cleanly")
     func demoRuns() async throws {
         let result = try await runCLI([])

@@ -73,7 +73,7 @@ struct EventLoopTests {
         _ = await actor.increment()
         // A task that prefers the loop as its task executor runs on the loop thread, where the
         // actor's isolation can be assumed synchronously.
-        let value = await Task(executorPreference: EventLoop.shared) {
+        let value = await Task(executorPreference: EventLoop.shared.taskExecutor) {
             #expect(EventLoop.shared.inEventLoop)
             EventLoop.shared.checkIsolated()
             return readCounter(of: actor)
@@ -123,7 +123,7 @@ struct EventLoopTests {
     @Test("a separate loop has its own thread")
     func separateLoop() async throws {
         let loop = EventLoop(name: "ws-test-loop")
-        let (onOwn, onShared) = await Task(executorPreference: loop) {
+        let (onOwn, onShared) = await Task(executorPreference: loop.taskExecutor) {
             (loop.inEventLoop, EventLoop.shared.inEventLoop)
         }.value
         #expect(onOwn)
@@ -132,4 +132,31 @@ struct EventLoopTests {
         #expect(loop.isSameExclusiveExecutionContext(other: loop))
         #expect(await LoopBound(loop: loop).increment())
     }
+
+    /// What `MessageWebSocket.eventLoopExecutor` relies on: a task preferring the loop runs its
+    /// nonisolated code there without a queue round trip per nested async call; only entering and
+    /// leaving an actor of the loop queue a job each. (Run as isolated to the loop, every nested
+    /// nonisolated call would be re-queued.)
+    @Test("a task preferring the loop queues only its hops into and out of the loop's actors")
+    func taskExecutorFaceQueuesOnlyActorHops() async throws {
+        let loop = EventLoop(name: "ws-test-pref")  // private: no other test's jobs in its count
+        let actor = LoopBound(loop: loop)
+        let rounds = 200
+        let (queued, onLoop) = await Task(executorPreference: loop.taskExecutor) {
+            _ = await nested(actor, depth: 3)  // warm up
+            let before = loop.scheduledJobCount
+            var onLoop = true
+            for _ in 0..<rounds { onLoop = await nested(actor, depth: 3) && onLoop && loop.inEventLoop }
+            return (loop.scheduledJobCount - before, onLoop)
+        }.value
+        #expect(onLoop)
+        #expect(queued <= 2 * rounds + 5, "\(queued) jobs queued for \(rounds) rounds")
+    }
+}
+
+/// Nonisolated async calls `depth` deep, then a call into `actor`.
+private func nested(_ actor: LoopBound, depth: Int) async -> Bool {
+    guard depth > 0 else { return await actor.increment() }
+    let onLoop = actor.loop.inEventLoop
+    return await nested(actor, depth: depth - 1) && onLoop
 }

@@ -131,8 +131,12 @@ package final class Inbox<Element: Sendable>: Sendable {
     }
 
     /// Suspends until the consumer has taken enough messages (or the inbox finished).
-    package func waitForSpace() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    ///
+    /// On the caller's isolation (the connection's actor, on the event loop): a nonisolated async
+    /// method would run on the global pool, so each pause of the reader would wake a pool thread
+    /// and then the loop thread to come back.
+    package func waitForSpace(isolation: isolated (any Actor)? = #isolation) async {
+        await withCheckedContinuation(isolation: isolation) { (continuation: CheckedContinuation<Void, Never>) in
             let (resumeNow, watchers) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
                 if state.count <= state.lowWater || state.terminal != nil || state.consumerCancelled { return (true, []) }
                 state.producer = continuation
@@ -285,7 +289,7 @@ package typealias MessageInbox = Inbox<Message>
 /// What a connection's reader needs from its inbox, whatever the element type.
 package protocol InboxControl: Sendable {
     var room: Int { get }
-    func waitForSpace() async
+    func waitForSpace(isolation: isolated (any Actor)?) async
     func setConsumerCancellationHandler(_ handler: @escaping @Sendable () -> Void)
     func notifyWhenCaughtUp(_ handler: @escaping @Sendable () -> Void) -> Bool
     func finish(throwing error: (any Error)?)

@@ -31,7 +31,7 @@ extension WebSocketConnection {
             let room = inbox.room
             if room == 0 {
                 readerAwaitsApplication = true
-                await inbox.waitForSpace()
+                await inbox.waitForSpace(isolation: self)
                 readerAwaitsApplication = false
                 lastReceived = .now  // the idle time starts again: the application held the reader
                 continue

@@ -61,11 +61,30 @@ extension WebSocketConnection {
         }
         outbound.completed(batch)
         counters.bytesSent += batch.byteCount
-        if outbound.queuedBytes <= outboundBufferSize && !drainWaiters.isEmpty {
-            let waiters = drainWaiters
-            drainWaiters.removeAll()
-            for waiter in waiters { waiter.resume() }
+        resumeDrainWaiters()
+    }
+
+    /// Finishes a batch that an immediate send (`WebSocketConnection+ImmediateSend.swift`) wrote
+    /// only in part: writes `remainder`, then whatever was queued meanwhile. The caller has set
+    /// `isWriting`.
+    func writeInBackground(_ remainder: [[UInt8]], completing batch: OutboundQueue.Batch, alreadyWritten: Int) async {
+        do {
+            try await transport.write(remainder, isolation: self)
+        } catch {
+            isWriting = false
+            return writeFailed(error)
         }
+        outbound.completed(batch)
+        counters.bytesSent += batch.byteCount - alreadyWritten
+        resumeDrainWaiters()
+        writeRestInBackground()
+    }
+
+    private func resumeDrainWaiters() {
+        guard outbound.queuedBytes <= outboundBufferSize && !drainWaiters.isEmpty else { return }
+        let waiters = drainWaiters
+        drainWaiters.removeAll()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// After an inline batch: frames queued meanwhile are written by a background task, so the

@@ -20,6 +20,9 @@ package actor WebSocketConnection {
 
     package nonisolated let role: ConnectionCore.Role
     package nonisolated let transport: any Transport
+    /// `transport` when it can write without waiting (the immediate send path), cast once: a
+    /// dynamic cast per send costs a conformance lookup.
+    nonisolated let immediateWriter: (any ImmediateFrameWriting)?
     var core: ConnectionCore
     let delivery: Delivery
     let inbox: any InboxControl
@@ -99,6 +102,7 @@ package actor WebSocketConnection {
         pingInterval: Duration? = nil, pingTimeout: Duration? = nil, idleTimeout: Duration? = nil
     ) {
         self.transport = transport
+        self.immediateWriter = transport as? any ImmediateFrameWriting
         self.role = role
         var configuration = configuration
         switch delivery {

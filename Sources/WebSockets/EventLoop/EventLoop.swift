@@ -31,43 +31,35 @@ import Glibc
 /// waits without leaving the loop thread: see `FDRegistration` for how a wait avoids the global
 /// pool.
 ///
-/// The loop is also a `TaskExecutor` (`Task(executorPreference: EventLoop.shared) { ... }` runs
-/// nonisolated code on the loop thread), but nothing in the library uses that, and nothing should
-/// until it is understood: every job runs with the loop's *serial* identity, the runtime re-queues
-/// (on the loop, once) a task with this preference at each point where it changes isolation, and
-/// server handlers run that way stalled an echo of 1 MiB messages in flight both ways (see
-/// `LoopbackTests.largeMessagesInFlightBothWays`). Use actors with this executor instead.
+/// The loop has a task-executor face too (``taskExecutor``, public as
+/// `MessageWebSocket.eventLoopExecutor`): with `withTaskExecutorPreference` an application runs its
+/// message loop here, so receiving a message, handling it and sending the answer take one turn of
+/// the loop and no thread wake-up. The runtime still queues such a task once (on this thread,
+/// without a system call) where it enters or leaves an actor of the loop. Nothing here ever
+/// blocks the thread waiting for work that only this thread can do: every wait is a suspension (a
+/// parked job, a continuation), so 1 MiB messages in flight both ways with every task on the loop
+/// cannot stall (`EventLoopExecutorTests`).
 ///
 /// Descriptors are registered once with ``register(_:)`` (edge-triggered, persistent). A loop's
 /// thread runs for the life of the process.
-package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
+package final class EventLoop: SerialExecutor, Sendable {
     /// The process-wide loop, started on first use.
     package static let shared = EventLoop(name: "ws-event-loop")
 
     /// The epoll instance. Registration data is an `Unmanaged<DescriptorState>` pointer, or 0 for
     /// the wake-up eventfd.
     let epollFD: CInt
-    /// Edge-triggered eventfd that other threads signal when the loop may be asleep. Never read:
-    /// with EPOLLET every write is a new edge (the counter only overflows after 2^64 writes, which
+    /// Jobs queued for the next turn, plus the loop's "may be asleep" flag. It signals an
+    /// edge-triggered eventfd when the loop may be asleep. The eventfd is never read: with EPOLLET
+    /// every write is a new edge (the counter only overflows after 2^64 writes, which
     /// `cws_eventfd_signal` handles), so a wake-up costs one `write` and no `read`.
-    private let wakeFD: CInt
-    /// Jobs queued for the next turn, plus the loop's "may be asleep" flag.
-    private let queue = Lock(Queue())
+    private let jobQueue: LoopJobQueue
+    /// The loop's task-executor face (see ``LoopTaskExecutor`` for why it is a separate object).
+    package let taskExecutor: LoopTaskExecutor
     /// `pthread_self()` of the loop thread, 0 until it starts.
     private let threadID = Atomic<UInt>(0)
     /// Lent to connections for each read (``withReadBuffer(_:)``), so none owns a read buffer.
     let readBuffer = LoopReadBuffer()
-
-    private struct Queue {
-        var jobs: [UnownedJob] = []
-        /// Registrations whose descriptor was closed; the loop drops its reference to them between
-        /// turns, so a readiness report already fetched by `epoll_wait` never points at freed memory.
-        var releases: [Unmanaged<DescriptorState>] = []
-        /// True while the loop is in (or about to enter) a blocking `epoll_wait`.
-        var sleeping = false
-        /// Jobs queued so far (see `scheduledJobCount`).
-        var scheduled = 0
-    }
 
     /// Creates a loop and starts its thread. The thread is never stopped.
     /// - Parameter name: the thread name (at most 15 bytes are kept on Linux).
@@ -81,7 +73,9 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
             "epoll_ctl(ADD eventfd) failed: \(errnoDescription(errno))"
         )
         self.epollFD = epollFD
-        self.wakeFD = wakeFD
+        let jobQueue = LoopJobQueue(wakeFD: wakeFD)
+        self.jobQueue = jobQueue
+        self.taskExecutor = LoopTaskExecutor(queue: jobQueue)
         let started = startDetachedThread(name: name) { [self] in self.run() }
         precondition(started, "could not start the event loop thread")
     }
@@ -97,8 +91,12 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
     ///
     /// Tasks woken by readiness reports are not counted: they run without being queued, which is
     /// what a test can check (a loop-bound actor's socket round trip queues nothing).
+    /// How many of ``scheduledJobCount`` were queued on the task-executor face (``taskExecutor``):
+    /// the hops of tasks that prefer the loop into their nonisolated code.
+    package var scheduledTaskJobCount: Int { jobQueue.state.withLock { $0.scheduledTaskJobs } }
+
     package var scheduledJobCount: Int {
-        queue.withLock { $0.scheduled }
+        jobQueue.state.withLock { $0.scheduled }
     }
 
     // MARK: Executor
@@ -111,14 +109,7 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
 
     /// ``enqueue(_:)`` for a job already taken apart (a task parked at a readiness gate).
     func schedule(_ job: UnownedJob) {
-        let wake = queue.withLock { queue -> Bool in
-            queue.jobs.append(job)
-            queue.scheduled &+= 1
-            guard queue.sleeping else { return false }
-            queue.sleeping = false  // one signal per sleep is enough
-            return true
-        }
-        if wake { _ = cws_eventfd_signal(wakeFD) }
+        jobQueue.schedule(LoopJob(job: job, isTaskExecutorJob: false))
     }
 
     /// Traps unless called on the loop thread (used by `assumeIsolated` and isolation checks).
@@ -165,7 +156,7 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
             // none refers to this registration now.
             token.release()
         } else {
-            queue.withLock { $0.releases.append(token) }
+            jobQueue.state.withLock { $0.releases.append(token) }
         }
     }
 
@@ -174,11 +165,14 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
     private func run() -> Never {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
         let serialExecutor = asUnownedSerialExecutor()
+        let taskExecutor = self.taskExecutor.asUnownedTaskExecutor()
         let capacity: Int32 = 256
         let events = UnsafeMutablePointer<cws_event>.allocate(capacity: Int(capacity))
         // Swapped with the shared queue's arrays each turn, so steady state allocates nothing.
-        var jobs: [UnownedJob] = []
+        var jobs: [LoopJob] = []
         jobs.reserveCapacity(256)
+        var woken: [UnownedJob] = []  // tasks woken by readiness reports, run first next turn
+        woken.reserveCapacity(256)
         var releases: [Unmanaged<DescriptorState>] = []
 
         while true {
@@ -188,33 +182,42 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
             var budget = 1024
             var more = true
             while more && budget > 0 {
-                queue.withLock { queue in
-                    if jobs.isEmpty {
-                        swap(&queue.jobs, &jobs)
-                    } else {  // tasks woken by the last readiness reports run first
-                        jobs.append(contentsOf: queue.jobs)
-                        queue.jobs.removeAll(keepingCapacity: true)
-                    }
+                jobQueue.state.withLock { queue in
+                    swap(&queue.jobs, &jobs)
                     if !queue.releases.isEmpty { swap(&queue.releases, &releases) }
                 }
-                budget -= jobs.count
-                for job in jobs {
+                budget -= jobs.count + woken.count
+                for job in woken {  // parked readiness waits: isolated to the loop
                     job.runSynchronously(on: serialExecutor)
+                }
+                woken.removeAll(keepingCapacity: true)
+                for job in jobs {
+                    if job.isTaskExecutorJob {
+                        // Nonisolated code of a task preferring the loop: not isolated to it.
+                        job.job.runSynchronously(on: taskExecutor)
+                    } else {
+                        // An actor's job: isolated to the loop, and no task executor. Most tasks
+                        // entering a loop actor (a connection's reader, a send from the pool) do
+                        // not prefer the loop; run with the loop as their task executor, some of
+                        // them hung in the fault-injection matrix (2 runs in 7), and a task that
+                        // does prefer the loop pays one hop back to it, no more.
+                        job.job.runSynchronously(on: serialExecutor)
+                    }
                 }
                 jobs.removeAll(keepingCapacity: true)
                 for token in releases { token.release() }
                 releases.removeAll(keepingCapacity: true)
-                more = queue.withLock { !$0.jobs.isEmpty || !$0.releases.isEmpty }
+                more = jobQueue.state.withLock { !$0.jobs.isEmpty || !$0.releases.isEmpty }
             }
 
-            let block = queue.withLock { queue -> Bool in
+            let block = jobQueue.state.withLock { queue -> Bool in
                 guard queue.jobs.isEmpty else { return false }
                 queue.sleeping = true
                 return true
             }
             let count = cws_epoll_wait(epollFD, events, capacity, block ? -1 : 0)
             // Cleared before dispatch so that work queued from here on never signals the eventfd.
-            if block { queue.withLock { $0.sleeping = false } }
+            if block { jobQueue.state.withLock { $0.sleeping = false } }
             if count < 0 {
                 let error = errno
                 precondition(error == EINTR, "epoll_wait failed: \(errnoDescription(error))")
@@ -224,7 +227,7 @@ package final class EventLoop: SerialExecutor, TaskExecutor, Sendable {
                 let event = events[index]
                 guard let pointer = UnsafeRawPointer(bitPattern: UInt(event.data)) else { continue }
                 Unmanaged<DescriptorState>.fromOpaque(pointer)._withUnsafeGuaranteedRef {
-                    $0.handle(event.events, waking: &jobs)
+                    $0.handle(event.events, waking: &woken)
                 }
             }
         }

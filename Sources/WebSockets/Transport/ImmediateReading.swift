@@ -53,3 +53,17 @@ extension TCPTransport: ImmediateReading {
         try await registration.waitReadable(isolation: isolation)
     }
 }
+
+/// A transport that can write without waiting: as much as the medium takes now, synchronously.
+///
+/// Why: a `send` made on the event loop thread (an application running its message loop there)
+/// can then write its frame from the caller's own job, without entering the connection's actor
+/// through the job queue and leaving it again (see `WebSocketConnection+ImmediateSend.swift`).
+package protocol ImmediateFrameWriting: Transport {
+    /// Writes as much of `buffers` (in order, gathered) as the medium takes now, without waiting.
+    /// - Returns: the bytes written (0 when nothing could be written now).
+    /// - Throws: as ``Transport/write(_:isolation:)`` does (`.connectionAborted`, `.closed`).
+    func writeAvailable(_ buffers: [[UInt8]]) throws -> Int
+}
+
+extension TCPTransport: ImmediateFrameWriting {}

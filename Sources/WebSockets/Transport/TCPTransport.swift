@@ -209,6 +209,44 @@ public final class TCPTransport: Transport {
         }
     }
 
+    /// ``ImmediateFrameWriting``: `sendmsg` until everything is written or the socket is full (`EAGAIN`).
+    package func writeAvailable(_ buffers: [[UInt8]]) throws -> Int {
+        var index = 0  // first buffer not fully written
+        var offset = 0  // bytes of buffers[index] already written
+        var total = 0
+        while true {
+            while index < buffers.count && offset >= buffers[index].count {
+                index += 1
+                offset = 0
+            }
+            if index == buffers.count { return total }
+            let (written, code) = try registration.withDescriptor(for: .writable) { fd in
+                Self.send(buffers, from: index, offset: offset, on: fd)
+            }
+            if written >= 0 {
+                total += written
+                var remaining = written
+                while remaining > 0 {
+                    let available = buffers[index].count - offset
+                    if remaining < available {
+                        offset += remaining
+                        remaining = 0
+                    } else {
+                        remaining -= available
+                        index += 1
+                        offset = 0
+                    }
+                }
+                continue
+            }
+            switch code {
+            case EAGAIN, EWOULDBLOCK: return total
+            case EINTR: continue
+            default: throw WebSocketError(.connectionAborted, "write failed: \(errnoDescription(code))")
+            }
+        }
+    }
+
     /// Closes the socket: idempotent, any thread. A pending read or write throws `.closed`.
     public func close() {
         registration.close()

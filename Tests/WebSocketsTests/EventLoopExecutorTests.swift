@@ -1,0 +1,71 @@
+import Testing
+import WebSocketServer
+@testable import WebSockets
+
+/// Applications running their message loops on the connections' event-loop thread
+/// (``MessageWebSocket/eventLoopExecutor``): the same behaviour as on the global pool.
+@Suite("Application tasks on the event loop")
+struct EventLoopExecutorTests {
+    /// Echo server whose handlers run on the event loop too, so that both ends' application code,
+    /// both connections' readers and writers all share the one loop thread.
+    static func loopEchoServer() async throws -> WebSocketServer {
+        try await WebSocketServer.start { socket in
+            try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
+                for try await message in socket.messages {
+                    try await socket.send(message)
+                }
+            }
+        }
+    }
+
+    @Test("a round trip's code runs on the loop thread and completes")
+    func roundTripOnTheLoop() async throws {
+        try await withTeardown(await Self.loopEchoServer()) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
+                var messages = socket.messages.makeAsyncIterator()
+                for index in 0..<100 {
+                    #expect(EventLoop.shared.inEventLoop)
+                    try await socket.send(text: "message \(index)")
+                    #expect(try await messages.next() == .text("message \(index)"))
+                }
+            }
+            await socket.close()
+        }
+    }
+
+    /// The scenario blamed for a stall when handlers first ran on the loop: both ends send faster
+    /// than the other reads, so every socket buffer on the path fills, and a writer waits for the
+    /// reader of the other end, on the same thread. (The stall itself was the benchmark's: its
+    /// stream mode sent all 64 messages before reading any echo, which deadlocks on any executor
+    /// once both ends' buffers are full.) 512 KiB messages fit in `outboundBufferSize` and take
+    /// the immediate send path, whose partial writes finish in the background; 1 MiB messages
+    /// take the actor's path.
+    @Test("many large messages in flight both ways never stall with every task on the loop",
+          .timeLimit(.minutes(1)), arguments: [1 << 19, 1 << 20])
+    func largeMessagesBothWaysOnTheLoop(size: Int) async throws {
+        try await withTeardown(await Self.loopEchoServer()) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            let payload = [UInt8](repeating: 0x5A, count: size)
+            let count = 48 << 20 / size
+            let received = try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
+                let sender = Task(executorPreference: MessageWebSocket.eventLoopExecutor) {
+                    for _ in 0..<count { try await socket.send(payload) }
+                }
+                var received = 0
+                for try await message in socket.messages {
+                    #expect(message == .binary(payload))
+                    received += 1
+                    if received == count { break }
+                }
+                try await sender.value
+                return received
+            }
+            #expect(received == count)
+            await socket.close()
+        }
+    }
+}
+
