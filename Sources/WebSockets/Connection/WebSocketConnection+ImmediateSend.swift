@@ -1,17 +1,24 @@
-/// Sending from the event loop thread without entering the actor through the job queue.
+/// Sending from the event loop thread: no hop into the actor, and one system call per loop turn.
 ///
 /// An application running its message loop on the loop (``MessageWebSocket/eventLoopExecutor``)
 /// calls `send` from nonisolated code on the loop thread. Entering the connection's actor would
 /// queue a job and leaving it another; instead, since the loop thread runs every job of the
 /// actor, the caller *is* isolated to it already (`assumeIsolated` checks that), and the send
-/// can write its frame right away when nothing stands in the way:
-/// no write in progress, nothing queued, the connection running, and a frame that fits in
-/// ``WebSocketConnection/outboundBufferSize`` (so that a partial write leaves at most what a send
-/// may leave queued behind a write in progress; see `WebSocketConnection+Writing.swift`). Then
-/// the outcome is exactly the inline write's: the send returns once the kernel took the frame,
-/// or, when it took only part, once the rest is queued for the background writer; a failed
-/// write throws as the inline write does. Otherwise the caller takes the ordinary path.
-extension WebSocketConnection {
+/// encodes its frame right away when nothing stands in the way: no write in progress, the
+/// connection running, and room for the frame within ``WebSocketConnection/outboundBufferSize``.
+///
+/// The frame is then queued, and written when the loop's current turn ends
+/// (``EventLoop/atEndOfTurn(_:)``), together with every other frame sent on this connection during
+/// the turn: one gathered `sendmsg` instead of one per message, which is what a stream of small
+/// messages costs most. No latency is added: the loop writes them before it next waits for I/O,
+/// and no answer could arrive before that. What the kernel does not take at once is written by the
+/// background writer, as after an inline write.
+///
+/// The send returns once its frame is queued, like a send that finds a write in progress (see
+/// `WebSocketConnection+Writing.swift`): a write that then fails ends the connection, which is how
+/// the application learns of it (`messages` throws, later sends throw), exactly as for frames
+/// queued behind a write in progress. Otherwise the caller takes the ordinary path.
+extension WebSocketConnection: LoopTurnEndAction {
     /// A send of `bytes` as a message of `kind` (``messageType`` when `nil`) made now, when the
     /// caller runs on the loop thread and the fast path applies. Returns `false` having done
     /// nothing otherwise: the caller then calls ``send(_:kind:)``.
@@ -23,7 +30,7 @@ extension WebSocketConnection {
             do { try bytes.withUnsafeBytes { buffer in try connection.core.send(buffer, kind: kind) } } catch {
                 throw Self.map(error)
             }
-            try connection.writeImmediately()
+            connection.queueForTurnEnd()
             return true
         }
     }
@@ -34,7 +41,7 @@ extension WebSocketConnection {
         return try assumeIsolated { connection in
             guard connection.canSendImmediately(text.utf8.count) else { return false }
             do { try connection.core.send(text: text) } catch { throw Self.map(error) }
-            try connection.writeImmediately()
+            connection.queueForTurnEnd()
             return true
         }
     }
@@ -42,23 +49,37 @@ extension WebSocketConnection {
     /// Whether a message of `count` bytes can take the fast path (before anything is done).
     private func canSendImmediately(_ count: Int) -> Bool {
         // 14: the largest client frame header, so that the whole frame fits.
-        !isWriting && outbound.isEmpty && ending == .running && !writesFailed
-            && count + 14 <= outboundBufferSize && immediateWriter != nil
+        !isWriting && ending == .running && !writesFailed && immediateWriter != nil
+            && outbound.queuedBytes + count + 14 <= outboundBufferSize
     }
 
-    /// Writes the core's output now, as much as the socket takes; the rest goes to the background
-    /// writer. Throws what the inline write would throw.
-    private func writeImmediately() throws {
+    /// Queues the frame the core just encoded for the end of the turn.
+    private func queueForTurnEnd() {
         counters.messagesSent += 1
         takeCoreOutput()
-        guard let writer = immediateWriter else { return }
+        guard !gatheredWriteScheduled else { return }
+        gatheredWriteScheduled = true
+        EventLoop.shared.atEndOfTurn(self)
+    }
+
+    /// ``LoopTurnEndAction``: the loop's turn ended, so write what its sends queued.
+    package nonisolated func turnEnded() {
+        assumeIsolated { connection in connection.writeGathered() }
+    }
+
+    /// Writes every queued frame now, as much as the socket takes; the rest goes to the background
+    /// writer. Nothing to do when another write took them along meanwhile (a close, a pong).
+    private func writeGathered() {
+        gatheredWriteScheduled = false
+        guard !isWriting, !outbound.isEmpty, ending != .finished, !writesFailed,
+              let writer = immediateWriter else { return }
         let batch = outbound.takeBatch()
+        gatheredWriteCount += 1
         let written: Int
         do {
             written = try writer.writeAvailable(batch.frames)
         } catch {
-            writeFailed(error)
-            throw endError ?? WebSocketError(.connectionAborted, "the connection failed while sending: \(error)")
+            return writeFailed(error)
         }
         counters.bytesSent += written
         guard written < batch.byteCount else {

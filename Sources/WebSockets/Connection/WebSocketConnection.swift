@@ -54,6 +54,11 @@ package actor WebSocketConnection {
     var outbound = OutboundQueue()
     /// Whether a write is in progress (inline in a caller, or in the background writer).
     var isWriting = false
+    /// Whether sends made on the loop thread queued frames that the end of this loop turn writes
+    /// (WebSocketConnection+ImmediateSend.swift).
+    var gatheredWriteScheduled = false
+    /// How many gathered writes were made (a test hook: sends of one turn share one).
+    package internal(set) var gatheredWriteCount = 0
     var drainWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set when a write failed: nothing more is written, but input that arrived is still read
     /// (``writeFailed(_:)``).

@@ -14,7 +14,8 @@ import Glibc
 ///
 /// The thread alternates between
 /// 1. running every job queued so far (``enqueue(_:)``) and every task woken by the last readiness
-///    reports, then
+///    reports, then the turn's end actions (``atEndOfTurn(_:)``: the gathered writes of the sends
+///    made during the turn), then
 /// 2. `epoll_wait`: with timeout 0 when more jobs were queued meanwhile (I/O is never starved by a
 ///    busy actor), otherwise blocking until a descriptor is ready or another thread queues a job
 ///    (an eventfd, signalled only when the loop may be asleep).
@@ -60,6 +61,8 @@ package final class EventLoop: SerialExecutor, Sendable {
     private let threadID = Atomic<UInt>(0)
     /// Lent to connections for each read (``withReadBuffer(_:)``), so none owns a read buffer.
     let readBuffer = LoopReadBuffer()
+    /// Actions run once the current turn's jobs have run (``atEndOfTurn(_:)``): gathered writes.
+    let turnEnd = LoopTurnEnd()
 
     /// Creates a loop and starts its thread. The thread is never stopped.
     /// - Parameter name: the thread name (at most 15 bytes are kept on Linux).
@@ -208,7 +211,16 @@ package final class EventLoop: SerialExecutor, Sendable {
                 for token in releases { token.release() }
                 releases.removeAll(keepingCapacity: true)
                 more = jobQueue.state.withLock { !$0.jobs.isEmpty || !$0.releases.isEmpty }
+                if !more && budget > 0 && !turnEnd.isEmpty {
+                    // The turn's work is done: write what its sends queued (one system call per
+                    // connection), then run whatever that woke (a sender waiting for space).
+                    turnEnd.runAll()
+                    more = jobQueue.state.withLock { !$0.jobs.isEmpty || !$0.releases.isEmpty }
+                }
             }
+            // Out of budget with actions pending: run them before polling all the same, so that
+            // queued frames never wait for more than one turn.
+            turnEnd.runAll()
 
             let block = jobQueue.state.withLock { queue -> Bool in
                 guard queue.jobs.isEmpty else { return false }
