@@ -25,6 +25,7 @@ sanitizers=("$@")
 
 summary=()
 failed=0
+rm -f "$logs/failures.txt"
 for sanitizer in "${sanitizers[@]}"; do
     case "$sanitizer" in
         thread) scratch="$prefix-tsan" ;;
@@ -42,6 +43,15 @@ for sanitizer in "${sanitizers[@]}"; do
     if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ]; then
         result="FAILED (exit $status, $reports sanitizer reports)"
         failed=1
+        # What failed, kept apart so that a caller can print it last (CI shows a log's tail):
+        # the failing tests and their issues, and the first lines of every sanitizer report.
+        {
+            echo "== $sanitizer: FAILED (exit $status, $reports sanitizer reports); full log: $log"
+            grep -E '^(✘|. .*(Expectation failed|Issue recorded|Caught error))' "$log" | head -40
+            awk '/^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: (Address|Leak)Sanitizer)/ { n = 25 }
+                 n > 0 { print; n-- }' "$log" | head -150
+            grep -nE 'Fatal error|fatal error|Signal [0-9]|exited with signal|timed out' "$log" | head -20
+        } >>"$logs/failures.txt"
     fi
     # The split, from SwiftPM's and swift-testing's own summary lines (empty if a build failed).
     build=$(sed -nE 's/^Build complete! \(([0-9.]+)s\)$/\1/p' "$log" | tail -1)
