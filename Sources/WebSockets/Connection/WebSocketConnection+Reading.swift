@@ -41,7 +41,8 @@ extension WebSocketConnection {
                     core.receive(UnsafeRawBufferPointer(rebasing: $0[unreadOffset...]), maxMessages: room)
                 }
                 if unreadOffset == unreadBytes.count { releaseUnreadBytes() }
-                await process()
+                let event = deliverEvents()
+                if event != nil || core.hasOutput { await process(startingWith: event) }
                 continue
             }
             let count: Int
@@ -72,14 +73,15 @@ extension WebSocketConnection {
             }
             if count == 0 {
                 core.receiveEndOfStream()
-                await process()
+                await process(startingWith: deliverEvents())
                 // The peer ended the stream: after a close handshake that is the expected end
                 // (RFC 6455 §7.1.1, the server closes first); otherwise the core says `.aborted`.
                 return await closeTransportOnceFlushed()
             }
             counters.bytesReceived += count
             if idleTimeout != nil { lastReceived = .now }
-            await process()
+            let event = deliverEvents()
+            if event != nil || core.hasOutput { await process(startingWith: event) }
         }
     }
 
@@ -100,8 +102,28 @@ extension WebSocketConnection {
     }
 
     /// Hands the core's events to the application and writes what the core produced (pongs, the
-    /// reply to a close frame).
-    func process() async {
+    /// reply to a close frame), starting with `first`, an event ``deliverEvents()`` returned.
+    ///
+    /// The reader calls this only when there is something to wait for: the common case, messages
+    /// and nothing to write, is ``deliverEvents()`` alone, synchronous, because an async call
+    /// allocates a frame on the task's stack even when it never suspends, and this runs per read.
+    func process(startingWith first: ConnectionCore.Event?) async {
+        var next = first
+        while let event = next {
+            switch event {
+            case .closed(let frame): await peerClosed(frame)
+            case .failed: await peerFailed()
+            default: break
+            }
+            next = deliverEvents()
+        }
+        if core.hasOutput { await flushOutput() }
+    }
+
+    /// Delivers the core's events up to the first one that needs waiting for (the peer's close, a
+    /// failure), which it returns; `nil` once all are delivered. Then, if that returned an event
+    /// or the core has output, call ``process(startingWith:)``.
+    func deliverEvents() -> ConnectionCore.Event? {
         while let event = core.nextEvent() {
             switch event {
             case .message(let message):
@@ -114,14 +136,12 @@ extension WebSocketConnection {
                 pongReceived = true
             case .ping:
                 break  // answered by the core already
-            case .closed(let frame):
-                await peerClosed(frame)
-            case .failed:
-                await peerFailed()
+            case .closed, .failed:
+                return event
             case .aborted:
                 break  // the reader saw the end of the stream and ends the connection
             }
         }
-        if core.hasOutput { await flushOutput() }
+        return nil
     }
 }

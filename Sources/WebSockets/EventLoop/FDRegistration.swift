@@ -85,7 +85,15 @@ package final class FDRegistration: Sendable {
     /// - Throws: `.closed` once ``close()`` was called; `.operationCanceled` if the task is cancelled
     ///   while waiting.
     package func waitReadable(isolation: isolated (any Actor)? = #isolation) async throws {
-        try await wait(at: readGate, isolation: isolation)
+        try await wait(at: readGate, cancellable: true, isolation: isolation)
+    }
+
+    /// ``waitReadable(isolation:)`` for a task that is never cancelled: a connection's reader,
+    /// which ends when the descriptor is closed (``close()`` wakes it, and it throws `.closed`).
+    /// Installs no cancellation handler, which saves two updates of the task's status records,
+    /// each under the task's lock, on every wait of every connection.
+    package func waitReadableIgnoringCancellation(isolation: isolated (any Actor)? = #isolation) async throws {
+        try await wait(at: readGate, cancellable: false, isolation: isolation)
     }
 
     /// Suspends until the descriptor may be writable (or has an error) since the last
@@ -93,7 +101,7 @@ package final class FDRegistration: Sendable {
     /// - Throws: `.closed` once ``close()`` was called; `.operationCanceled` if the task is cancelled
     ///   while waiting.
     package func waitWritable(isolation: isolated (any Actor)? = #isolation) async throws {
-        try await wait(at: writeGate, isolation: isolation)
+        try await wait(at: writeGate, cancellable: true, isolation: isolation)
     }
 
     /// Test hook: returns `true` once a task is parked waiting for `interest` on this descriptor
@@ -129,7 +137,7 @@ package final class FDRegistration: Sendable {
     /// ``ReadinessGate``, an actor whose executor does not run the job it is given but parks it.
     /// The loop later runs that job *as the loop's executor*, so a caller whose actor uses the
     /// loop continues right there without any hop; other callers hop back as they would anyway.
-    private func wait(at gate: ReadinessGate, isolation: isolated (any Actor)?) async throws {
+    private func wait(at gate: ReadinessGate, cancellable: Bool, isolation: isolated (any Actor)?) async throws {
         let interest = gate.interest
         let readyNow = state.mutex.withLock { state -> Bool? in
             guard !state.isClosed else { return nil }
@@ -138,6 +146,11 @@ package final class FDRegistration: Sendable {
         }
         guard let readyNow else { throw DescriptorState.closedError }
         if readyNow { return }
+        guard cancellable else {
+            await gate.pass()
+            if state.mutex.withLock({ $0.isClosed }) { throw DescriptorState.closedError }
+            return
+        }
         await withTaskCancellationHandler(
             operation: { await gate.pass() },
             onCancel: { [state] in state.cancelWait(interest) },

@@ -25,9 +25,12 @@ package protocol ImmediateReading: Transport {
     func readAvailable(into buffer: UnsafeMutableRawBufferPointer) throws -> Int?
 
     /// Suspends until a read may find bytes, the end of the stream or an error.
-    /// - Throws: `.closed` after `close()`; `.operationCanceled` if the task is cancelled while
-    ///   waiting; what the transport's writes throw, for a transport that must write before it
-    ///   can read more (TLS).
+    ///
+    /// Does not observe task cancellation: the one caller is a connection's reader, which is never
+    /// cancelled but ended by closing the transport (and a cancellation handler per wait costs two
+    /// locked updates of the task's status on the hot path).
+    /// - Throws: `.closed` after `close()`; what the transport's writes throw, for a transport that
+    ///   must write before it can read more (TLS).
     func waitUntilReadable(isolation: isolated (any Actor)?) async throws
 }
 
@@ -50,7 +53,7 @@ extension TCPTransport: ImmediateReading {
 
     /// Waits for the socket's next readable edge (at once if one arrived since the last read).
     package func waitUntilReadable(isolation: isolated (any Actor)?) async throws {
-        try await registration.waitReadable(isolation: isolation)
+        try await registration.waitReadableIgnoringCancellation(isolation: isolation)
     }
 }
 
