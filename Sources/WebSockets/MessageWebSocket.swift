@@ -239,9 +239,11 @@ public actor MessageWebSocket {
     ///   of a failed write (`.connectionAborted` when the connection dropped) for the send whose
     ///   message it hit, queued or being written, and for every later send.
     ///
-    /// Called on the event loop (``eventLoopExecutor``), a send that can write at once does so from
-    /// the caller's own job, without a hop into the connection.
-    public nonisolated func send(_ message: Message) async throws {
+    /// Called on the event loop (``eventLoopExecutor``), a send that can go out at once is queued
+    /// from the caller's own job, without a hop into the connection, and written with the other
+    /// frames of the loop's turn when it ends. `nonisolated(nonsending)`: the send runs on the
+    /// caller's executor up to the hop into the connection, so a caller on the loop never switches.
+    public nonisolated(nonsending) func send(_ message: Message) async throws {
         let connection = try openConnection()
         switch message {
         case .text(let text):
@@ -254,7 +256,7 @@ public actor MessageWebSocket {
     }
 
     /// Sends a text message.
-    public nonisolated func send(text: String) async throws {
+    public nonisolated(nonsending) func send(text: String) async throws {
         let connection = try openConnection()
         if try connection.sendImmediately(text: text) { return }
         try await connection.send(text: text)
@@ -262,7 +264,7 @@ public actor MessageWebSocket {
 
     /// Sends bytes as one message of ``MessageWebSocketControl/messageType`` (binary by default;
     /// when it is `.text` the bytes must be valid UTF-8).
-    public nonisolated func send(_ bytes: [UInt8]) async throws {
+    public nonisolated(nonsending) func send(_ bytes: [UInt8]) async throws {
         let connection = try openConnection()
         if try connection.sendImmediately(bytes, kind: nil) { return }
         try await connection.send(bytes, kind: nil)

@@ -203,7 +203,7 @@ package final class Inbox<Element: Sendable>: Sendable {
     }
 
     /// The stream's pull: the next message, `nil` at a clean end, or the terminal error.
-    package func next() async throws -> Element? {
+    nonisolated(nonsending) package func next() async throws -> Element? {
         // Fast path: a message (or the end) is already here; no continuation, no allocation.
         let (ready, producer, caughtUp) = state.withLock { state -> (Result<Element?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
             guard state.consumer == nil else { return (nil, nil, nil) }  // a second consumer: below
