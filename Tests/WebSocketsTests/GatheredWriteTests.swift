@@ -9,23 +9,13 @@ import WebSocketCore
 /// different messages are never interleaved, so the order of the sends is the order on the wire.
 @Suite("Gathered writes")
 struct GatheredWriteTests {
-    private static func start(
-        _ transport: any Transport, _ role: ConnectionCore.Role, _ inbox: MessageInbox
-    ) async -> WebSocketConnection {
-        let connection = WebSocketConnection(
-            transport: transport, role: role, configuration: .init(), inbox: inbox,
-            closeTimeout: .seconds(10), outboundBufferSize: 1 << 20, messageType: .binary)
-        await connection.start(bufferedBytes: [])
-        return connection
-    }
-
     @Test("of twenty sends in one loop turn the first is written at once, the other nineteen by one gathered write, in order")
     func sendsOfOneTurnShareOneWrite() async throws {
         let (clientTCP, serverTCP, listener) = try await tcpPair()
         defer { listener.close() }
         let serverInbox = MessageInbox()
-        let client = await Self.start(clientTCP, .client, MessageInbox())
-        let server = await Self.start(serverTCP, .server, serverInbox)
+        let client = await WebSocketConnection.started(clientTCP, .client, MessageInbox())
+        let server = await WebSocketConnection.started(serverTCP, .server, serverInbox)
         var received = serverInbox.makeStream().makeAsyncIterator()
 
         let sent = try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
@@ -58,8 +48,8 @@ struct GatheredWriteTests {
         let (clientTCP, serverTCP, listener) = try await tcpPair()
         defer { listener.close() }
         let serverInbox = MessageInbox()
-        let client = await Self.start(clientTCP, .client, MessageInbox())
-        let server = await Self.start(serverTCP, .server, serverInbox)
+        let client = await WebSocketConnection.started(clientTCP, .client, MessageInbox())
+        let server = await WebSocketConnection.started(serverTCP, .server, serverInbox)
 
         try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
             for index in 0..<5 { _ = try client.sendImmediately([UInt8(index)], kind: .binary) }

@@ -7,17 +7,6 @@ import WebSocketCore
 /// synchronous span between the non-blocking read and the protocol core (README, "Scale and soak").
 @Suite("Read memory")
 struct ReadMemoryTests {
-    /// A started connection of `role` over `transport` that delivers whole messages into `inbox`.
-    private static func start(
-        _ transport: any Transport, _ role: ConnectionCore.Role, _ inbox: MessageInbox
-    ) async -> WebSocketConnection {
-        let connection = WebSocketConnection(
-            transport: transport, role: role, configuration: .init(), inbox: inbox,
-            closeTimeout: .seconds(10), outboundBufferSize: 1 << 20, messageType: .binary)
-        await connection.start(bufferedBytes: [])
-        return connection
-    }
-
     /// Client frames for `payloads` (masked), as one buffer: written at once, they arrive as one chunk.
     private static func clientFrames(_ payloads: [[UInt8]]) throws -> [UInt8] {
         var core = ConnectionCore(role: .client)
@@ -33,8 +22,8 @@ struct ReadMemoryTests {
         defer { listener.close() }
         let clientInbox = MessageInbox()
         let serverInbox = MessageInbox()
-        let client = await Self.start(clientTCP, .client, clientInbox)
-        let server = await Self.start(serverTCP, .server, serverInbox)
+        let client = await WebSocketConnection.started(clientTCP, .client, clientInbox)
+        let server = await WebSocketConnection.started(serverTCP, .server, serverInbox)
         #expect(await client.waitUntilTransportParked(.readable))
         #expect(await server.waitUntilTransportParked(.readable))
         #expect(await client.readMemoryHeld == 0, "an idle client owns read memory")
@@ -59,7 +48,7 @@ struct ReadMemoryTests {
         let (clientTCP, serverTCP, listener) = try await tcpPair()
         defer { listener.close() }
         let inbox = MessageInbox(highWater: 1)
-        let server = await Self.start(serverTCP, .server, inbox)
+        let server = await WebSocketConnection.started(serverTCP, .server, inbox)
         let payloads: [[UInt8]] = [[1], [2, 2], [3, 3, 3]]
         // One write: the server's first read takes all three frames, and room for one message.
         try await clientTCP.write([try Self.clientFrames(payloads)], isolation: nil)
