@@ -55,15 +55,8 @@ public final class ServerWebSocket: Sendable {
     ///
     /// Called on the event loop (`MessageWebSocket.eventLoopExecutor`), a send that can write at
     /// once does so from the caller's own job, without a hop into the connection.
-    public func send(_ message: Message) async throws {
-        switch message {
-        case .text(let text):
-            if try connection.sendImmediately(text: text) { return }
-            try await connection.send(text: text)
-        case .binary(let bytes):
-            if try connection.sendImmediately(bytes, kind: .binary) { return }
-            try await connection.send(bytes, kind: .binary)
-        }
+    public nonisolated(nonsending) func send(_ message: Message) async throws {
+        try await connection.send(message)
     }
 
     /// Sends a text message.

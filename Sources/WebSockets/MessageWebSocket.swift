@@ -244,15 +244,7 @@ public actor MessageWebSocket {
     /// frames of the loop's turn when it ends. `nonisolated(nonsending)`: the send runs on the
     /// caller's executor up to the hop into the connection, so a caller on the loop never switches.
     public nonisolated(nonsending) func send(_ message: Message) async throws {
-        let connection = try openConnection()
-        switch message {
-        case .text(let text):
-            if try connection.sendImmediately(text: text) { return }
-            try await connection.send(text: text)
-        case .binary(let bytes):
-            if try connection.sendImmediately(bytes, kind: .binary) { return }
-            try await connection.send(bytes, kind: .binary)
-        }
+        try await openConnection().send(message)
     }
 
     /// Sends a text message.

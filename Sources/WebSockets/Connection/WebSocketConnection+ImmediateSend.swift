@@ -37,6 +37,19 @@ extension WebSocketConnection: LoopTurnEndAction {
         }
     }
 
+    /// Sends `message`: from the caller's job when ``sendImmediately(_:kind:)`` applies, else
+    /// through the actor. What `MessageWebSocket.send(_:)` and `ServerWebSocket.send(_:)` do.
+    package nonisolated(nonsending) func send(_ message: Message) async throws {
+        switch message {
+        case .text(let text):
+            if try sendImmediately(text: text) { return }
+            try await send(text: text)
+        case .binary(let bytes):
+            if try sendImmediately(bytes, kind: .binary) { return }
+            try await send(bytes, kind: .binary)
+        }
+    }
+
     /// ``sendImmediately(_:kind:)`` for a text message.
     package nonisolated func sendImmediately(text: String) throws -> Bool {
         guard EventLoop.shared.inEventLoop else { return false }

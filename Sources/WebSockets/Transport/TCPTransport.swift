@@ -187,18 +187,7 @@ public final class TCPTransport: Transport {
                 Self.send(buffers, from: index, offset: offset, on: fd)
             }
             if written >= 0 {
-                var remaining = written
-                while remaining > 0 {
-                    let available = buffers[index].count - offset
-                    if remaining < available {
-                        offset += remaining
-                        remaining = 0
-                    } else {
-                        remaining -= available
-                        index += 1
-                        offset = 0
-                    }
-                }
+                Self.advance(buffers, index: &index, offset: &offset, by: written)
                 continue
             }
             switch code {
@@ -225,18 +214,7 @@ public final class TCPTransport: Transport {
             }
             if written >= 0 {
                 total += written
-                var remaining = written
-                while remaining > 0 {
-                    let available = buffers[index].count - offset
-                    if remaining < available {
-                        offset += remaining
-                        remaining = 0
-                    } else {
-                        remaining -= available
-                        index += 1
-                        offset = 0
-                    }
-                }
+                Self.advance(buffers, index: &index, offset: &offset, by: written)
                 continue
             }
             switch code {
@@ -253,6 +231,22 @@ public final class TCPTransport: Transport {
     }
 
     // MARK: Gathered send
+
+    /// Moves the write position (`buffers[index]` + `offset`) past `written` bytes.
+    private static func advance(_ buffers: [[UInt8]], index: inout Int, offset: inout Int, by written: Int) {
+        var remaining = written
+        while remaining > 0 {
+            let available = buffers[index].count - offset
+            if remaining < available {
+                offset += remaining
+                remaining = 0
+            } else {
+                remaining -= available
+                index += 1
+                offset = 0
+            }
+        }
+    }
 
     /// One `send` (single buffer) or `sendmsg` (several) from `buffers[index]` + `offset` on.
     /// Returns the system call's result and its `errno`.
