@@ -209,9 +209,9 @@ public actor MessageWebSocket {
         if let options = control.compression.options { configuration.deflateOptions = options }
         // `self.control`, not the snapshot: `setMessageType` may have run while connecting.
         let connection = WebSocketConnection(
-            transport: opened.transport, role: .client, configuration: configuration, inbox: inbox,
+            transport: opened.transport, role: .client, configuration: configuration, delivery: .messages(inbox),
             closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
-            messageType: self.control.messageType)
+            messageType: self.control.messageType, pingInterval: control.pingInterval, pingTimeout: control.pongTimeout)
         connectionInformation.negotiatedProtocol = opened.result.subprotocol
         connectionInformation.negotiatedExtensions = opened.result.extensions
         connectionInformation.compression = opened.deflate
@@ -353,7 +353,7 @@ public actor MessageWebSocket {
     public var information: MessageWebSocketInformation {
         get async {
             var snapshot = connectionInformation
-            if let connection { snapshot.statistics = await connection.statistics }
+            if let connection { (snapshot.statistics, snapshot.latency) = await connection.liveFigures }
             return snapshot
         }
     }

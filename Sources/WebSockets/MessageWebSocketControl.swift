@@ -68,6 +68,17 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     /// permessage-deflate (RFC 7692). Default ``WebSocketCompression/clientDefault`` (offered, as in
     /// Python `websockets`); the server's answer is ``MessageWebSocketInformation/compression``.
     public var compression: WebSocketCompression = .clientDefault
+    /// Keep-alive: while the connection is open, send a ping this often (RFC 6455 §5.5.2), which
+    /// keeps NATs and proxies from dropping an idle connection and, with ``pongTimeout``, finds a
+    /// peer that is gone. Default `nil`: no pings, as in WinRT's `MessageWebSocket` (a long-lived
+    /// connection should set it; Python `websockets` uses 20 s). Each answered ping updates
+    /// ``MessageWebSocketInformation/latency``.
+    public var pingInterval: Duration?
+    /// With ``pingInterval``: when no pong arrives within this time after a keep-alive ping (any
+    /// pong: RFC 6455 §5.5.3 lets a peer answer only the latest ping), close with 1011 and end
+    /// `messages` with `.timeout`. At most ``pingInterval`` (longer is capped to it). Default `nil`:
+    /// pongs are not awaited, and a dead peer shows only as a failed write.
+    public var pongTimeout: Duration?
 
     public init() {}
 
@@ -82,6 +93,9 @@ public struct MessageWebSocketControl: Sendable, Hashable {
         try require(closeTimeout >= .zero, "closeTimeout must not be negative")
         try require(outboundBufferSize > 0, "outboundBufferSize must be positive")
         try require(maxPendingMessages > 0, "maxPendingMessages must be positive")
+        try require(pingInterval.map { $0 > .zero } ?? true, "pingInterval must be positive (nil sends no pings)")
+        try require(pongTimeout.map { $0 > .zero } ?? true, "pongTimeout must be positive (nil waits for no pong)")
+        try require(pongTimeout == nil || pingInterval != nil, "pongTimeout needs a pingInterval: only keep-alive pings are timed")
         for error in ignorableServerCertificateErrors where !error.isIgnorable {
             throw WebSocketError(.invalidArgument, "certificate error \(error) cannot be ignored")
         }

@@ -25,6 +25,10 @@ public struct MessageWebSocketInformation: Sendable, Hashable {
     public var compression: PerMessageDeflate.Parameters?
     /// Traffic counters since the connection opened.
     public var statistics = WebSocketStatistics()
+    /// The round-trip time of the last answered keep-alive ping (``MessageWebSocketControl/pingInterval``):
+    /// from writing the ping to reading its pong, so it includes both ends' queues, like Python
+    /// `websockets`' `latency`. `nil` until a keep-alive ping was answered.
+    public var latency: Duration?
 
     public init() {}
 }

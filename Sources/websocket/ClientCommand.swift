@@ -2,8 +2,8 @@ import Foundation
 import WebSockets
 
 /// `websocket URL [--protocol P]... [--header 'Name: value']... [--binary] [--max-message-size N]
-/// [--open-timeout S] [--close-timeout S] [--ca-file PATH] [--client-cert PATH --client-key PATH]
-/// [--pin-sha256 HEX] [--ignore-cert-error NAME]...`
+/// [--open-timeout S] [--close-timeout S] [--ping-interval S [--pong-timeout S]] [--ca-file PATH]
+/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]...`
 ///
 /// Every stdin line is sent as one message (binary with `--binary`); every received text message
 /// is printed as one line, binary ones as `binary <N> bytes <hex of the first 32 bytes>`. At stdin
@@ -13,14 +13,14 @@ enum ClientCommand {
     static let usage = """
         usage: websocket URL [--protocol P]... [--header 'Name: value']... [--binary]
                              [--max-message-size N] [--open-timeout S] [--close-timeout S]
-                             [--ca-file PATH] [--client-cert PATH --client-key PATH]
+                             [--ping-interval S [--pong-timeout S]] [--ca-file PATH] [--client-cert PATH --client-key PATH]
                              [--pin-sha256 HEX] [--ignore-cert-error NAME]...
         """
 
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
             try arguments.rejectUnknown(["protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
-                                         "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error"])
+                                         "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error"])
             guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
                 throw CLIError("expected exactly one URL\n\(usage)")
             }
@@ -29,6 +29,8 @@ enum ClientCommand {
             if let size = try arguments.int("max-message-size") { control.maxMessageSize = size }
             if let timeout = try arguments.seconds("open-timeout") { control.openTimeout = timeout }
             if let timeout = try arguments.seconds("close-timeout") { control.closeTimeout = timeout }
+            control.pingInterval = try arguments.seconds("ping-interval")
+            control.pongTimeout = try arguments.seconds("pong-timeout")
             try TLSOptions.apply(arguments, to: &control)
             let binary = arguments.flag("binary")
             let socket = MessageWebSocket(control: control)

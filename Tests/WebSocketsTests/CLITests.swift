@@ -47,6 +47,9 @@ final class RecordedProcess {
     /// Set when the process has exited (its termination handler ran).
     let exitSeen = Flag()
     private let stdout = Pipe(), stderr = Pipe()
+    /// Read the two pipes to their end (see ``PipeReader`` for why not `readabilityHandler`).
+    private var readers: [PipeReader] = []
+    private let changes: StateSignal
     private let exited = AsyncStream<Void>.makeStream()
 
     /// Starts `executable` with `arguments`. `changes` is notified whenever the process writes
@@ -54,30 +57,30 @@ final class RecordedProcess {
     init(executable: URL, arguments: [String], standardInput: Any, changes: StateSignal = StateSignal()) throws {
         output = Recorder.Text(changes: changes)
         errors = Recorder.Text(changes: changes)
+        self.changes = changes
         process.executableURL = executable
         process.arguments = arguments
         process.standardInput = standardInput
         process.standardOutput = stdout
         process.standardError = stderr
         let (output, errors, exited, exitSeen) = (output, errors, exited.continuation, exitSeen)
-        stdout.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
-        stderr.fileHandleForReading.readabilityHandler = { handle in errors.append(handle.availableData) }
         process.terminationHandler = { _ in
             exitSeen.set()
             changes.notify()
             exited.yield()
         }
         try process.run()
+        readers = [PipeReader(stdout.fileHandleForReading, into: output),
+                   PipeReader(stderr.fileHandleForReading, into: errors)]
     }
 
-    /// Waits for the process to exit; returns its status and everything it wrote.
+    /// Waits for the process to exit and both pipes to reach their end (30 s at most for the
+    /// pipes: a grandchild could hold them open); returns its status and everything it wrote.
     func waitForExit() async -> (status: Int32, stdout: String, stderr: String) {
         for await _ in exited.stream { break }
         process.waitUntilExit()
-        stdout.fileHandleForReading.readabilityHandler = nil
-        stderr.fileHandleForReading.readabilityHandler = nil
-        output.append(stdout.fileHandleForReading.readDataToEndOfFile())
-        errors.append(stderr.fileHandleForReading.readDataToEndOfFile())
+        let readers = readers
+        _ = await changes.wait(timeout: .seconds(30)) { readers.allSatisfy(\.reachedEnd.isSet) }
         return (process.terminationStatus, output.text, errors.text)
     }
 }
@@ -108,7 +111,6 @@ final class ServeProcess: Sendable {
         process.standardOutput = output
         let changes = StateSignal()
         let text = Recorder.Text(changes: changes)
-        output.fileHandleForReading.readabilityHandler = { handle in text.append(handle.availableData) }
         let (exited, continuation) = AsyncStream<Void>.makeStream()
         let exitSeen = Flag()
         process.terminationHandler = { _ in
@@ -118,11 +120,11 @@ final class ServeProcess: Sendable {
             continuation.finish()
         }
         try process.run()
+        _ = PipeReader(output.fileHandleForReading, into: text)  // reads until the process exits
         // The first line, or the exit; 30 s is a deadline only (the check below then fails).
         _ = await changes.wait(timeout: .seconds(30)) {
             text.text.contains("\n") || exitSeen.isSet
         }
-        output.fileHandleForReading.readabilityHandler = nil
         let line = text.text.split(separator: "\n").first.map(String.init) ?? ""
         guard line.hasPrefix("LISTENING "), let port = Int(line.dropFirst(10)) else {
             process.terminate()
@@ -250,6 +252,8 @@ struct CLITests {
         (["http://example.com/"], "error invalidArgument: "),
         (["wss://127.0.0.1:1/"], "error cannotConnect: "),
         (["ws://127.0.0.1:1/", "--open-timeout", "x"], "error invalidArgument: "),
+        (["ws://127.0.0.1:1/", "--pong-timeout", "1"], "error invalidArgument: "),
+        (["ws://127.0.0.1:1/", "--ping-interval", "0"], "error invalidArgument: "),
     ])
     func failuresArePrinted(_ arguments: [String], _ prefix: String) async throws {
         let result = try await runCLI(arguments)

@@ -305,7 +305,7 @@ struct ListenerTests {
             await #expect { _ = try await messages.next() } throws: { ($0 as? WebSocketError)?.status == .timeout }
             var events: [ConnectionCore.Event] = []
             while let event = try await raw.nextEvent() { events.append(event) }
-            #expect(events.first == .ping([]))
+            #expect(events.first == .ping([0, 0, 0, 1]), "the first keep-alive ping carries its number")
             #expect(events.contains(.closed(.init(code: .internalError, reason: "keepalive ping timeout"))))
         }
     }

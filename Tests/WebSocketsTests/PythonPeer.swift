@@ -71,18 +71,17 @@ final class PythonPeer: Sendable {
         process.standardInput = input
         let changes = StateSignal()
         let text = Recorder.Text(changes: changes)
-        output.fileHandleForReading.readabilityHandler = { handle in text.append(handle.availableData) }
         let exitSeen = Flag()
         process.terminationHandler = { _ in
             exitSeen.set()
             changes.notify()
         }
         try process.run()
+        _ = PipeReader(output.fileHandleForReading, into: text)  // reads until the process exits
         self.process = process
         self.stdin = input
         // The first line, or the exit; 30 s is a deadline only (the checks below then fail).
         _ = await changes.wait(timeout: .seconds(30)) { text.text.contains("\n") || exitSeen.isSet }
-        output.fileHandleForReading.readabilityHandler = nil
         guard text.text.contains("\n") else { throw PeerError("\(script) exited (or was silent for 30 s) before listening") }
         let line = text.text.split(separator: "\n").first.map(String.init) ?? ""
         guard line.hasPrefix("LISTENING "), let port = Int(line.dropFirst(10)) else {

@@ -2,7 +2,8 @@
 ///
 /// With `pingTimeout`, a ping not answered by a pong (any pong: §5.5.3 lets a peer answer only the
 /// latest ping) within it fails the connection with 1011, as Python `websockets` does; without, a
-/// dead peer shows up only as a failed write.
+/// dead peer shows up only as a failed write. Both roles: the server's `pingInterval` and
+/// `pingTimeout`, the client's `pingInterval` and `pongTimeout`.
 extension WebSocketConnection {
     func startPinging(every interval: Duration) {
         let timeout = pingTimeout
@@ -17,12 +18,25 @@ extension WebSocketConnection {
         }
     }
 
-    /// Queues a keep-alive ping; `false` once the connection is no longer open.
+    /// Queues a keep-alive ping; `false` once the connection is no longer open. Its payload is the
+    /// ping's number (4 bytes), so that the pong that answers it is known (``latency``).
     private func sendKeepAlivePing() async -> Bool {
-        guard ending == .running, core.state == .open, (try? core.sendPing([])) != nil else { return false }
+        keepAlivePingCount &+= 1
+        let payload = withUnsafeBytes(of: keepAlivePingCount.bigEndian) { Array($0) }
+        guard ending == .running, core.state == .open, (try? core.sendPing(payload)) != nil else { return false }
         pongReceived = false
+        keepAlivePing = (payload, .now)
         await flushOutput()
         return true
+    }
+
+    /// A pong arrived: the peer is alive, and if it answers the keep-alive ping, the round trip
+    /// is the new ``latency``.
+    func pongArrived(_ payload: [UInt8]) {
+        pongReceived = true
+        guard let ping = keepAlivePing, ping.payload == payload else { return }
+        latency = .now - ping.sentAt
+        keepAlivePing = nil
     }
 
     /// Whether a pong came since the last keep-alive ping; if not, closes with 1011 and drops the

@@ -132,8 +132,8 @@ extension WebSocketConnection {
             case .fragment(let fragment):
                 if fragment.isFinal { counters.messagesReceived += 1 }
                 if case .fragments(let inbox) = delivery { inbox.push(fragment) }
-            case .pong:
-                pongReceived = true
+            case .pong(let payload):
+                pongArrived(payload)
             case .ping:
                 break  // answered by the core already
             case .closed, .failed:

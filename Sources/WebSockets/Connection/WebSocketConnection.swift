@@ -76,6 +76,12 @@ package actor WebSocketConnection {
     var pingTask: Task<Void, Never>?
     /// Set when a pong arrives; cleared by each keep-alive ping.
     var pongReceived = false
+    /// The payload and send time of the keep-alive ping whose pong is awaited, for ``latency``.
+    var keepAlivePing: (payload: [UInt8], sentAt: ContinuousClock.Instant)?
+    /// Keep-alive pings sent so far (their payloads count them, so that a pong names its ping).
+    var keepAlivePingCount: UInt32 = 0
+    /// The round-trip time of the last answered keep-alive ping.
+    package internal(set) var latency: Duration?
 
     // Idle timeout (WebSocketConnection+IdleTimeout.swift).
     var idleTask: Task<Void, Never>?
@@ -92,6 +98,8 @@ package actor WebSocketConnection {
         statistics.compression = core.compressionStatistics
         return statistics
     }
+    /// ``statistics`` and ``latency`` in one hop.
+    package var liveFigures: (WebSocketStatistics, Duration?) { (statistics, latency) }
 
     /// - Parameters:
     ///   - pingInterval: send a ping this often while open (keep-alive; IIS `pingInterval`);
