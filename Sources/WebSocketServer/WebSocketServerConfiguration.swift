@@ -27,6 +27,9 @@ public struct WebSocketServerConfiguration: Sendable {
     /// that dead peers are found. At most ``pingInterval`` (longer is capped to it). `nil` (the
     /// default, as IIS): pongs are not awaited.
     public var pingTimeout: Duration?
+    /// Send an unsolicited pong this often on every connection: a one-way heartbeat that clients
+    /// do not answer (RFC 6455 §5.5.3). `nil` (the default): none.
+    public var unsolicitedPongInterval: Duration?
     /// The largest request head accepted (431 above). Default 16 KiB.
     public var maxRequestHeadSize = 16 * 1024
     /// The most header fields a request may have (431 above). Default 100 (Apache's
@@ -99,6 +102,9 @@ public struct WebSocketServerConfiguration: Sendable {
         }
         if let pingInterval, pingInterval <= .zero {
             throw WebSocketError(.invalidArgument, "pingInterval must be positive (nil sends no pings)")
+        }
+        if let unsolicitedPongInterval, unsolicitedPongInterval <= .zero {
+            throw WebSocketError(.invalidArgument, "unsolicitedPongInterval must be positive (nil sends none)")
         }
         if let pingTimeout, pingTimeout <= .zero {
             throw WebSocketError(.invalidArgument, "pingTimeout must be positive (nil waits for no pong)")

@@ -166,7 +166,7 @@ public final class WebSocketUpgrade: Sendable {
             transport: transport, role: .server, configuration: core, delivery: delivery,
             closeTimeout: configuration.closeTimeout, outboundBufferSize: configuration.outboundBufferSize,
             messageType: .binary, pingInterval: configuration.pingInterval, pingTimeout: configuration.pingTimeout,
-            idleTimeout: configuration.idleTimeout)
+            idleTimeout: configuration.idleTimeout, unsolicitedPongInterval: configuration.unsolicitedPongInterval)
         let response = ServerHandshake.responseBytes(for: request, subprotocol: selected, extensions: deflate?.response,
                                                      extraHeaders: headers)
         do {

@@ -211,7 +211,9 @@ public actor MessageWebSocket {
         let connection = WebSocketConnection(
             transport: opened.transport, role: .client, configuration: configuration, delivery: .messages(inbox),
             closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
-            messageType: self.control.messageType, pingInterval: control.pingInterval, pingTimeout: control.pongTimeout)
+            messageType: self.control.messageType, pingInterval: control.pingInterval, pingTimeout: control.pongTimeout,
+            unsolicitedPongInterval: control.desiredUnsolicitedPongInterval)
+        connectionInformation.actualUnsolicitedPongInterval = control.desiredUnsolicitedPongInterval
         connectionInformation.negotiatedProtocol = opened.result.subprotocol
         connectionInformation.negotiatedExtensions = opened.result.extensions
         connectionInformation.compression = opened.deflate

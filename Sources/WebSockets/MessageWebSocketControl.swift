@@ -79,6 +79,11 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     /// `messages` with `.timeout`. At most ``pingInterval`` (longer is capped to it). Default `nil`:
     /// pongs are not awaited, and a dead peer shows only as a failed write.
     public var pongTimeout: Duration?
+    /// Send an unsolicited pong this often while open (WinRT `DesiredUnsolicitedPongInterval`): a
+    /// one-way heartbeat that the peer does not answer (RFC 6455 §5.5.3), for servers that time
+    /// out silent clients. Default `nil`: none (WinRT's 0). The interval in effect is
+    /// ``MessageWebSocketInformation/actualUnsolicitedPongInterval``.
+    public var desiredUnsolicitedPongInterval: Duration?
 
     public init() {}
 
@@ -95,6 +100,8 @@ public struct MessageWebSocketControl: Sendable, Hashable {
         try require(maxPendingMessages > 0, "maxPendingMessages must be positive")
         try require(pingInterval.map { $0 > .zero } ?? true, "pingInterval must be positive (nil sends no pings)")
         try require(pongTimeout.map { $0 > .zero } ?? true, "pongTimeout must be positive (nil waits for no pong)")
+        try require(desiredUnsolicitedPongInterval.map { $0 > .zero } ?? true,
+                    "desiredUnsolicitedPongInterval must be positive (nil sends none)")
         try require(pongTimeout == nil || pingInterval != nil, "pongTimeout needs a pingInterval: only keep-alive pings are timed")
         for error in ignorableServerCertificateErrors where !error.isIgnorable {
             throw WebSocketError(.invalidArgument, "certificate error \(error) cannot be ignored")

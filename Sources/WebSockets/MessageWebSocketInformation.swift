@@ -29,6 +29,10 @@ public struct MessageWebSocketInformation: Sendable, Hashable {
     /// from writing the ping to reading its pong, so it includes both ends' queues, like Python
     /// `websockets`' `latency`. `nil` until a keep-alive ping was answered.
     public var latency: Duration?
+    /// The interval at which unsolicited pongs are sent (WinRT `ActualUnsolicitedPongInterval`):
+    /// ``MessageWebSocketControl/desiredUnsolicitedPongInterval`` as given, since nothing here
+    /// needs to adjust it; `nil` when none are sent or before connecting.
+    public var actualUnsolicitedPongInterval: Duration?
 
     public init() {}
 }

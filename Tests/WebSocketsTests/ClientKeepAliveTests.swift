@@ -72,6 +72,17 @@ struct ClientKeepAliveTests {
         #expect(try await peerSawClose == .init(code: .normalClosure, reason: "done"))
     }
 
+    @Test("§5.5.3: with desiredUnsolicitedPongInterval the client sends unsolicited pongs, and information reports the interval")
+    func unsolicitedPongs() async throws {
+        var control = MessageWebSocketControl()
+        control.desiredUnsolicitedPongInterval = .milliseconds(20)
+        let (socket, peer) = try await MockWebSocketServer.connectedPair(control: control)
+        #expect(await socket.information.actualUnsolicitedPongInterval == .milliseconds(20))
+        #expect(try await peer.nextEvent() == .pong([]))
+        #expect(try await peer.nextEvent() == .pong([]))
+        try await Self.close(socket, peer)
+    }
+
     @Test("bad keep-alive settings are refused before connecting", arguments: [
         (Duration?.some(.zero), Duration?.none), (.some(.seconds(-1)), nil),
         (.some(.seconds(1)), .some(.zero)), (nil, .some(.seconds(1))),

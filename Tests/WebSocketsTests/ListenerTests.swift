@@ -290,6 +290,21 @@ struct ListenerTests {
         }
     }
 
+    @Test("unsolicitedPongInterval: the server sends unsolicited pongs (§5.5.3) to a silent client")
+    func unsolicitedPongs() async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.unsolicitedPongInterval = .milliseconds(20)
+        try await withTeardown(await WebSocketListener.bind(configuration: configuration)) { listener in
+            let raw = try await RawWebSocketClient.requestingUpgrade(port: listener.port)
+            defer { raw.close() }
+            let socket = try await Self.nextUpgrade(listener).accept()
+            _ = try await raw.readResponseHead()
+            #expect(try await raw.nextEvent() == .pong([]))
+            #expect(try await raw.nextEvent() == .pong([]))
+            withExtendedLifetime(socket) {}
+        }
+    }
+
     @Test("pingTimeout: a client that stops answering pings is closed with 1011 and messages throws .timeout")
     func pingTimeoutClosesSilentClients() async throws {
         var configuration = WebSocketServerConfiguration()

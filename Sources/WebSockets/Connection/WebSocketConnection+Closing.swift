@@ -234,6 +234,8 @@ extension WebSocketConnection {
         closeDeadline = nil
         pingTask?.cancel()
         pingTask = nil
+        pongTask?.cancel()
+        pongTask = nil
         idleTask?.cancel()
         idleTask = nil
         core.receiveEndOfStream()

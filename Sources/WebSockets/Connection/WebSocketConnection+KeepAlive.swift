@@ -51,4 +51,22 @@ extension WebSocketConnection {
         await closeTransportOnceFlushed()
         return false
     }
+
+    /// Sends an empty unsolicited pong every `interval` while open: a heartbeat that needs no
+    /// answer (RFC 6455 §5.5.3: "A Pong frame MAY be sent unsolicited"; the peer ignores it).
+    func startSendingUnsolicitedPongs(every interval: Duration) {
+        pongTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await releasingSleep(for: interval)
+                guard !Task.isCancelled, let self, await self.sendUnsolicitedPong() else { return }
+            }
+        }
+    }
+
+    /// Queues an unsolicited pong; `false` once the connection is no longer open.
+    private func sendUnsolicitedPong() async -> Bool {
+        guard ending == .running, core.state == .open, (try? core.sendPong([])) != nil else { return false }
+        await flushOutput()
+        return true
+    }
 }

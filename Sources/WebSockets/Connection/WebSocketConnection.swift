@@ -74,6 +74,9 @@ package actor WebSocketConnection {
 
     // Keep-alive (WebSocketConnection+KeepAlive.swift).
     var pingTask: Task<Void, Never>?
+    /// Sends an unsolicited pong every `unsolicitedPongInterval` (WebSocketConnection+KeepAlive.swift).
+    var pongTask: Task<Void, Never>?
+    let unsolicitedPongInterval: Duration?
     /// Set when a pong arrives; cleared by each keep-alive ping.
     var pongReceived = false
     /// The payload and send time of the keep-alive ping whose pong is awaited, for ``latency``.
@@ -107,12 +110,16 @@ package actor WebSocketConnection {
     ///   - pingTimeout: with `pingInterval`, fail the connection (1011, `.timeout`) when no pong
     ///     arrived this long after a keep-alive ping; at most `pingInterval`. `nil`: pongs are not
     ///     awaited.
+    ///   - unsolicitedPongInterval: send an unsolicited pong this often while open (a
+    ///     unidirectional heartbeat, RFC 6455 §5.5.3; WinRT `DesiredUnsolicitedPongInterval`);
+    ///     `nil` sends none.
     ///   - idleTimeout: close with 1001 (`.timeout`) when nothing arrived from the peer for this
     ///     long while the reader waited for it; `nil`: never.
     package init(
         transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
         delivery: Delivery, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind,
-        pingInterval: Duration? = nil, pingTimeout: Duration? = nil, idleTimeout: Duration? = nil
+        pingInterval: Duration? = nil, pingTimeout: Duration? = nil, idleTimeout: Duration? = nil,
+        unsolicitedPongInterval: Duration? = nil
     ) {
         self.transport = transport
         self.immediateWriter = transport as? any ImmediateFrameWriting
@@ -134,6 +141,7 @@ package actor WebSocketConnection {
         self.pingInterval = pingInterval
         self.pingTimeout = pingTimeout.map { timeout in pingInterval.map { min(timeout, $0) } ?? timeout }
         self.idleTimeout = idleTimeout
+        self.unsolicitedPongInterval = unsolicitedPongInterval
     }
 
     package init(
@@ -164,6 +172,7 @@ package actor WebSocketConnection {
         }
         Task { await self.readLoop(startingWith: bufferedBytes) }
         if let pingInterval { startPinging(every: pingInterval) }
+        if let unsolicitedPongInterval { startSendingUnsolicitedPongs(every: unsolicitedPongInterval) }
         if let idleTimeout { startIdleTimer(idleTimeout) }
     }
 
