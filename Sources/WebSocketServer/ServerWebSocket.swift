@@ -82,10 +82,19 @@ public final class ServerWebSocket: Sendable {
         await connection.setMessageType(type)
     }
 
-    /// Sends a ping with up to 125 bytes of application data (RFC 6455 §5.5.2); the client's
-    /// pong is not surfaced.
-    public func ping(_ payload: [UInt8] = []) async throws {
-        try await connection.sendPing(payload)
+    /// Sends a ping with up to 125 bytes of application data (RFC 6455 §5.5.2) and returns its
+    /// round-trip time once the client's pong arrived; as `MessageWebSocket.ping(_:)` (a unique
+    /// payload when none is given; a pong also answers earlier pings).
+    /// - Throws: `.invalidArgument` for a payload over 125 bytes; how the connection ended when it
+    ///   ends before the pong.
+    @discardableResult
+    public func ping(_ payload: [UInt8] = []) async throws -> Duration {
+        try await connection.ping(payload)
+    }
+
+    /// Test hook: returns once a ``ping(_:)`` was queued (or refused) on this connection.
+    package func waitUntilPingQueued() async {
+        await connection.waitUntilPingQueued()
     }
 
     /// Sends one frame of a message; `isFinal` ends it. The first frame's `kind` sets the type.

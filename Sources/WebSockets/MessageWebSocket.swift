@@ -277,9 +277,16 @@ public actor MessageWebSocket {
         try await openConnection().sendFrame(bytes, kind: nil, isFinal: true)
     }
 
-    /// Sends a ping with up to 125 bytes of application data (the peer answers with a pong).
-    public nonisolated func ping(_ payload: [UInt8] = []) async throws {
-        try await openConnection().sendPing(payload)
+    /// Sends a ping with up to 125 bytes of application data and returns its round-trip time, once
+    /// the peer's pong arrived (RFC 6455 §5.5.2). Without a payload the ping gets a unique one, so
+    /// that concurrent pings are told apart; a pong also answers the pings sent before the one it
+    /// names (§5.5.3 lets a peer answer only the latest). Updates ``MessageWebSocketInformation/latency``.
+    /// - Throws: `.invalidArgument` for a payload over 125 bytes; how the connection ended when it
+    ///   ends before the pong (a peer that never answers is found by ``MessageWebSocketControl/pongTimeout``
+    ///   or by closing).
+    @discardableResult
+    public nonisolated func ping(_ payload: [UInt8] = []) async throws -> Duration {
+        try await openConnection().ping(payload)
     }
 
     // MARK: - Closing
@@ -344,6 +351,11 @@ public actor MessageWebSocket {
     /// messages wait unconsumed.
     package func waitUntilReaderPauses() async {
         await inbox.waitUntilProducerPauses()
+    }
+
+    /// Test hook: returns once a ``ping(_:)`` was queued (or refused) on the open connection.
+    package func waitUntilPingQueued() async {
+        await connection?.waitUntilPingQueued()
     }
 
     /// Test hook: returns once a task iterating ``messages`` is suspended, waiting for a message.

@@ -25,9 +25,10 @@ public struct MessageWebSocketInformation: Sendable, Hashable {
     public var compression: PerMessageDeflate.Parameters?
     /// Traffic counters since the connection opened.
     public var statistics = WebSocketStatistics()
-    /// The round-trip time of the last answered keep-alive ping (``MessageWebSocketControl/pingInterval``):
-    /// from writing the ping to reading its pong, so it includes both ends' queues, like Python
-    /// `websockets`' `latency`. `nil` until a keep-alive ping was answered.
+    /// The round-trip time of the last answered ping, a keep-alive one
+    /// (``MessageWebSocketControl/pingInterval``) or ``MessageWebSocket/ping(_:)``'s: from queuing
+    /// the ping to reading its pong, so it includes both ends' queues, like Python `websockets`'
+    /// `latency`. `nil` until a ping was answered.
     public var latency: Duration?
     /// The interval at which unsolicited pongs are sent (WinRT `ActualUnsolicitedPongInterval`):
     /// ``MessageWebSocketControl/desiredUnsolicitedPongInterval`` as given, since nothing here

@@ -83,6 +83,43 @@ struct ClientKeepAliveTests {
         try await Self.close(socket, peer)
     }
 
+    @Test("§5.5.2: ping() returns once its pong arrived, with the round trip, which becomes the latency")
+    func pingReturnsTheRoundTrip() async throws {
+        let (socket, peer) = try await MockWebSocketServer.connectedPair()
+        async let roundTrip = socket.ping([7, 7])
+        #expect(try await peer.nextEvent() == .ping([7, 7]))  // the peer answers as it reads
+        let measured = try await roundTrip
+        #expect(measured > .zero && measured < .seconds(30))
+        #expect(await socket.information.latency == measured)
+        try await Self.close(socket, peer)
+    }
+
+    @Test("§5.5.3: concurrent pings get unique payloads; a pong to the later one answers both")
+    func pongAnswersEarlierPings() async throws {
+        let (socket, peer) = try await MockWebSocketServer.connectedPair()
+        await peer.setRespondsAutomatically(false)
+        async let first = socket.ping()
+        guard case .ping(let firstPayload)? = try await peer.nextEvent() else { throw PeerError("expected a ping") }
+        async let second = socket.ping()
+        guard case .ping(let secondPayload)? = try await peer.nextEvent() else { throw PeerError("expected a ping") }
+        #expect(firstPayload != secondPayload && firstPayload.count == 8 && secondPayload.count == 8)
+        try await peer.sendFrame(.pong, payload: secondPayload)  // only the latest is answered
+        #expect(try await first > .zero)
+        #expect(try await second > .zero)
+        await peer.setRespondsAutomatically(true)
+        try await Self.close(socket, peer)
+    }
+
+    @Test("a ping whose pong never comes throws how the connection ended")
+    func unansweredPingThrowsTheEnding() async throws {
+        let (socket, peer) = try await MockWebSocketServer.connectedPair()
+        await peer.setRespondsAutomatically(false)
+        let roundTrip = Task { try await socket.ping([1]) }
+        #expect(try await peer.nextEvent() == .ping([1]))
+        await peer.dropConnection()
+        await #expect { _ = try await roundTrip.value } throws: { ($0 as? WebSocketError)?.status == .connectionAborted }
+    }
+
     @Test("bad keep-alive settings are refused before connecting", arguments: [
         (Duration?.some(.zero), Duration?.none), (.some(.seconds(-1)), nil),
         (.some(.seconds(1)), .some(.zero)), (nil, .some(.seconds(1))),

@@ -99,6 +99,8 @@ struct ScenarioOutcome: Sendable {
 struct LocalSocket: Sendable {
     var send: @Sendable (Message) async throws -> Void
     var ping: @Sendable ([UInt8]) async throws -> Void
+    /// Returns once a `ping` was queued (or refused), so that what follows comes after it.
+    var pingQueued: @Sendable () async -> Void
     var close: @Sendable () async throws -> Void
     var closeStatus: @Sendable () async -> WebSocketCloseStatus?
     var messages: AsyncThrowingStream<Message, any Error>
@@ -146,7 +148,8 @@ enum FaultScenario {
             record.record("connect", error)
         }
         let surface = LocalSocket(
-            send: { try await socket.send($0) }, ping: { try await socket.ping($0) }, close: { await socket.close() },
+            send: { try await socket.send($0) }, ping: { try await socket.ping($0) },
+            pingQueued: { await socket.waitUntilPingQueued() }, close: { await socket.close() },
             closeStatus: { await socket.closeStatus }, messages: socket.messages)
         await exchange(surface, &record)
         return record
@@ -173,7 +176,8 @@ enum FaultScenario {
             return record
         }
         let surface = LocalSocket(
-            send: { try await socket.send($0) }, ping: { try await socket.ping($0) }, close: { try await socket.close() },
+            send: { try await socket.send($0) }, ping: { try await socket.ping($0) },
+            pingQueued: { await socket.waitUntilPingQueued() }, close: { try await socket.close() },
             closeStatus: { await socket.closeStatus }, messages: socket.messages)
         await exchange(surface, &record)
         return record
@@ -193,13 +197,22 @@ enum FaultScenario {
                     record.record("send", error)
                 }
             }
-            do { try await socket.ping(pingPayload) } catch { record.record("ping", error) }
+            // The ping returns once its pong arrived, or throws once the connection ended or a
+            // write failed: it runs beside the rest (a peer whose writes fail never answers), and
+            // is queued before anything that follows (the close, in a clean run, after its pong).
+            let ping = socket.ping
+            let pinging = Task { try await ping(pingPayload) }
+            await socket.pingQueued()
             while record.received.count < peerMessages.count && !record.hasEnded {
                 await record.next(&iterator)
             }
+            do { try await socket.close() } catch { record.record("close", error) }
+            while !record.hasEnded { await record.next(&iterator) }
+            do { _ = try await pinging.value } catch { record.record("ping", error) }
+        } else {
+            do { try await socket.close() } catch { record.record("close", error) }
+            while !record.hasEnded { await record.next(&iterator) }
         }
-        do { try await socket.close() } catch { record.record("close", error) }
-        while !record.hasEnded { await record.next(&iterator) }
         do {
             record.afterEnd = try await iterator.next().map { "an element: \($0)" } ?? "nil"
         } catch {

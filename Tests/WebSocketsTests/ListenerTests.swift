@@ -183,10 +183,12 @@ struct ListenerTests {
             try await socket.send(Array("one".utf8))
             await socket.setMessageType(.text)
             try await socket.send(Array("two".utf8))
-            try await socket.ping([1])
+            async let roundTrip = socket.ping([1])
             #expect(try await raw.nextEvent() == .message(.binary(Array("one".utf8))))
             #expect(try await raw.nextEvent() == .message(.text("two")))
             #expect(try await raw.nextEvent() == .ping([1]))
+            try await raw.send { _ in }  // writes the pong the raw client's core queued
+            #expect(try await roundTrip > .zero, "ping returns once the pong arrived")
         }
     }
 

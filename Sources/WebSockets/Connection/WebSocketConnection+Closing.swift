@@ -179,6 +179,8 @@ extension WebSocketConnection {
         guard ending != .finished else { return }
         recordFailure(error)
         writesFailed = true
+        // A ping may not have gone out, so no pong is to be waited for.
+        failPendingPings(endError ?? WebSocketError(.connectionAborted, "the connection failed while sending: \(error)"))
         outbound.removeAll()
         _ = core.takeOutput()
         for waiter in drainWaiters { waiter.resume() }
@@ -236,6 +238,7 @@ extension WebSocketConnection {
         pingTask = nil
         pongTask?.cancel()
         pongTask = nil
+        failPendingPings(outcome ?? WebSocketError(.closed, "the connection closed before the pong arrived"))
         idleTask?.cancel()
         idleTask = nil
         core.receiveEndOfStream()

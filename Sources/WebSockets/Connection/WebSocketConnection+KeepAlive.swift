@@ -34,6 +34,7 @@ extension WebSocketConnection {
     /// is the new ``latency``.
     func pongArrived(_ payload: [UInt8]) {
         pongReceived = true
+        settlePings(answeredBy: payload)
         guard let ping = keepAlivePing, ping.payload == payload else { return }
         latency = .now - ping.sentAt
         keepAlivePing = nil

@@ -83,8 +83,13 @@ package actor WebSocketConnection {
     var keepAlivePing: (payload: [UInt8], sentAt: ContinuousClock.Instant)?
     /// Keep-alive pings sent so far (their payloads count them, so that a pong names its ping).
     var keepAlivePingCount: UInt32 = 0
-    /// The round-trip time of the last answered keep-alive ping.
+    /// The round-trip time of the last answered ping (keep-alive or ``ping(_:)``).
     package internal(set) var latency: Duration?
+    /// Pings of ``ping(_:)`` awaiting their pong, oldest first (WebSocketConnection+Ping.swift).
+    var pendingPings: [PendingPing] = []
+    var pingCount: UInt64 = 0
+    /// Tests waiting for a ping of ``ping(_:)`` to be queued (``waitUntilPingQueued()``).
+    var pingWatchers: [CheckedContinuation<Void, Never>] = []
 
     // Idle timeout (WebSocketConnection+IdleTimeout.swift).
     var idleTask: Task<Void, Never>?
@@ -204,11 +209,6 @@ package actor WebSocketConnection {
         try await writeOutput()
     }
 
-    /// Queues a ping with up to 125 bytes of application data.
-    package func sendPing(_ payload: [UInt8]) async throws {
-        do { try core.sendPing(payload) } catch { throw Self.map(error) }
-        try await writeOutput()
-    }
 
     /// Queues an unsolicited pong (a unidirectional heartbeat, RFC 6455 §5.5.3).
     package func sendPong(_ payload: [UInt8]) async throws {
