@@ -9,7 +9,7 @@ import WebSocketCore
 /// different messages are never interleaved, so the order of the sends is the order on the wire.
 @Suite("Gathered writes")
 struct GatheredWriteTests {
-    @Test("of twenty sends in one loop turn the first is written at once, the other nineteen by one gathered write, in order")
+    @Test("twenty sends in one loop turn take at most two writes (the first at once, the rest gathered), in order")
     func sendsOfOneTurnShareOneWrite() async throws {
         let (clientTCP, serverTCP, listener) = try await tcpPair()
         defer { listener.close() }
@@ -30,14 +30,18 @@ struct GatheredWriteTests {
         for index in 0..<20 {
             #expect(try await received.next() == .text("message \(index)"))
         }
-        #expect(await client.gatheredWriteCount == 2, "the first frame at once, the other nineteen together")
+        // Two writes: the first frame at once, the other nineteen together. One when another
+        // connection of the shared loop (another test's) had sent earlier in the same turn: then
+        // all twenty wait for the turn's end together.
+        let afterTurn = await client.gatheredWriteCount
+        #expect((1...2).contains(afterTurn), "twenty sends in one turn took \(afterTurn) writes")
 
-        // The next turn's first send is written at once.
+        // A send of a later turn is a write of its own.
         _ = try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
             try client.sendImmediately(Array("later".utf8), kind: .text)
         }
         #expect(try await received.next() == .text("later"))
-        #expect(await client.gatheredWriteCount == 3)
+        #expect(await client.gatheredWriteCount == afterTurn + 1)
 
         try await client.close(code: .normalClosure, reason: "")
         await server.waitUntilFinalized()
