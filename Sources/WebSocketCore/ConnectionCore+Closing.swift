@@ -203,6 +203,7 @@ extension ConnectionCore {
     mutating func fail(_ violation: ProtocolViolation) {
         inPayload = false
         messagePayload = []
+        payloadFilled = nil
         events.append(.failed(violation))
         switch lifecycle {
         case .open: lifecycle = .failing(violation)

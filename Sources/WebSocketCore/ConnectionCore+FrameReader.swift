@@ -143,9 +143,7 @@ extension ConnectionCore {
             }
             if messageKind == nil {
                 messageKind = header.opcode == .text ? .text : .binary
-                // Reserve what the frame announces, but not more than 1 MiB ahead of the bytes
-                // actually arriving, so a lying header cannot make us allocate.
-                if !messageCompressed { messagePayload.reserveCapacity(Int(min(header.payloadLength, 1 << 20))) }
+                preparePayloadStorage(for: header)  // ConnectionCore+DirectPayload.swift
             }
         }
         frameOpcode = header.opcode
@@ -169,18 +167,21 @@ extension ConnectionCore {
             return
         }
         if messageCompressed { return inflatePayload(chunk) }
-        let start = messagePayload.count
-        messagePayload.append(contentsOf: chunk)
+        processPayload(from: storePayload(chunk), count: chunk.count)
+    }
+
+    /// Unmasks and validates the `count` payload bytes just stored at `start` of the message.
+    mutating func processPayload(from start: Int, count: Int) {
         let key = frameKey
         let isText = messageKind == .text
         let phase = maskPhase
         let valid = messagePayload.withUnsafeMutableBytes { buffer -> Bool in
-            let appended = UnsafeMutableRawBufferPointer(rebasing: buffer[start...])
-            if let key { key.apply(to: appended, phase: phase) }
+            let stored = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + count)])
+            if let key { key.apply(to: stored, phase: phase) }
             // §8.1: fail as soon as invalid UTF-8 arrives, not when the message completes.
-            return !isText || messageValidator.validate(UnsafeRawBufferPointer(appended))
+            return !isText || messageValidator.validate(UnsafeRawBufferPointer(stored))
         }
-        maskPhase = (phase + chunk.count) & 3
+        maskPhase = (phase + count) & 3
         if !valid { fail(.init(.invalidPayload, "invalid UTF-8 in a text message")) }
     }
 

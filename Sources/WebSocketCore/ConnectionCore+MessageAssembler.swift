@@ -46,6 +46,7 @@ extension ConnectionCore {
                 deliver(.message(.binary(messagePayload)))
             }
             messagePayload = []
+            payloadFilled = nil
             messageDelivered = 0
             messageKind = nil
             messageValidator = UTF8Validator()

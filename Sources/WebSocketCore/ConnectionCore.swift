@@ -126,6 +126,9 @@ public struct ConnectionCore: Sendable {
     // Receive side: the message being assembled (ConnectionCore+MessageAssembler.swift; nil kind: none).
     var messageKind: MessageKind?
     var messagePayload: [UInt8] = []
+    /// Bytes of `messagePayload` received so far when it was allocated at its final size for a
+    /// direct read (`ConnectionCore+DirectPayload.swift`); `nil` when its count is what it holds.
+    var payloadFilled: Int?
     /// Bytes of the current message already delivered as fragments (``Configuration/deliversFragments``).
     var messageDelivered = 0
     var messageValidator = UTF8Validator()

@@ -53,7 +53,10 @@ struct ClientKeepAliveTests {
     func answeringPeerStaysConnected() async throws {
         var control = MessageWebSocketControl()
         control.pingInterval = .milliseconds(1000)
-        control.pongTimeout = .milliseconds(800)  // a sanitized build on a loaded machine is slow
+        // 2 s for a pong that the peer sends as it reads: a sanitized build on a loaded machine is
+        // slow (800 ms failed once under a load average of 9). Three pings take about 3 s, more than
+        // one timeout, so a timer that an answered pong did not stop would still fire in the test.
+        control.pongTimeout = .milliseconds(2000)
         let (socket, peer) = try await MockWebSocketServer.connectedPair(control: control)
         // A ping is sent only after the previous one was answered in time; the third proves two were.
         for number in UInt8(1)...3 {

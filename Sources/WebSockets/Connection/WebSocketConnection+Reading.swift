@@ -6,6 +6,10 @@
 /// hands the bytes to the core in the same synchronous span; the core copies what it keeps. Any
 /// other transport needs a buffer of its own while it waits: it is allocated on the first read.
 ///
+/// A large payload (``ConnectionCore/directPayloadCapacity``) is read straight into the message it
+/// becomes, not through the loop's buffer: no copy after the kernel's, and one read for as much of
+/// it as the socket holds. The message is allocated at its final size when its header arrives.
+///
 /// Backpressure is exact: the core is asked for at most ``Inbox/room`` more messages from each
 /// chunk, so the reader stops right after the message that fills the inbox. The rest of the chunk
 /// is copied into ``unreadBytes`` (owned by the connection only until the application made room)
@@ -49,11 +53,20 @@ extension WebSocketConnection {
             do {
                 if let source {
                     if !mayHaveBytes { try await source.waitUntilReadable(isolation: self) }
-                    let read = try EventLoop.shared.withReadBuffer { buffer -> Int? in
-                        guard let count = try source.readAvailable(into: buffer) else { return nil }
-                        receive(UnsafeRawBufferPointer(rebasing: buffer[..<count]), maxMessages: room)
-                        mayHaveBytes = count == buffer.count
-                        return count
+                    let read: Int?
+                    let direct = core.directPayloadCapacity
+                    if direct > 0 {
+                        // The rest of a large payload, read straight into its message (one copy
+                        // fewer, and as many bytes as the socket has in one call).
+                        read = try core.receivePayload { try source.readAvailable(into: $0) }
+                        mayHaveBytes = read == direct
+                    } else {
+                        read = try EventLoop.shared.withReadBuffer { buffer -> Int? in
+                            guard let count = try source.readAvailable(into: buffer) else { return nil }
+                            receive(UnsafeRawBufferPointer(rebasing: buffer[..<count]), maxMessages: room)
+                            mayHaveBytes = count == buffer.count
+                            return count
+                        }
                     }
                     guard let read else {
                         mayHaveBytes = false
