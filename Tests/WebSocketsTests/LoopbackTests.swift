@@ -56,13 +56,15 @@ final class RefusingPort {
 /// Client and server over real loopback TCP, both from this package.
 @Suite("Loopback TCP against the package's own server")
 struct LoopbackTests {
-    @Test("text, binary, empty and 1 MiB messages echo intact over IPv4")
+    @Test("text, binary, empty, 1 MiB and large multi-byte text messages echo intact over IPv4")
     func echoOverIPv4() async throws {
         try await withTeardown(await WebSocketServer.echo()) { server in
             let socket = MessageWebSocket()
             try await socket.connect(to: server.url(path: "/echo"))
             let big = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-            let messages: [Message] = [.text("héllo"), .binary([0, 1, 2]), .text(""), .binary(big), .text(String(repeating: "z", count: 70_000))]
+            let messages: [Message] = [.text("héllo"), .binary([0, 1, 2]), .text(""), .binary(big), .text(String(repeating: "z", count: 70_000)),
+                                   // Large enough to be read straight into the message; characters span reads.
+                                   .text(String(repeating: "é€𝄞", count: 40_000))]
             var iterator = socket.messages.makeAsyncIterator()
             for message in messages {
                 try await socket.send(message)
