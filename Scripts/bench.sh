@@ -18,8 +18,8 @@
 # best of the three Python clients.
 # Env: WEBSOCKETS_PYTHON (the venv's python), WEBSOCKET_BIN (our binary; skips the build).
 # --callgrind: instructions per 256 B round trip, ours and picows's, under valgrind's callgrind
-# (noise-free): two runs of different lengths, so that start-up and connecting cancel out. Needs a
-# valgrind that reads DWARF 5 (3.20 or later): 3.19 crashes on Swift 6 binaries.
+# (noise-free): two runs of different lengths, so that start-up and connecting cancel out. Any
+# valgrind (3.19 works; it prints harmless "unhandled dwarf2 abbrev form" lines on Swift 6 binaries).
 # --pool adds our client with its tasks on Swift's global pool (`--executor pool`, the path of
 # code that does not opt into the event loop) as "ours-pool"; --baseline PATH adds another build of
 # `websocket` (an older commit, for an A/B comparison in the same run) as "baseline".
