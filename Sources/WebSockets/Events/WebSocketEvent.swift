@@ -16,10 +16,8 @@
 /// import Logging
 /// let logger = Logger(label: "websocket")
 /// control.eventHandler = { event in
-///     let level: Logger.Level = switch event.level {
-///         case .trace: .trace; case .debug: .debug; case .info: .info; case .notice: .notice
-///         case .warning: .warning; case .error: .error; case .critical: .critical
-///     }
+///     // Logger.Level's raw values are the same seven names, in the same order.
+///     let level = Logger.Level(rawValue: event.level.description)!
 ///     logger.log(level: level, "\(event)", metadata: ["ws.connection": "\(event.connectionID)"])
 /// }
 /// ```
