@@ -25,7 +25,8 @@ struct EventsInteropTests {
         try await socket.close(code: .normalClosure, reason: "done")
         #expect(try await messages.next() == nil)
 
-        let kinds = recorder.kinds
+        // Python websockets pings every 20 s by default: on a very slow run one may come in.
+        let kinds = recorder.kinds.filter { if case .pingReceived = $0 { false } else { true } }
         try #require(kinds.count == 10, "\(kinds)")
         #expect(kinds[0] == .connecting(url: peer.url()))
         guard case .connected(let details) = kinds[1] else { Issue.record("\(kinds[1])"); return }
