@@ -12,6 +12,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <string.h>
 
 int cws_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -66,6 +69,22 @@ int cws_accept(int fd, struct sockaddr *addr, socklen_t *len) {
 
 void cws_set_thread_name(const char *name) { (void)pthread_setname_np(pthread_self(), name); }
 
+int cws_tcp_info(int fd, cws_tcp_figures *out) {
+    struct tcp_info info;
+    memset(&info, 0, sizeof info);
+    memset(out, 0, sizeof *out);
+    socklen_t length = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return -1;
+    out->rtt_us = info.tcpi_rtt;
+    out->rttvar_us = info.tcpi_rttvar;
+    out->min_rtt_us = info.tcpi_min_rtt;
+    out->delivery_rate_app_limited = info.tcpi_delivery_rate_app_limited;
+    out->delivery_rate = info.tcpi_delivery_rate;
+    out->bytes_acked = info.tcpi_bytes_acked;
+    out->bytes_received = info.tcpi_bytes_received;
+    return 0;
+}
+
 #else // Not Linux: the event loop is epoll-only for now; these fail cleanly.
 
 int cws_epoll_create(void) { errno = ENOSYS; return -1; }
@@ -88,6 +107,7 @@ static int cws_set_flags(int fd) {
 }
 int cws_stream_socket(int domain) { return cws_set_flags(socket(domain, SOCK_STREAM, 0)); }
 int cws_accept(int fd, struct sockaddr *addr, socklen_t *len) { return cws_set_flags(accept(fd, addr, len)); }
+int cws_tcp_info(int fd, cws_tcp_figures *out) { (void)fd; (void)out; errno = ENOSYS; return -1; }
 
 #if defined(__APPLE__)
 void cws_set_thread_name(const char *name) { (void)pthread_setname_np(name); }

@@ -117,4 +117,18 @@ public final class ServerWebSocket: Sendable {
     public var statistics: WebSocketStatistics {
         get async { await connection.statistics }
     }
+
+    /// Round-trip times of the TCP connection, in microseconds (WinRT `RoundTripTimeStatistics`,
+    /// from `TCP_INFO`; see the type for how each is derived). Sampled when read, and as the
+    /// connection ends; `nil` over a transport without TCP underneath.
+    public var roundTripTimeStatistics: RoundTripTimeStatistics? {
+        get async { await connection.sampleTransport()?.roundTrip }
+    }
+
+    /// Bandwidth estimates of the TCP connection, in bits per second (WinRT `BandwidthStatistics`;
+    /// see the type for how each is derived). Sampled when read, and as the connection ends; `nil`
+    /// over a transport without TCP underneath.
+    public var bandwidthStatistics: BandwidthStatistics? {
+        get async { await connection.sampleTransport()?.bandwidth }
+    }
 }

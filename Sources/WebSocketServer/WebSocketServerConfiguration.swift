@@ -77,6 +77,12 @@ public struct WebSocketServerConfiguration: Sendable {
     /// ``WebSocketCompression/serverDefault`` (accepted with 12-bit windows, as Python
     /// `websockets` does); `.disabled` answers no offer.
     public var compression: WebSocketCompression = .serverDefault
+    /// Receives the events of every accepted connection (``WebSocketEvent``: connected, messages,
+    /// pings, closing, failures, closed; ``WebSocketEvent/connectionID`` tells connections apart),
+    /// synchronously on the thread that produced them: it must not block. Upgrades that are
+    /// rejected or fail before the response is sent report nothing. Default `nil`: no events are
+    /// built at all.
+    public var eventHandler: WebSocketEventHandler?
 
     /// After a failed `accept` (descriptors exhausted), how long the listener pauses at most
     /// before trying again, unless one of its connections ends first: the lower bound, doubled

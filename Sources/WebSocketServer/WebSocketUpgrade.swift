@@ -162,11 +162,13 @@ public final class WebSocketUpgrade: Sendable {
         core.maxMessageSize = configuration.receiveBufferLimit
         core.deflate = deflate?.parameters
         if let options = configuration.compression.options { core.deflateOptions = options }
+        let events = EventEmitter(configuration.eventHandler)
         let connection = WebSocketConnection(
             transport: transport, role: .server, configuration: core, delivery: delivery,
             closeTimeout: configuration.closeTimeout, outboundBufferSize: configuration.outboundBufferSize,
             messageType: .binary, pingInterval: configuration.pingInterval, pingTimeout: configuration.pingTimeout,
-            idleTimeout: configuration.idleTimeout, unsolicitedPongInterval: configuration.unsolicitedPongInterval)
+            idleTimeout: configuration.idleTimeout, unsolicitedPongInterval: configuration.unsolicitedPongInterval,
+            events: events)
         let response = ServerHandshake.responseBytes(for: request, subprotocol: selected, extensions: deflate?.response,
                                                      extraHeaders: headers)
         do {
@@ -179,6 +181,11 @@ public final class WebSocketUpgrade: Sendable {
         guard registry.add(connection) else {
             await connection.abort()
             throw WebSocketError(.closed, "the listener shut down while the connection was being accepted")
+        }
+        if let events {
+            events.emit(.connected(.init(
+                subprotocol: selected, extensions: deflate?.response, remoteAddress: transport.remoteAddress,
+                localAddress: transport.localAddress, isSecure: transport is TLSTransport)))
         }
         await connection.start(bufferedBytes: bufferedBytes)
         return (connection, selected, deflate?.parameters)

@@ -196,12 +196,20 @@ public actor MessageWebSocket {
         let control = self.control
         let headers = requestHeaders
         let stage = OpeningStage()
-        let opened = try await ClientOpening.withOpenTimeout(control.openTimeout, stage: stage) {
-            let transport = try await makeTransport(stage)
-            return try await ClientOpening.handshake(
-                over: transport, url: url, protocols: control.supportedProtocols,
-                headers: headers, maxResponseSize: control.maxHandshakeResponseSize,
-                compression: control.compression)
+        let events = EventEmitter(control.eventHandler)
+        if let events { events.emit(.connecting(url: url.description)) }
+        let opened: ClientOpening.Opened
+        do {
+            opened = try await ClientOpening.withOpenTimeout(control.openTimeout, stage: stage) {
+                let transport = try await makeTransport(stage)
+                return try await ClientOpening.handshake(
+                    over: transport, url: url, protocols: control.supportedProtocols,
+                    headers: headers, maxResponseSize: control.maxHandshakeResponseSize,
+                    compression: control.compression)
+            }
+        } catch {
+            if let events { events.emit(.failed(error as? WebSocketError ?? WebSocketError(.cannotConnect, "\(error)"))) }
+            throw error
         }
         var configuration = ConnectionCore.Configuration()
         configuration.maxMessageSize = control.maxMessageSize
@@ -212,7 +220,7 @@ public actor MessageWebSocket {
             transport: opened.transport, role: .client, configuration: configuration, delivery: .messages(inbox),
             closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
             messageType: self.control.messageType, pingInterval: control.pingInterval, pingTimeout: control.pongTimeout,
-            unsolicitedPongInterval: control.desiredUnsolicitedPongInterval)
+            unsolicitedPongInterval: control.desiredUnsolicitedPongInterval, events: events)
         connectionInformation.actualUnsolicitedPongInterval = control.desiredUnsolicitedPongInterval
         connectionInformation.negotiatedProtocol = opened.result.subprotocol
         connectionInformation.negotiatedExtensions = opened.result.extensions
@@ -223,6 +231,12 @@ public actor MessageWebSocket {
             connectionInformation.record(tls.info)
         }
         link.withLock { $0 = connection }
+        if let events {
+            events.emit(.connected(.init(
+                subprotocol: opened.result.subprotocol, extensions: opened.result.extensions,
+                remoteAddress: opened.transport.remoteAddress, localAddress: opened.transport.localAddress,
+                isSecure: opened.transport is TLSTransport)))
+        }
         await connection.start(bufferedBytes: opened.bufferedBytes)
     }
 
@@ -367,7 +381,13 @@ public actor MessageWebSocket {
     public var information: MessageWebSocketInformation {
         get async {
             var snapshot = connectionInformation
-            if let connection { (snapshot.statistics, snapshot.latency) = await connection.liveFigures }
+            if let connection {
+                let figures = await connection.liveFigures()
+                snapshot.statistics = figures.statistics
+                snapshot.latency = figures.latency
+                snapshot.roundTripTimeStatistics = figures.roundTripTime
+                snapshot.bandwidthStatistics = figures.bandwidth
+            }
             return snapshot
         }
     }

@@ -84,6 +84,15 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     /// out silent clients. Default `nil`: none (WinRT's 0). The interval in effect is
     /// ``MessageWebSocketInformation/actualUnsolicitedPongInterval``.
     public var desiredUnsolicitedPongInterval: Duration?
+    /// Receives the connection's ``WebSocketEvent``s (connecting, connected, messages, pings,
+    /// closing, failures, closed), synchronously on the thread that produced them: it must not
+    /// block. Default `nil`: no events are built at all. Levels map one to one onto swift-log's;
+    /// ``WebSocketEvent`` shows the bridge. Compared by identity (the control stays `Hashable`).
+    public var eventHandler: WebSocketEventHandler? {
+        get { eventHook?.handler }
+        set { eventHook = newValue.map(EventHandlerBox.init) }
+    }
+    private var eventHook: EventHandlerBox?
 
     public init() {}
 

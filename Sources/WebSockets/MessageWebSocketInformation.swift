@@ -30,6 +30,16 @@ public struct MessageWebSocketInformation: Sendable, Hashable {
     /// the ping to reading its pong, so it includes both ends' queues, like Python `websockets`'
     /// `latency`. `nil` until a ping was answered.
     public var latency: Duration?
+    /// Round-trip times of the TCP connection underneath, in microseconds (WinRT
+    /// `RoundTripTimeStatistics`, from Linux `TCP_INFO`; see the type for how each is derived).
+    /// Sampled when `information` is read, and as the connection ends. `nil` before connecting and
+    /// over a transport without TCP underneath (the in-memory pair); `wss://` has them (TLS runs
+    /// over TCP). Transport figures, without the WebSocket queues that ``latency`` includes.
+    public var roundTripTimeStatistics: RoundTripTimeStatistics?
+    /// Bandwidth estimates of the TCP connection underneath, in bits per second (WinRT
+    /// `BandwidthStatistics`; see the type for how each is derived). Sampled and `nil` as
+    /// ``roundTripTimeStatistics``.
+    public var bandwidthStatistics: BandwidthStatistics?
     /// The interval at which unsolicited pongs are sent (WinRT `ActualUnsolicitedPongInterval`):
     /// ``MessageWebSocketControl/desiredUnsolicitedPongInterval`` as given, since nothing here
     /// needs to adjust it; `nil` when none are sent or before connecting.

@@ -3,24 +3,26 @@ import WebSockets
 
 /// `websocket URL [--protocol P]... [--header 'Name: value']... [--binary] [--max-message-size N]
 /// [--open-timeout S] [--close-timeout S] [--ping-interval S [--pong-timeout S]] [--ca-file PATH]
-/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]...`
+/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--verbose]`
 ///
 /// Every stdin line is sent as one message (binary with `--binary`); every received text message
 /// is printed as one line, binary ones as `binary <N> bytes <hex of the first 32 bytes>`. At stdin
 /// EOF the client closes with 1000 and waits for the close handshake. A close prints
 /// `closed <code> <reason>` on stderr (exit 0); any failure `error <status>: <message>` (exit 1).
+/// `--verbose` also prints every ``WebSocketEvent`` on stderr as `event <level> #<connection> <what>`
+/// (for example `event info #1 connected to 127.0.0.1:8080, plain`); stdout is unchanged.
 enum ClientCommand {
     static let usage = """
         usage: websocket URL [--protocol P]... [--header 'Name: value']... [--binary]
                              [--max-message-size N] [--open-timeout S] [--close-timeout S]
                              [--ping-interval S [--pong-timeout S]] [--ca-file PATH] [--client-cert PATH --client-key PATH]
-                             [--pin-sha256 HEX] [--ignore-cert-error NAME]...
+                             [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--verbose]
         """
 
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
             try arguments.rejectUnknown(["protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
-                                         "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error"])
+                                         "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error", "verbose"])
             guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
                 throw CLIError("expected exactly one URL\n\(usage)")
             }
@@ -32,6 +34,10 @@ enum ClientCommand {
             control.pingInterval = try arguments.seconds("ping-interval")
             control.pongTimeout = try arguments.seconds("pong-timeout")
             try TLSOptions.apply(arguments, to: &control)
+            if arguments.flag("verbose") {
+                // One unbuffered write per event: ordered, and never held back in a buffer.
+                control.eventHandler = { event in Output.err("event \(event.level) \(event)") }
+            }
             let binary = arguments.flag("binary")
             let socket = MessageWebSocket(control: control)
             for header in arguments.all("header") {

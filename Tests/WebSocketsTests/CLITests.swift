@@ -217,6 +217,22 @@ struct CLITests {
         }
     }
 
+    @Test("--verbose prints the connection's events on stderr as 'event <level> #<n> <what>', stdout unchanged")
+    func verbosePrintsEvents() async throws {
+        try await withTeardown(await WebSocketServer.echo()) { server in
+            let result = try await runCLI([server.url(), "--verbose"], input: "hi\n") { $0 == "hi\n" }
+            #expect(result.stdout == "hi\n")
+            #expect(result.status == 0)
+            let events = result.stderr.split(separator: "\n").filter { $0.hasPrefix("event ") }
+            #expect(events.first?.hasPrefix("event debug #") == true && events.first?.hasSuffix(" connecting to \(server.url())") == true)
+            #expect(events.contains { $0.hasPrefix("event info #") && $0.contains(" connected to 127.0.0.1:\(server.port), plain") })
+            #expect(events.contains { $0.hasSuffix(" sent text message, 2 bytes") })
+            #expect(events.contains { $0.hasSuffix(" received text message, 2 bytes") })
+            #expect(events.last?.hasPrefix("event info #") == true && events.last?.hasSuffix(" closed, peer sent 1000 \"\"") == true)
+            #expect(result.stderr.hasSuffix("closed 1000 \n"), "the closing line stays the last")
+        }
+    }
+
     @Test("--binary sends lines as binary; binary messages print as 'binary <N> bytes <hex of 32>'")
     func binaryMessagesPrintAsHex() async throws {
         let received = Recorder()

@@ -46,6 +46,19 @@ struct TLSTests {
         }
     }
 
+    @Test("wss:// runs over TCP: information has the TCP statistics, and the event hook reports a secure connection")
+    func statisticsAndEventsOverTLS() async throws {
+        try await withTeardown(await fixtures.server()) { server in
+            let recorder = EventRecorder()
+            let information = try await echo(server.url(), control: control { $0.eventHandler = recorder.handler })
+            let roundTrip = try #require(information.roundTripTimeStatistics)
+            #expect(roundTrip.smoothed > 0 && roundTrip.min <= roundTrip.smoothed && roundTrip.smoothed <= roundTrip.max)
+            #expect(try #require(information.bandwidthStatistics).inboundBitsPerSecond > 0)
+            guard case .connected(let details)? = recorder.kinds.dropFirst().first else { Issue.record("\(recorder.kinds)"); return }
+            #expect(details.isSecure)
+        }
+    }
+
     @Test("a chain to a trusted extra root connects by IP address and by host name, and reports TLS details")
     func trustedChainConnects() async throws {
         try await withTeardown(await fixtures.server()) { server in

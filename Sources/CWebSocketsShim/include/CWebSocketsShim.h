@@ -50,4 +50,20 @@ void cws_set_thread_name(const char *name);
 // arc4random_buf elsewhere). Returns 0 on success, -1 with errno set on failure.
 int cws_random_bytes(void *buffer, size_t length);
 
+// The figures of the kernel's `struct tcp_info` (TCP_INFO) that connection statistics use. Fields
+// a kernel does not report read 0 (`struct tcp_info` grew over the years; unknown tails stay zero).
+typedef struct cws_tcp_figures {
+    uint32_t rtt_us;           // tcpi_rtt: the smoothed round-trip time (SRTT), microseconds
+    uint32_t rttvar_us;        // tcpi_rttvar: its mean deviation (RTTVAR), microseconds
+    uint32_t min_rtt_us;       // tcpi_min_rtt: the windowed minimum RTT, microseconds (Linux 4.6+)
+    uint32_t delivery_rate_app_limited; // 1 when the last delivery-rate sample was limited by the sender
+    uint64_t delivery_rate;    // tcpi_delivery_rate: bytes/s of the last delivery-rate sample (Linux 4.9+)
+    uint64_t bytes_acked;      // tcpi_bytes_acked: bytes the peer acknowledged (Linux 4.1+)
+    uint64_t bytes_received;   // tcpi_bytes_received: bytes received in order (Linux 4.1+)
+} cws_tcp_figures;
+
+// getsockopt(fd, IPPROTO_TCP, TCP_INFO) into `out` (zeroed first). Returns 0, or -1 with errno
+// (ENOTSOCK, EOPNOTSUPP for a socket that is not TCP; ENOSYS off Linux).
+int cws_tcp_info(int fd, cws_tcp_figures *out);
+
 #endif

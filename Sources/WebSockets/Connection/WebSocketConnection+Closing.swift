@@ -56,6 +56,7 @@ extension WebSocketConnection {
         switch core.lifecycle {
         case .open:
             try? core.close(code: code, reason: reason)
+            reportClosing(code: code, reason: reason, by: .local)
             await flushOutput()
             await followTransportDirective()  // the close timeout starts
         case .failing:
@@ -110,6 +111,7 @@ extension WebSocketConnection {
     /// The peer's close frame arrived; the core has queued our echo if we had not closed first.
     func peerClosed(_ frame: ConnectionCore.CloseFrame) async {
         closeStatus = frame
+        reportClosing(code: frame.code, reason: frame.reason, by: .peer)  // unless we closed first
         await followTransportDirective()
     }
 
@@ -142,8 +144,9 @@ extension WebSocketConnection {
 
     /// Queues the violation's close frame (1002, 1007, 1009) and closes the transport once it is written.
     func sendFailureClose() async {
-        guard ending == .running, case .failing = core.lifecycle else { return }
+        guard ending == .running, case .failing(let violation) = core.lifecycle else { return }
         core.closeAfterFailure()
+        reportClosing(code: violation.closeCode, reason: violation.detail, by: .local)
         armCloseDeadline()  // a peer that does not read could keep the frame from going out
         await followTransportDirective()  // closes the transport once the frame is written
     }
@@ -230,6 +233,7 @@ extension WebSocketConnection {
     /// sends and closes resume. Idempotent.
     func finalize() {
         guard ending != .finished else { return }
+        sampleTransport()  // the last TCP figures, readable after the end
         ending = .finished
         transport.close()
         closeDeadline?.cancel()
@@ -245,6 +249,7 @@ extension WebSocketConnection {
         while core.nextEvent() != nil {}
         outbound.removeAll()
         inbox.finish(throwing: outcome)
+        if events != nil { reportEnd(outcome) }
         for waiter in drainWaiters { waiter.resume() }
         drainWaiters.removeAll()
         for waiter in finishWaiters { waiter.resume() }

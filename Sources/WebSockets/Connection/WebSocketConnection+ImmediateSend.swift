@@ -32,6 +32,7 @@ extension WebSocketConnection: LoopTurnEndAction {
             do { try bytes.withUnsafeBytes { buffer in try connection.core.send(buffer, kind: kind) } } catch {
                 throw Self.map(error)
             }
+            if let events = connection.events { events.emit(.messageSent(kind, size: bytes.count)) }
             connection.queueForTurnEnd()
             return true
         }
@@ -56,6 +57,7 @@ extension WebSocketConnection: LoopTurnEndAction {
         return try assumeIsolated { connection in
             guard connection.canSendImmediately(text.utf8.count) else { return false }
             do { try connection.core.send(text: text) } catch { throw Self.map(error) }
+            if let events = connection.events { events.emit(.messageSent(.text, size: text.utf8.count)) }
             connection.queueForTurnEnd()
             return true
         }

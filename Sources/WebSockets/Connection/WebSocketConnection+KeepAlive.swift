@@ -26,6 +26,7 @@ extension WebSocketConnection {
         guard ending == .running, core.state == .open, (try? core.sendPing(payload)) != nil else { return false }
         pongReceived = false
         keepAlivePing = (payload, .now)
+        if let events { events.emit(.pingSent(size: payload.count)) }
         await flushOutput()
         return true
     }
@@ -34,10 +35,13 @@ extension WebSocketConnection {
     /// is the new ``latency``.
     func pongArrived(_ payload: [UInt8]) {
         pongReceived = true
-        settlePings(answeredBy: payload)
-        guard let ping = keepAlivePing, ping.payload == payload else { return }
-        latency = .now - ping.sentAt
-        keepAlivePing = nil
+        var roundTrip = settlePings(answeredBy: payload)
+        if let ping = keepAlivePing, ping.payload == payload {
+            roundTrip = .now - ping.sentAt
+            latency = roundTrip
+            keepAlivePing = nil
+        }
+        if let events { events.emit(.pongReceived(size: payload.count, roundTripTime: roundTrip)) }
     }
 
     /// Whether a pong came since the last keep-alive ping; if not, closes with 1011 and drops the
@@ -48,6 +52,7 @@ extension WebSocketConnection {
         if pongReceived { return true }
         endError = endError ?? WebSocketError(.timeout, "no pong within \(timeout) of a keep-alive ping; connection closed with 1011")
         try? core.close(code: .internalError, reason: "keepalive ping timeout")
+        reportClosing(code: .internalError, reason: "keepalive ping timeout", by: .local)
         armCloseDeadline()  // a peer that stopped reading could keep the close frame from going out
         await closeTransportOnceFlushed()
         return false

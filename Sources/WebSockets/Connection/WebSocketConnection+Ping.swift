@@ -29,6 +29,7 @@ extension WebSocketConnection {
             throw Self.map(error)
         }
         pendingPings.append(PendingPing(id: id, payload: payload, sentAt: .now))
+        if let events { events.emit(.pingSent(size: payload.count)) }
         resumePingWatchers()  // queued: whatever a test calls next comes after it
         do {
             try await writeOutput()
@@ -64,12 +65,15 @@ extension WebSocketConnection {
     }
 
     /// A pong with `payload` arrived: it answers the oldest unanswered ping with that payload and
-    /// every unanswered ping before it.
-    func settlePings(answeredBy payload: [UInt8]) {
-        guard let last = pendingPings.firstIndex(where: { $0.outcome == nil && $0.payload == payload }) else { return }
+    /// every unanswered ping before it. Returns the round-trip time of the ping it names, if any.
+    @discardableResult
+    func settlePings(answeredBy payload: [UInt8]) -> Duration? {
+        guard let last = pendingPings.firstIndex(where: { $0.outcome == nil && $0.payload == payload }) else { return nil }
         let now = ContinuousClock.now
-        latency = now - pendingPings[last].sentAt
+        let roundTrip = now - pendingPings[last].sentAt
+        latency = roundTrip
         settle(upTo: last) { .success(now - $0.sentAt) }
+        return roundTrip
     }
 
     /// The connection ended: every waiting ping throws `error`.

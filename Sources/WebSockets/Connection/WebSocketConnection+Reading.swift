@@ -141,14 +141,16 @@ extension WebSocketConnection {
             switch event {
             case .message(let message):
                 counters.messagesReceived += 1
+                if let events { events.emit(.messageReceived(message.kind, size: message.payloadSize)) }
                 if case .messages(let inbox) = delivery { inbox.push(message) }
             case .fragment(let fragment):
                 if fragment.isFinal { counters.messagesReceived += 1 }
+                if let events { events.emit(.fragmentReceived(fragment.kind, size: fragment.bytes.count, isFinal: fragment.isFinal)) }
                 if case .fragments(let inbox) = delivery { inbox.push(fragment) }
             case .pong(let payload):
                 pongArrived(payload)
-            case .ping:
-                break  // answered by the core already
+            case .ping(let payload):
+                if let events { events.emit(.pingReceived(size: payload.count)) }  // answered by the core already
             case .closed, .failed:
                 return event
             case .aborted:

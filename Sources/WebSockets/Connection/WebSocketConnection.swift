@@ -106,8 +106,13 @@ package actor WebSocketConnection {
         statistics.compression = core.compressionStatistics
         return statistics
     }
-    /// ``statistics`` and ``latency`` in one hop.
-    package var liveFigures: (WebSocketStatistics, Duration?) { (statistics, latency) }
+    /// Derives the TCP statistics (WebSocketConnection+Statistics.swift); `nil` when the transport
+    /// has no TCP connection underneath.
+    var tcpSampler: TCPStatisticsSampler?
+    /// Where events go (WebSocketConnection+Events.swift); `nil` costs one branch per event site.
+    let events: EventEmitter?
+    /// Whether the start of the close handshake was reported (it is, once).
+    var closingReported = false
 
     /// - Parameters:
     ///   - pingInterval: send a ping this often while open (keep-alive; IIS `pingInterval`);
@@ -120,13 +125,16 @@ package actor WebSocketConnection {
     ///     `nil` sends none.
     ///   - idleTimeout: close with 1001 (`.timeout`) when nothing arrived from the peer for this
     ///     long while the reader waited for it; `nil`: never.
+    ///   - events: where the connection reports what happens (``WebSocketEvent``); `nil`: nowhere.
     package init(
         transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
         delivery: Delivery, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind,
         pingInterval: Duration? = nil, pingTimeout: Duration? = nil, idleTimeout: Duration? = nil,
-        unsolicitedPongInterval: Duration? = nil
+        unsolicitedPongInterval: Duration? = nil, events: EventEmitter? = nil
     ) {
         self.transport = transport
+        self.events = events
+        self.tcpSampler = transport.tcpInfo().map { TCPStatisticsSampler(baseline: $0, at: .now) }
         self.immediateWriter = transport as? any ImmediateFrameWriting
         self.role = role
         var configuration = configuration
@@ -188,6 +196,7 @@ package actor WebSocketConnection {
     package func send(text: String) async throws {
         do { try core.send(text: text) } catch { throw Self.map(error) }
         counters.messagesSent += 1
+        if let events { events.emit(.messageSent(.text, size: text.utf8.count)) }
         try await writeOutput()
     }
 
@@ -196,6 +205,7 @@ package actor WebSocketConnection {
         let kind = kind ?? messageType
         do { try bytes.withUnsafeBytes { buffer in try core.send(buffer, kind: kind) } } catch { throw Self.map(error) }
         counters.messagesSent += 1
+        if let events { events.emit(.messageSent(kind, size: bytes.count)) }
         try await writeOutput()
     }
 
@@ -206,6 +216,7 @@ package actor WebSocketConnection {
             try bytes.withUnsafeBytes { buffer in try core.sendFrame(buffer, kind: kind, isFinal: isFinal) }
         } catch { throw Self.map(error) }
         if isFinal { counters.messagesSent += 1 }
+        if let events { events.emit(.frameSent(kind, size: bytes.count, isFinal: isFinal)) }
         try await writeOutput()
     }
 

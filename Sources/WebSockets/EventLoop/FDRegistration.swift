@@ -80,6 +80,20 @@ package final class FDRegistration: Sendable {
         return body(fd)
     }
 
+    /// Runs a non-blocking query on the descriptor (`getsockopt`) that neither reads nor writes:
+    /// unlike ``withDescriptor(for:_:)`` it leaves both readiness flags as they are, so a reader or
+    /// writer waiting on them is not disturbed. `nil` after ``close()``, without calling `body`.
+    package func inspectDescriptor<Result>(_ body: (CInt) -> Result) -> Result? {
+        let fd = state.mutex.withLock { state -> CInt in
+            guard !state.isClosed else { return -1 }
+            state.inFlight += 1
+            return state.fd
+        }
+        guard fd >= 0 else { return nil }
+        defer { state.endSystemCall() }
+        return body(fd)
+    }
+
     /// Suspends until the descriptor may be readable (or has an error or end of stream) since the
     /// last ``withDescriptor(for:_:)`` for `.readable`. Returns at once if that already happened.
     /// - Throws: `.closed` once ``close()`` was called; `.operationCanceled` if the task is cancelled

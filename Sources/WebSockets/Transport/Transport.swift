@@ -47,4 +47,11 @@ public protocol Transport: AnyObject, Sendable {
     var localAddress: String? { get }
     /// The remote endpoint as `host:port` (IPv6 as `[addr]:port`), when the medium has one.
     var remoteAddress: String? { get }
+
+    /// The kernel's figures of the TCP connection underneath, for
+    /// ``MessageWebSocketInformation/roundTripTimeStatistics`` and
+    /// ``MessageWebSocketInformation/bandwidthStatistics``; `nil` when there is none (the default).
+    /// TCP reads `TCP_INFO`; TLS forwards to the transport it runs over, and so should a tunnel.
+    /// Cheap (one system call), non-blocking, callable from any thread; `nil` after ``close()``.
+    func tcpInfo() -> TCPInfo?
 }
