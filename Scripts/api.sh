@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The public API guard: every library module's public declarations, listed and compared with the
+# committed listing, so that an API change is always a decision and shows up in review.
+#
+#   Scripts/api.sh [--update] [--no-build]
+#
+# Steps: `swift build` (debug; skipped with --no-build), then the toolchain's
+# swift-symbolgraph-extract for each library module (public symbols only), then
+# Scripts/api/listing.py, which turns a symbol graph into sorted lines `Path: declaration`.
+# The listings live in API/<Module>.txt. Also prints, per module, how many public declarations
+# there are and how many have no doc comment of their own (API/<Module>.undocumented.txt lists them).
+#
+# Exit: 0 when the listings match (or --update wrote them), 1 when the API changed (the diff is
+# printed: if the change is intended, run `Scripts/api.sh --update` and commit API/), 2 on bad
+# arguments or a failed build or extraction.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+UPDATE=0
+BUILD=1
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --update) UPDATE=1; shift ;;
+        --no-build) BUILD=0; shift ;;
+        -h|--help) sed -n '2,17p' "$0" | sed -e 's/^#//' -e 's/^ //'; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+MODULES=(WebSockets WebSocketServer WebSocketTesting WebSocketCore)
+if [[ $BUILD == 1 ]]; then
+    swift build >/dev/null || { echo "api: swift build failed" >&2; exit 2; }
+fi
+BIN="$(swift build --show-bin-path)"
+TRIPLE="$(basename "$(dirname "$BIN")")"
+GRAPHS="$(mktemp -d)"
+trap 'rm -rf "$GRAPHS"' EXIT
+
+mkdir -p API
+CHANGED=0
+for module in "${MODULES[@]}"; do
+    # The C modules the Swift modules import: the shim's generated module map, and the system
+    # libraries' module maps in Sources/.
+    if ! swift-symbolgraph-extract -module-name "$module" -target "$TRIPLE" -I "$BIN/Modules" \
+            -Xcc -fmodule-map-file="$BIN/CWebSocketsShim.build/module.modulemap" \
+            -I Sources/CZlib -I Sources/COpenSSL -minimum-access-level public \
+            -output-dir "$GRAPHS" >"$GRAPHS/extract.log" 2>&1; then
+        cat "$GRAPHS/extract.log" >&2
+        echo "api: swift-symbolgraph-extract failed for $module" >&2
+        exit 2
+    fi
+    python3 Scripts/api/listing.py "$GRAPHS/$module.symbols.json" >"$GRAPHS/$module.txt"
+    python3 Scripts/api/listing.py "$GRAPHS/$module.symbols.json" --undocumented >"$GRAPHS/$module.undocumented.txt"
+    printf 'api: %-17s %4d public declarations, %3d without a doc comment\n' "$module" \
+        "$(wc -l <"$GRAPHS/$module.txt")" "$(wc -l <"$GRAPHS/$module.undocumented.txt")"
+    if [[ $UPDATE == 1 ]]; then
+        cp "$GRAPHS/$module.txt" "$GRAPHS/$module.undocumented.txt" API/
+    elif ! diff -u "API/$module.txt" "$GRAPHS/$module.txt" >"$GRAPHS/$module.diff" 2>&1; then
+        echo "api: the public API of $module changed:"
+        cat "$GRAPHS/$module.diff"
+        CHANGED=1
+    fi
+done
+if [[ $CHANGED == 1 ]]; then
+    echo "api: if the change is intended, run Scripts/api.sh --update and commit API/" >&2
+    exit 1
+fi
+[[ $UPDATE == 1 ]] && echo "api: listings written to API/" || echo "api: unchanged"
