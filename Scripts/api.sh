@@ -33,24 +33,14 @@ MODULES=(WebSockets WebSocketServer WebSocketTesting WebSocketCore)
 if [[ $BUILD == 1 ]]; then
     swift build >/dev/null || { echo "api: swift build failed" >&2; exit 2; }
 fi
-BIN="$(swift build --show-bin-path)"
-TRIPLE="$(basename "$(dirname "$BIN")")"
 GRAPHS="$(mktemp -d)"
 trap 'rm -rf "$GRAPHS"' EXIT
+source Scripts/api/extract.sh
+extract_symbol_graphs "$GRAPHS" "${MODULES[@]}" || exit 2
 
 mkdir -p API
 CHANGED=0
 for module in "${MODULES[@]}"; do
-    # The C modules the Swift modules import: the shim's generated module map, and the system
-    # libraries' module maps in Sources/.
-    if ! swift-symbolgraph-extract -module-name "$module" -target "$TRIPLE" -I "$BIN/Modules" \
-            -Xcc -fmodule-map-file="$BIN/CWebSocketsShim.build/module.modulemap" \
-            -I Sources/CZlib -I Sources/COpenSSL -minimum-access-level public \
-            -output-dir "$GRAPHS" >"$GRAPHS/extract.log" 2>&1; then
-        cat "$GRAPHS/extract.log" >&2
-        echo "api: swift-symbolgraph-extract failed for $module" >&2
-        exit 2
-    fi
     python3 Scripts/api/listing.py "$GRAPHS/$module.symbols.json" >"$GRAPHS/$module.txt"
     python3 Scripts/api/listing.py "$GRAPHS/$module.symbols.json" --undocumented >"$GRAPHS/$module.undocumented.txt"
     printf 'api: %-17s %4d public declarations, %3d without a doc comment\n' "$module" \

@@ -2,7 +2,7 @@
 /// the checks the server's response must pass before any frame is exchanged.
 ///
 /// The value is immutable and does no I/O. The connection sends ``requestBytes()``, parses the
-/// reply with an ``HTTPHeadParser`` of ``HTTPResponseHead``, calls ``validate(_:)``, then feeds the
+/// reply with an `HTTPHeadParser` of `HTTPResponseHead`, calls `validate(_:)`, then feeds the
 /// parser's `remainingBytes` to the frame decoder.
 ///
 /// ```swift

@@ -5,10 +5,12 @@ extension ConnectionCore {
     /// Feeds bytes read from the transport and returns how many it consumed. Never throws; see
     /// the type's documentation.
     ///
-    /// - Parameter maxMessages: stop after this many messages (or fragments, with
-    ///   ``Configuration/deliversFragments``) were produced by this call, leaving the rest of
-    ///   `bytes` unconsumed: a reader whose queue has room for `n` more stops exactly at the
-    ///   message that fills it and feeds the rest once there is room again.
+    /// - Parameters:
+    ///   - bytes: what the transport delivered; only read during the call.
+    ///   - maxMessages: stop after this many messages (or fragments, with
+    ///     ``Configuration/deliversFragments``) were produced by this call, leaving the rest of
+    ///     `bytes` unconsumed: a reader whose queue has room for `n` more stops exactly at the
+    ///     message that fills it and feeds the rest once there is room again.
     /// - Returns: the number of bytes consumed: `bytes.count` unless `maxMessages` stopped it
     ///   (input after a terminal event or a violation counts as consumed: it is ignored).
     @discardableResult

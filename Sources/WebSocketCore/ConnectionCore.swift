@@ -149,8 +149,11 @@ public struct ConnectionCore: Sendable {
     var output: [[UInt8]] = []
 
     /// Creates the protocol state for an open connection.
-    /// - Parameter randomNumberGenerator: the source of masking keys (clients only). Use
-    ///   `SystemRandomNumberGenerator()` in production: §5.3 requires unpredictable keys.
+    /// - Parameters:
+    ///   - role: which side we are: a client masks what it sends, a server what it receives (§5.1).
+    ///   - configuration: limits, extensions and delivery options, fixed for the connection's life.
+    ///   - randomNumberGenerator: the source of masking keys (clients only). Use
+    ///     `SystemRandomNumberGenerator()` in production: §5.3 requires unpredictable keys.
     public init(role: Role, configuration: Configuration = .init(),
                 randomNumberGenerator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
         self.role = role

@@ -47,7 +47,9 @@ public struct MaskingKey: Sendable, Hashable {
 
     /// Masks (or unmasks: XOR is its own inverse) `buffer` in place.
     ///
-    /// - Parameter phase: the offset within the key of `buffer`'s first byte (0 for a payload's start).
+    /// - Parameters:
+    ///   - buffer: the bytes to mask, changed in place.
+    ///   - phase: the offset within the key of `buffer`'s first byte (0 for a payload's start).
     /// - Returns: the phase for the byte after `buffer`, to pass to the next chunk of the same payload.
     @discardableResult
     @inlinable public func apply(to buffer: UnsafeMutableRawBufferPointer, phase: Int = 0) -> Int {

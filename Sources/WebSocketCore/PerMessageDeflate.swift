@@ -1,6 +1,6 @@
 /// The permessage-deflate extension (RFC 7692): its settings, its negotiated parameters, and the
 /// negotiation itself for both roles (§5, §7.1). Pure functions over header values; the zlib
-/// streams are in ``DeflateCodec`` and the framing rules (RSV1, the `00 00 ff ff` tail) in
+/// streams are in `DeflateCodec` and the framing rules (RSV1, the `00 00 ff ff` tail) in
 /// ``ConnectionCore``.
 public enum PerMessageDeflate {
     /// The extension token in `Sec-WebSocket-Extensions` (§7).

@@ -220,7 +220,7 @@ package enum ServerHandshake {
 
 /// A client's valid request to open a WebSocket, as seen by the server (RFC 6455 §4.2.1).
 ///
-/// Obtained from ``ServerHandshake/validate(request:)``; the server application inspects it to
+/// Obtained from `ServerHandshake/validate(request:)`; the server application inspects it to
 /// decide whether to accept the connection and which subprotocol to select.
 public struct UpgradeRequest: Sendable, Hashable {
     /// The request path, still percent-encoded as received, for example `/chat`. Never empty.
@@ -251,7 +251,7 @@ public struct UpgradeRequest: Sendable, Hashable {
     }
 
     /// Creates a request description directly, for tests and scripted peers; servers get theirs
-    /// from ``ServerHandshake/validate(request:)``, which guarantees the fields are consistent.
+    /// from `ServerHandshake/validate(request:)`, which guarantees the fields are consistent.
     package init(
         path: String,
         query: String?,

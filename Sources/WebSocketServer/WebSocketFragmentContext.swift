@@ -2,7 +2,7 @@ import Synchronization
 import WebSocketCore
 import WebSockets
 
-/// What one ``WebSocketFragmentContext/readFragment(into:isolation:)`` produced: the out
+/// What one `WebSocketFragmentContext/readFragment(into:isolation:)` produced: the out
 /// parameters of IIS `IWebSocketContext::ReadFragment`.
 public struct FragmentReadResult: Sendable, Hashable {
     /// Bytes written into the buffer (`pcbData`). 0 for an empty message or a close.
@@ -227,8 +227,11 @@ public final class WebSocketFragmentContext: Sendable {
     /// client's answer, which the next reads report (``FragmentReadResult/isConnectionClose``).
     /// Does nothing when the connection is no longer open (for example, the client closed first
     /// and was answered automatically).
-    /// - Parameter code: `nil` sends an empty close frame (the client sees 1005); `reason` must
-    ///   then be empty, and is at most 123 UTF-8 bytes otherwise.
+    /// - Parameters:
+    ///   - code: `nil` sends an empty close frame (the client sees 1005); `reason` must then be
+    ///     empty.
+    ///   - reason: at most 123 UTF-8 bytes (RFC 6455 §5.5: a control frame's payload is at most
+    ///     125 bytes, 2 of them the code).
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason too long.
     public func sendConnectionClose(code: CloseCode? = .normalClosure, reason: String = "") async throws {
         try await connection.startClose(code: code, reason: reason)

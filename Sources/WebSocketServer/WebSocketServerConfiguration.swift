@@ -74,11 +74,11 @@ public struct WebSocketServerConfiguration: Sendable {
     /// certificates). `nil` (the default) serves plain `ws://`.
     public var tls: TLSServerConfiguration?
     /// permessage-deflate (RFC 7692) for clients that offer it. Default
-    /// ``WebSocketCompression/serverDefault`` (accepted with 12-bit windows, as Python
+    /// `WebSocketCompression/serverDefault` (accepted with 12-bit windows, as Python
     /// `websockets` does); `.disabled` answers no offer.
     public var compression: WebSocketCompression = .serverDefault
-    /// Receives the events of every accepted connection (``WebSocketEvent``: connected, messages,
-    /// pings, closing, failures, closed; ``WebSocketEvent/connectionID`` tells connections apart),
+    /// Receives the events of every accepted connection (`WebSocketEvent`: connected, messages,
+    /// pings, closing, failures, closed; `WebSocketEvent/connectionID` tells connections apart),
     /// synchronously on the thread that produced them: it must not block. Upgrades that are
     /// rejected or fail before the response is sent report nothing. Default `nil`: no events are
     /// built at all.

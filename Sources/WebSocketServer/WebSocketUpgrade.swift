@@ -8,14 +8,14 @@ import WebSockets
 /// 503 Service Unavailable.
 public final class WebSocketUpgrade: Sendable {
     /// The request: path, query, `Host`, offered subprotocols and extensions, every header
-    /// (``UpgradeRequest/header(_:)``).
+    /// (`UpgradeRequest/header(_:)`).
     public let request: UpgradeRequest
     /// The client's address, `host:port` (`[v6]:port` for IPv6).
     public let remoteAddress: String?
     /// The address the client connected to.
     public let localAddress: String?
     /// The TLS session for `wss://` (version, cipher, ALPN, and the client's certificate when
-    /// ``TLSServerConfiguration/clientCertificates`` asked for one), `nil` for `ws://`. Decide
+    /// `TLSServerConfiguration/clientCertificates` asked for one), `nil` for `ws://`. Decide
     /// on the client's identity here, before accepting.
     public let tls: TLSSessionInfo?
 

@@ -45,7 +45,7 @@ import WebSockets
 /// - A drop (``abort()``, ``Faults/dropAfterBytes``) loses what is still in flight; bytes that had
 ///   already arrived can still be read, after which reads throw `.connectionAborted`.
 ///
-/// Thread-safe: every member may be called from any task or thread. As the ``Transport`` contract
+/// Thread-safe: every member may be called from any task or thread. As the `Transport` contract
 /// says, one task reads at a time and one task writes at a time.
 public final class InMemoryTransport: Transport {
     let pipe: InMemoryPipe
@@ -92,8 +92,8 @@ public final class InMemoryTransport: Transport {
     /// while nothing has arrived.
     /// - Returns: the number of bytes read; 0 once the peer closed (or half-closed) and every byte
     ///   before that has been read.
-    /// - Throws: ``WebSocketError`` `.invalidArgument` for an empty `buffer`, at once and consuming
-    ///   nothing (as for every ``Transport``: 0 would mean end of stream); `.closed` after a local
+    /// - Throws: `WebSocketError` `.invalidArgument` for an empty `buffer`, at once and consuming
+    ///   nothing (as for every `Transport`: 0 would mean end of stream); `.closed` after a local
     ///   ``close()``, `.connectionAborted` after a drop, `.operationCanceled` if the task is
     ///   cancelled while suspended, `.invalidState` if another read on this end is already suspended.
     public func read(into buffer: inout [UInt8], isolation: isolated (any Actor)? = #isolation) async throws -> Int {
@@ -116,10 +116,10 @@ public final class InMemoryTransport: Transport {
     /// reader (or for a ``Faults/writeDelay``).
     ///
     /// Applies this end's ``faults`` to writes with bytes. A write with no bytes (`[]`, or only
-    /// empty buffers) returns at once, as for every ``Transport``: it delivers nothing, throws
+    /// empty buffers) returns at once, as for every `Transport`: it delivers nothing, throws
     /// nothing (even after ``close()``), and applies no fault (``Faults/failNextWrite`` stays set
     /// for the next write with bytes).
-    /// - Throws: ``WebSocketError`` `.closed` after a local ``close()`` or ``closeWrite()``;
+    /// - Throws: `WebSocketError` `.closed` after a local ``close()`` or ``closeWrite()``;
     ///   `.connectionAborted` after the peer closed or the connection dropped (including the write
     ///   that crosses ``Faults/dropAfterBytes``, of which only the bytes up to the limit arrive); the
     ///   error in ``Faults/failNextWrite`` once, with nothing delivered.

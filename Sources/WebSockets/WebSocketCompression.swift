@@ -3,7 +3,7 @@
 /// Compression trades CPU for bandwidth: text such as JSON typically shrinks 3–10×, at the cost of
 /// deflating and inflating every message and of a compression context (a few hundred KiB at the
 /// largest window) per connection and direction. Messages below
-/// ``PerMessageDeflate/Options/minimumMessageSize`` are sent uncompressed.
+/// `PerMessageDeflate/Options/minimumMessageSize` are sent uncompressed.
 public enum WebSocketCompression: Sendable, Hashable {
     /// No `Sec-WebSocket-Extensions` offer (client) or acceptance (server).
     case disabled

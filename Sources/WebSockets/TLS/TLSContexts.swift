@@ -3,7 +3,7 @@ import COpenSSL
 /// A configured server-side `SSL_CTX`, shared by every connection a server accepts.
 ///
 /// Built once per server because loading and checking the identity is the expensive part; each
-/// accepted connection then gets its own cheap `SSL` from it (``TLSSession/server(context:)``).
+/// accepted connection then gets its own cheap `SSL` from it (`TLSSession/server(context:)`).
 /// TLS 1.2 or newer, no renegotiation, ALPN `http/1.1` when the client offers it.
 // SSL_CTX is fully configured in init and only read afterwards (SSL_new on a configured
 // SSL_CTX is thread-safe in OpenSSL); this class owns it and frees it once, in deinit.

@@ -5,8 +5,12 @@ extension TLSTransport {
 
     /// Runs the client side of a TLS handshake over `inner` and returns the secure transport.
     ///
-    /// - Parameter serverName: the host (DNS name or IP literal) to send as SNI and to verify the
-    ///   certificate against.
+    /// - Parameters:
+    ///   - inner: the connected transport (usually TCP) the TLS records travel over.
+    ///   - serverName: the host (DNS name or IP literal) to send as SNI and to verify the
+    ///     certificate against.
+    ///   - configuration: trust roots, ignorable errors, the validation hook, the client identity.
+    ///   - isolation: the actor the handshake runs on (the caller's, by default).
     /// - Throws: ``WebSocketError``: `.serverCertificateInvalid` (every problem listed in the
     ///   message and in ``WebSocketError/certificateProblems``), `.serverCertificateRejected` (the
     ///   hook said no or threw), `.secureConnectionFailed` (OpenSSL's reason), `.invalidArgument`

@@ -4,7 +4,7 @@ import Synchronization
 /// TLS over any other ``Transport`` (TCP, an in-memory pair, a tunnel), with the system OpenSSL.
 ///
 /// The `SSL` object never touches a socket: it reads ciphertext from one memory BIO and writes
-/// ciphertext into another (see ``TLSSession``), and this type shuttles those bytes through the
+/// ciphertext into another (see `TLSSession`), and this type shuttles those bytes through the
 /// inner transport. So TLS runs on the caller's isolation like any transport, and works the same
 /// over every medium.
 ///

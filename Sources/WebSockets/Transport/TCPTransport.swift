@@ -5,11 +5,11 @@ import Synchronization
 import Glibc
 #endif
 
-/// A TCP connection over a non-blocking socket driven by an ``EventLoop``.
+/// A TCP connection over a non-blocking socket driven by an `EventLoop`.
 ///
 /// Every operation first tries its system call directly on the caller's isolation; only when the
 /// kernel answers `EAGAIN` does it wait for the loop to report readiness. A caller whose actor runs
-/// on the same loop (see ``EventLoop``) therefore never changes threads: the read, the write and
+/// on the same loop (see `EventLoop`) therefore never changes threads: the read, the write and
 /// the readiness report all happen on the loop thread.
 ///
 /// Cost per call: one system call, a few uncontended lock operations, and no allocation (a
@@ -38,8 +38,12 @@ public final class TCPTransport: Transport {
     ///
     /// Resolves `host` (numeric literals in place, names on a helper thread), then tries each
     /// address in the resolver's order, IPv6 and IPv4 alike, until one connects.
-    /// - Parameter noDelay: sets `TCP_NODELAY` (on by default: WebSocket frames are written whole,
-    ///   so Nagle's algorithm would only add latency).
+    /// - Parameters:
+    ///   - host: a DNS name or an IPv4/IPv6 literal (without brackets).
+    ///   - port: the TCP port.
+    ///   - noDelay: sets `TCP_NODELAY` (on by default: WebSocket frames are written whole, so
+    ///     Nagle's algorithm would only add latency).
+    ///   - isolation: the actor the connect runs on (the caller's, by default).
     /// - Throws: `.hostNameNotResolved` naming the host; `.cannotConnect` naming `host:port` and the
     ///   last address's error (refused, unreachable, ...); `.operationCanceled` when cancelled.
     public static func connect(
