@@ -29,18 +29,12 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-MODULES=(WebSockets WebSocketServer WebSocketTesting WebSocketCore)
-if [[ $BUILD == 1 ]]; then
-    swift build >/dev/null || { echo "api: swift build failed" >&2; exit 2; }
-fi
-GRAPHS="$(mktemp -d)"
-trap 'rm -rf "$GRAPHS"' EXIT
 source Scripts/api/extract.sh
-extract_symbol_graphs "$GRAPHS" "${MODULES[@]}" || exit 2
+prepare_symbol_graphs "$BUILD"
 
 mkdir -p API
 CHANGED=0
-for module in "${MODULES[@]}"; do
+for module in "${LIBRARY_MODULES[@]}"; do
     python3 Scripts/api/listing.py "$GRAPHS/$module.symbols.json" >"$GRAPHS/$module.txt"
     python3 Scripts/api/listing.py "$GRAPHS/$module.symbols.json" --undocumented >"$GRAPHS/$module.undocumented.txt"
     printf 'api: %-17s %4d public declarations, %3d without a doc comment\n' "$module" \

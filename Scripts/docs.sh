@@ -28,18 +28,12 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-MODULES=(WebSockets WebSocketServer WebSocketTesting WebSocketCore)
-if [[ $BUILD == 1 ]]; then
-    swift build >/dev/null || { echo "docs: swift build failed" >&2; exit 2; }
-fi
-GRAPHS="$(mktemp -d)"
-trap 'rm -rf "$GRAPHS"' EXIT
 source Scripts/api/extract.sh
-extract_symbol_graphs "$GRAPHS" "${MODULES[@]}" || exit 2
+prepare_symbol_graphs "$BUILD"
 
 mkdir -p "$OUTPUT"
 FAILED=0
-for module in "${MODULES[@]}"; do
+for module in "${LIBRARY_MODULES[@]}"; do
     mkdir -p "$GRAPHS/$module"
     mv "$GRAPHS/$module.symbols.json" "$GRAPHS/$module/"
     catalog=()
