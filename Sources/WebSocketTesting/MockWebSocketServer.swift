@@ -119,11 +119,21 @@ public actor MockWebSocketServer {
     }
 
     /// Starts the close handshake: sends a close frame (`nil` code: an empty one). The client's
-    /// answer then completes it (see ``nextClose()``). To send an invalid close frame, use
+    /// answer then completes it (read it with ``nextClose()``). To send an invalid close frame, use
     /// ``sendFrame(_:payload:isFinal:reservedBits:masked:)``.
+    ///
+    /// Unless ``setRespondsAutomatically(_:)`` turned that off, the peer also ends its side of the
+    /// stream right after the close frame (the server closes TCP first, RFC 6455 §7.1.1), without
+    /// waiting to read the client's answer: the client's `messages` then ends as soon as it
+    /// answered, whether or not the test reads from the peer again. The client's answer can still
+    /// be read.
     public func close(code: CloseCode? = .normalClosure, reason: String = "") async throws {
         try core.close(code: code, reason: reason)
         try await transport.write(core.takeOutput(), isolation: self)
+        if respondsAutomatically && !endedStream {
+            endedStream = true
+            transport.closeWrite()
+        }
     }
 
     /// Writes bytes as they are.
