@@ -95,8 +95,8 @@ func snippet_README_md_303() async throws {
     }
 }
 
-// README.md:645
-func snippet_README_md_645() async throws {
+// README.md:651
+func snippet_README_md_651() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {
