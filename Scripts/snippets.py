@@ -66,8 +66,9 @@ def generate():
     chunks = []
     for source in sources:
         relative = os.path.relpath(source, ROOT)
-        for line, code, skipped in blocks(source):
-            where = f"{relative}:{line}"
+        for number, (line, code, skipped) in enumerate(blocks(source), start=1):
+            # Named by position, not line: editing the prose around a snippet changes nothing here.
+            where = f"{relative}, snippet {number}"
             if skipped:
                 continue
             body = []
@@ -80,7 +81,7 @@ def generate():
                     body.append(text)
             missing = block_imports - AVAILABLE
             if missing:
-                print(f"snippets: {where} left out: imports {', '.join(sorted(missing))}", file=sys.stderr)
+                print(f"snippets: {relative}:{line} left out: imports {', '.join(sorted(missing))}", file=sys.stderr)
                 continue
             imports |= block_imports
             code = "\n".join(body).strip("\n")

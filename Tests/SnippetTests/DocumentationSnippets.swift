@@ -5,8 +5,8 @@ import WebSocketServer
 import WebSocketTesting
 import WebSockets
 
-// README.md:54
-func snippet_README_md_54() async throws {
+// README.md, snippet 1
+func snippet_README_md__snippet_1() async throws {
     let socket = MessageWebSocket()
     try await socket.connect(to: "ws://127.0.0.1:8080/chat")
     try await socket.send(text: "hello")
@@ -25,8 +25,8 @@ func snippet_README_md_54() async throws {
     }
 }
 
-// README.md:78
-func snippet_README_md_78() async throws {
+// README.md, snippet 2
+func snippet_README_md__snippet_2() async throws {
     var control = MessageWebSocketControl()
     control.supportedProtocols = ["chat.v2", "chat.v1"]
     control.maxMessageSize = 1 << 20
@@ -36,15 +36,15 @@ func snippet_README_md_78() async throws {
     print(await socket.information.negotiatedProtocol ?? "none")
 }
 
-// README.md:91
-func snippet_README_md_91() async throws {
+// README.md, snippet 3
+func snippet_README_md__snippet_3() async throws {
     let socket = MessageWebSocket()
     await socket.setMessageType(.text)
     try await socket.sendNonfinalFrame(Array("Hel".utf8))
     try await socket.sendFinalFrame(Array("lo".utf8))
 }
 
-// README.md:104
+// README.md, snippet 4
 @Test func greetsTheServer() async throws {
     let (socket, peer) = try await MockWebSocketServer.connectedPair()
     try await socket.send(text: "hello")
@@ -54,15 +54,15 @@ func snippet_README_md_91() async throws {
     for try await message in socket.messages { print(message) } // .text("welcome"), then a clean end
 }
 
-// README.md:217
-func snippet_README_md_217() async throws {
+// README.md, snippet 6
+func snippet_README_md__snippet_6() async throws {
     var control = MessageWebSocketControl()
     control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true,
                                          minimumMessageSize: 256))   // or .disabled
 }
 
-// README.md:269
-func snippet_README_md_269() async throws {
+// README.md, snippet 7
+func snippet_README_md__snippet_7() async throws {
     let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
     var control = MessageWebSocketControl()
     control.ignorableServerCertificateErrors = [.untrusted]   // a self-signed certificate: the pin is the trust
@@ -74,8 +74,8 @@ func snippet_README_md_269() async throws {
     print(await socket.information.tlsVersion!, await socket.information.cipher!)
 }
 
-// README.md:303
-func snippet_README_md_303() async throws {
+// README.md, snippet 8
+func snippet_README_md__snippet_8() async throws {
     var configuration = WebSocketServerConfiguration()      // 127.0.0.1, port 0 by default
     configuration.port = 8080
     configuration.pingInterval = .seconds(20)                // keep-alive; off by default (IIS)
@@ -95,8 +95,8 @@ func snippet_README_md_303() async throws {
     }
 }
 
-// README.md:651
-func snippet_README_md_651() async throws {
+// README.md, snippet 9
+func snippet_README_md__snippet_9() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {
