@@ -85,7 +85,8 @@ def generate():
                 continue
             imports |= block_imports
             code = "\n".join(body).strip("\n")
-            name = "snippet_" + re.sub(r"\W", "_", where)
+            stem = re.sub(r"\W", "", os.path.splitext(os.path.basename(source))[0])
+            name = stem[:1].lower() + stem[1:] + f"Snippet{number}"
             if any(TOP_LEVEL.match(text) for text in body):
                 chunks.append(f"// {where}\n{code}\n")
                 continue
