@@ -86,7 +86,8 @@ def generate():
             imports |= block_imports
             code = "\n".join(body).strip("\n")
             stem = re.sub(r"\W", "", os.path.splitext(os.path.basename(source))[0])
-            name = stem[:1].lower() + stem[1:] + f"Snippet{number}"
+            stem = stem.lower() if stem.isupper() else stem[:1].lower() + stem[1:]
+            name = f"{stem}Snippet{number}"
             if any(TOP_LEVEL.match(text) for text in body):
                 chunks.append(f"// {where}\n{code}\n")
                 continue

@@ -6,7 +6,7 @@ import WebSocketTesting
 import WebSockets
 
 // README.md, snippet 1
-func rEADMESnippet1() async throws {
+func readmeSnippet1() async throws {
     let socket = MessageWebSocket()
     try await socket.connect(to: "ws://127.0.0.1:8080/chat")
     try await socket.send(text: "hello")
@@ -26,7 +26,7 @@ func rEADMESnippet1() async throws {
 }
 
 // README.md, snippet 2
-func rEADMESnippet2() async throws {
+func readmeSnippet2() async throws {
     var control = MessageWebSocketControl()
     control.supportedProtocols = ["chat.v2", "chat.v1"]
     control.maxMessageSize = 1 << 20
@@ -37,7 +37,7 @@ func rEADMESnippet2() async throws {
 }
 
 // README.md, snippet 3
-func rEADMESnippet3() async throws {
+func readmeSnippet3() async throws {
     let socket = MessageWebSocket()
     await socket.setMessageType(.text)
     try await socket.sendNonfinalFrame(Array("Hel".utf8))
@@ -55,14 +55,14 @@ func rEADMESnippet3() async throws {
 }
 
 // README.md, snippet 6
-func rEADMESnippet6() async throws {
+func readmeSnippet6() async throws {
     var control = MessageWebSocketControl()
     control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true,
                                          minimumMessageSize: 256))   // or .disabled
 }
 
 // README.md, snippet 7
-func rEADMESnippet7() async throws {
+func readmeSnippet7() async throws {
     let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
     var control = MessageWebSocketControl()
     control.ignorableServerCertificateErrors = [.untrusted]   // a self-signed certificate: the pin is the trust
@@ -75,7 +75,7 @@ func rEADMESnippet7() async throws {
 }
 
 // README.md, snippet 8
-func rEADMESnippet8() async throws {
+func readmeSnippet8() async throws {
     var configuration = WebSocketServerConfiguration()      // 127.0.0.1, port 0 by default
     configuration.port = 8080
     configuration.pingInterval = .seconds(20)                // keep-alive; off by default (IIS)
@@ -96,7 +96,7 @@ func rEADMESnippet8() async throws {
 }
 
 // README.md, snippet 9
-func rEADMESnippet9() async throws {
+func readmeSnippet9() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {
