@@ -156,6 +156,16 @@ struct StreamWebSocketTests {
         #expect(try await first.value == [5])
     }
 
+    @Test("cancelling a waiting read throws operationCanceled and closes with 1001 (the application stopped reading)")
+    func cancelledReadClosesGoingAway() async throws {
+        let (socket, peer) = try await connectedStreamPair()
+        let reading = Task { try await socket.read(upTo: 10) }
+        await socket.waitUntilReaderWaits()
+        reading.cancel()
+        #expect(await thrownStatus { _ = try await reading.value } == .operationCanceled)
+        #expect(try await peer.nextClose().code == .goingAway)
+    }
+
     @Test("backpressure: the socket stops reading once maxPendingChunks pieces wait, and loses nothing")
     func backpressure() async throws {
         var control = StreamWebSocketControl()
