@@ -214,6 +214,7 @@ extension ConnectionCore {
     /// A fixed reason per code: the detail may echo untrusted input, so it never goes on the wire.
     static func genericReason(for code: CloseCode) -> String {
         switch code {
+        case .unsupportedData: return "binary data only"
         case .invalidPayload: return "invalid payload data"
         case .messageTooBig: return "message too big"
         default: return "protocol error"

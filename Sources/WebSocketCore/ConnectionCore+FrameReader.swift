@@ -76,7 +76,8 @@ extension ConnectionCore {
     /// copy, straight from the caller's buffer. Returns the payload size consumed, or `nil` when
     /// the frame needs the general path (fragments, masks, extensions, limits, partial payloads).
     mutating func deliverInPlace(_ header: FrameHeader, from bytes: UnsafeRawBufferPointer) -> Int? {
-        guard role == .client, !configuration.deliversFragments, header.isFinal, header.maskingKey == nil, header.reservedBits == 0,
+        guard role == .client, !configuration.deliversFragments, configuration.acceptsText || header.opcode != .text,
+              header.isFinal, header.maskingKey == nil, header.reservedBits == 0,
               messageKind == nil, header.payloadLength <= UInt64(bytes.count),
               header.payloadLength <= UInt64(configuration.maxMessageSize)
         else { return nil }
@@ -127,6 +128,11 @@ extension ConnectionCore {
         case .text, .binary:
             guard messageKind == nil else {
                 return fail(.init(.protocolError, "new data frame while a fragmented message is in progress"))
+            }
+            if header.opcode == .text && !configuration.acceptsText {
+                // §7.4.1: 1003 "if it receives a type of data it cannot accept (e.g., an endpoint
+                // that understands only text data MAY send this if it receives a binary message)".
+                return fail(.init(.unsupportedData, "text message received by an endpoint that accepts only binary data"))
             }
         case .close, .ping, .pong:
             break

@@ -70,6 +70,10 @@ public struct ConnectionCore: Sendable {
         /// total size (streaming does not lift the limit; set `Int.max` for none), and UTF-8 is
         /// still validated across the whole message. Default `false`.
         public var deliversFragments = false
+        /// Whether text messages are accepted. `false` for an endpoint that only understands binary
+        /// data (a stream socket): a text frame then fails the connection with 1003 (unsupported
+        /// data), the code RFC 6455 §7.4.1 names for exactly this case. Default `true`.
+        public var acceptsText = true
 
         public init() {}
     }

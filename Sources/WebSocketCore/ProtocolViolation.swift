@@ -3,7 +3,7 @@
 /// ``closeCode`` is sent on the wire; ``detail`` is for the local application and logs only. It is
 /// never put into the outgoing close reason, since it may echo untrusted input.
 public struct ProtocolViolation: Error, Sendable, Hashable, CustomStringConvertible {
-    /// 1002 (protocol error), 1007 (invalid payload) or 1009 (message too big).
+    /// 1002 (protocol error), 1003 (unsupported data), 1007 (invalid payload) or 1009 (message too big).
     public var closeCode: CloseCode
     /// What exactly was wrong, for example "reserved opcode 0x3".
     public var detail: String

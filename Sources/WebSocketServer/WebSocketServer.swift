@@ -45,6 +45,30 @@ public final class WebSocketServer: Sendable {
         return WebSocketServer(listener: listener)
     }
 
+    /// What runs for each accepted connection, seen as a byte stream (``startStreams(configuration:handler:)``).
+    public typealias StreamHandler = @Sendable (ServerStreamWebSocket) async throws -> Void
+
+    /// Binds and starts accepting connections, each served as a byte stream
+    /// (``WebSocketUpgrade/acceptStream(subprotocol:headers:)``) by `handler`; closed with 1000
+    /// when it returns, 1011 when it throws, as ``start(configuration:handler:)``.
+    public static func startStreams(configuration: Configuration = .init(), handler: @escaping StreamHandler) async throws -> WebSocketServer {
+        let listener = try await WebSocketListener.bind(configuration: configuration)
+        Task {
+            for await upgrade in listener {
+                Task {
+                    guard let socket = try? await upgrade.acceptStream() else { return }
+                    do {
+                        try await handler(socket)
+                        try await socket.close(code: .normalClosure, reason: "")
+                    } catch {
+                        try? await socket.close(code: .internalError, reason: "")
+                    }
+                }
+            }
+        }
+        return WebSocketServer(listener: listener)
+    }
+
     /// Binds on `port` of loopback and echoes every message back unchanged.
     public static func echo(port: Int = 0) async throws -> WebSocketServer {
         var configuration = Configuration()

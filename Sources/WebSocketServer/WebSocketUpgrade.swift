@@ -81,6 +81,18 @@ public final class WebSocketUpgrade: Sendable {
                                         connection: connection, inbox: inbox)
     }
 
+    /// Completes the handshake and returns the connection as a byte stream (WinRT
+    /// `ServerStreamWebSocket`): binary data read as it arrives, without message boundaries and
+    /// without a message size limit (nothing is assembled); a text message fails the connection
+    /// with 1003. Same parameters and errors as ``accept(subprotocol:headers:)``.
+    public func acceptStream(subprotocol: String? = nil, headers: [(String, String)] = []) async throws -> ServerStreamWebSocket {
+        let inbox = Inbox<MessageFragment>(highWater: configuration.maxPendingMessages)
+        let (connection, selected, deflate) = try await upgrade(subprotocol: subprotocol, headers: headers,
+                                                                delivery: .fragments(inbox), binaryStream: true)
+        return ServerStreamWebSocket(request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
+                                     connection: connection, inbox: inbox)
+    }
+
     /// Refuses the upgrade with an HTTP response and closes the connection.
     ///
     /// - Parameters:
@@ -134,7 +146,7 @@ public final class WebSocketUpgrade: Sendable {
     }
 
     private func upgrade(
-        subprotocol: String?, headers: [(String, String)], delivery: WebSocketConnection.Delivery
+        subprotocol: String?, headers: [(String, String)], delivery: WebSocketConnection.Delivery, binaryStream: Bool = false
     ) async throws -> (WebSocketConnection, String?, PerMessageDeflate.Parameters?) {
         if let subprotocol, !request.protocols.contains(subprotocol) {
             throw WebSocketError(.invalidArgument, "subprotocol \"\(subprotocol)\" was not offered by the client (offered: \(request.protocols))")
@@ -160,6 +172,10 @@ public final class WebSocketUpgrade: Sendable {
         }
         var core = ConnectionCore.Configuration()
         core.maxMessageSize = configuration.receiveBufferLimit
+        if binaryStream {
+            core.maxMessageSize = .max  // a stream has no message size: pieces leave as they arrive
+            core.acceptsText = false    // 1003 for a text message (RFC 6455 §7.4.1)
+        }
         core.deflate = deflate?.parameters
         if let options = configuration.compression.options { core.deflateOptions = options }
         let events = EventEmitter(configuration.eventHandler)

@@ -11,15 +11,24 @@ import WebSockets
 /// `closed <code> <reason>` on stderr (exit 0); any failure `error <status>: <message>` (exit 1).
 /// `--verbose` also prints every ``WebSocketEvent`` on stderr as `event <level> #<connection> <what>`
 /// (for example `event info #1 connected to 127.0.0.1:8080, plain`); stdout is unchanged.
+/// `--stream` pipes raw bytes instead (``StreamClientCommand``).
 enum ClientCommand {
     static let usage = """
         usage: websocket URL [--protocol P]... [--header 'Name: value']... [--binary]
                              [--max-message-size N] [--open-timeout S] [--close-timeout S]
                              [--ping-interval S [--pong-timeout S]] [--ca-file PATH] [--client-cert PATH --client-key PATH]
                              [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--verbose]
+               websocket URL --stream [--protocol P]... [--header 'Name: value']... [--open-timeout S]
+                             [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options as above] [--verbose]
         """
 
     static func run(_ arguments: Arguments) async -> Int32 {
+        if arguments.flag("stream") {
+            guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
+                Output.fail(CLIError("expected exactly one URL\n\(usage)"))
+            }
+            return await StreamClientCommand.run(arguments, url: url)
+        }
         do {
             try arguments.rejectUnknown(["protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
                                          "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error", "verbose"])

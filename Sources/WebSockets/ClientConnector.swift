@@ -1,0 +1,92 @@
+/// The client's way from a URL to an open ``WebSocketConnection``'s ingredients, shared by the
+/// socket actors: URL parsing, request-header rules, the transport (TCP, TLS over TCP, or one the
+/// caller supplies), the opening handshake under the open timeout, the connect events, and the
+/// information known once open. ``StreamWebSocket`` uses it; ``MessageWebSocket`` still has its
+/// own copy of the same steps (moving it here is a mechanical follow-up, kept out of this change
+/// so that concurrent work on that file merges cleanly).
+enum ClientConnector {
+    /// Parses a `ws://` or `wss://` URL; `.invalidArgument` when malformed.
+    static func parse(_ url: String) throws(WebSocketError) -> WebSocketURL {
+        do {
+            return try WebSocketURL(parsing: url)
+        } catch {
+            throw WebSocketError(.invalidArgument, "invalid WebSocket URL \"\(url)\": \(error.description)")
+        }
+    }
+
+    /// Throws `.invalidArgument` for a request header the application may not set: one the
+    /// handshake owns (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`) or invalid HTTP.
+    static func validateRequestHeader(_ name: String, _ value: String) throws(WebSocketError) {
+        if Handshake.isHandshakeOwnedHeader(name) {
+            let what = HTTPSyntax.equalsIgnoringASCIICase(name, "Sec-WebSocket-Extensions")
+                ? "extensions are negotiated by the library, not set by hand"
+                : "the opening handshake sets it"
+            throw WebSocketError(.invalidArgument, "header \"\(name)\" cannot be set: \(what)")
+        }
+        if let problem = Handshake.problem(withHeaderName: name, value: value) {
+            throw WebSocketError(.invalidArgument, problem)
+        }
+    }
+
+    /// How to reach `url` over the network: TCP, plus TLS for `wss://`.
+    static func networkTransport(
+        for url: WebSocketURL, noDelay: Bool, tls: TLSClientConfiguration
+    ) -> @Sendable (OpeningStage) async throws -> any Transport {
+        guard url.isSecure else {
+            return { _ in try await TCPTransport.connect(host: url.host, port: url.port, noDelay: noDelay) }
+        }
+        return { stage in
+            let tcp = try await TCPTransport.connect(host: url.host, port: url.port, noDelay: noDelay)
+            stage.set("the TLS handshake (including serverCustomValidation, whose deferral may never have completed)")
+            let secure = try await TLSTransport.connect(over: tcp, serverName: url.host, configuration: tls)
+            stage.set("the WebSocket opening handshake")
+            return secure
+        }
+    }
+
+    /// Makes the transport and performs the opening handshake under `control.openTimeout`,
+    /// reporting `connecting` (and `failed`) to `events`.
+    static func open(
+        url: WebSocketURL, control: MessageWebSocketControl, headers: [(String, String)], events: EventEmitter?,
+        transport makeTransport: @escaping @Sendable (OpeningStage) async throws -> any Transport
+    ) async throws -> ClientOpening.Opened {
+        let stage = OpeningStage()
+        if let events { events.emit(.connecting(url: url.description)) }
+        do {
+            return try await ClientOpening.withOpenTimeout(control.openTimeout, stage: stage) {
+                let transport = try await makeTransport(stage)
+                return try await ClientOpening.handshake(
+                    over: transport, url: url, protocols: control.supportedProtocols,
+                    headers: headers, maxResponseSize: control.maxHandshakeResponseSize,
+                    compression: control.compression)
+            }
+        } catch {
+            if let events { events.emit(.failed(error as? WebSocketError ?? WebSocketError(.cannotConnect, "\(error)"))) }
+            throw error
+        }
+    }
+
+    /// What is known once the handshake succeeded (negotiation, addresses, TLS).
+    static func information(of opened: ClientOpening.Opened, control: MessageWebSocketControl) -> MessageWebSocketInformation {
+        var information = MessageWebSocketInformation()
+        information.actualUnsolicitedPongInterval = control.desiredUnsolicitedPongInterval
+        information.negotiatedProtocol = opened.result.subprotocol
+        information.negotiatedExtensions = opened.result.extensions
+        information.compression = opened.deflate
+        information.localAddress = opened.transport.localAddress
+        information.remoteAddress = opened.transport.remoteAddress
+        if let tls = opened.transport as? TLSTransport {
+            information.record(tls.info)
+        }
+        return information
+    }
+
+    /// Reports the open connection to `events`.
+    static func reportConnected(_ opened: ClientOpening.Opened, to events: EventEmitter?) {
+        guard let events else { return }
+        events.emit(.connected(.init(
+            subprotocol: opened.result.subprotocol, extensions: opened.result.extensions,
+            remoteAddress: opened.transport.remoteAddress, localAddress: opened.transport.localAddress,
+            isSecure: opened.transport is TLSTransport)))
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import WebSockets
+
+/// `websocket URL --stream [--protocol P]... [--header 'Name: value']... [--open-timeout S]
+/// [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options] [--verbose]`
+///
+/// A byte pipe through ``StreamWebSocket`` (like `websocat --binary`): each read from stdin (up
+/// to 64 KiB) is written as one binary message; received bytes go to stdout unchanged, with no
+/// framing and nothing else on stdout. At stdin EOF the client closes with 1000 and exits 0 once
+/// the close handshake completed (`closed <code> <reason>` on stderr); any failure prints
+/// `error <status>: <message>` on stderr and exits 1 (a text message from the peer is one:
+/// `error protocolViolation(1003): ...`).
+enum StreamClientCommand {
+    static func run(_ arguments: Arguments, url: String) async -> Int32 {
+        do {
+            try arguments.rejectUnknown(["stream", "protocol", "header", "open-timeout", "close-timeout",
+                                         "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
+                                         "ignore-cert-error", "verbose"])
+            var tls = MessageWebSocketControl()
+            try TLSOptions.apply(arguments, to: &tls)
+            var control = StreamWebSocketControl()
+            control.supportedProtocols = arguments.all("protocol")
+            if let timeout = try arguments.seconds("open-timeout") { control.openTimeout = timeout }
+            if let timeout = try arguments.seconds("close-timeout") { control.closeTimeout = timeout }
+            control.pingInterval = try arguments.seconds("ping-interval")
+            control.pongTimeout = try arguments.seconds("pong-timeout")
+            control.additionalTrustRoots = tls.additionalTrustRoots
+            control.clientIdentity = tls.clientIdentity
+            control.ignorableServerCertificateErrors = tls.ignorableServerCertificateErrors
+            control.serverCustomValidation = tls.serverCustomValidation
+            if arguments.flag("verbose") {
+                control.eventHandler = { event in Output.err("event \(event.level) \(event)") }
+            }
+            let socket = StreamWebSocket(control: control)
+            for header in arguments.all("header") {
+                guard let colon = header.firstIndex(of: ":") else {
+                    throw CLIError("--header expects 'Name: value', got \"\(header)\"")
+                }
+                let name = header[..<colon].trimmingCharacters(in: .whitespaces)
+                let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                try await socket.setRequestHeader(name, value)
+            }
+            try await socket.connect(to: url)
+
+            let sender = Task {
+                let stdin = StandardInput.chunks()
+                for await chunk in stdin.stream {
+                    try await socket.write(chunk)
+                    stdin.taken.signal()
+                }
+                try await socket.close(code: .normalClosure)
+            }
+            do {
+                for try await chunk in socket.input {
+                    guard writeAll(chunk, to: STDOUT_FILENO) else {
+                        throw CLIError("cannot write to stdout")
+                    }
+                }
+            } catch {
+                sender.cancel()
+                throw error
+            }
+            sender.cancel()
+            if let status = await socket.closeStatus {
+                Output.err("closed \(status.code.rawValue) \(status.reason)")
+                return 0
+            }
+            throw WebSocketError(.connectionAborted, "the connection ended without a close handshake")
+        } catch {
+            Output.fail(error)
+        }
+    }
+
+    /// Writes all of `bytes` (retrying short writes and EINTR); `false` when the descriptor failed.
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return false }
+                offset += written
+            }
+            return true
+        }
+    }
+}
+
+extension StandardInput {
+    /// Standard input as raw chunks of up to 64 KiB, read on a dedicated thread. The thread reads
+    /// the next chunk only once the consumer signalled `taken` for the previous one, so a slow
+    /// connection holds stdin back instead of buffering it.
+    static func chunks() -> (stream: AsyncStream<[UInt8]>, taken: DispatchSemaphore) {
+        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .unbounded)
+        let taken = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress!, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                continuation.yield(Array(buffer[..<count]))
+                taken.wait()  // the consumer signals once it wrote the chunk
+            }
+            continuation.finish()
+        }
+        thread.start()
+        return (stream, taken)
+    }
+}
