@@ -54,15 +54,32 @@ func readmeSnippet3() async throws {
     for try await message in socket.messages { print(message) } // .text("welcome"), then a clean end
 }
 
-// README.md, snippet 6
-func readmeSnippet6() async throws {
+// README.md, snippet 5
+func readmeSnippet5() async throws {
+    let fileChunks: [[UInt8]] = [Array("large ".utf8), Array("file".utf8)]   // what you stream
+    var output: [UInt8] = []
+    let socket = StreamWebSocket()
+    try await socket.connect(to: "ws://127.0.0.1:8080/upload")
+    let writer = Task {
+        for chunk in fileChunks { try await socket.write(chunk) }   // one binary message per write
+        try await socket.close(code: .normalClosure)
+    }
+    for try await bytes in socket.input {                          // bytes as they arrive
+        output.append(contentsOf: bytes)
+    }
+    try await writer.value
+    // or: let bytes = try await socket.read(upTo: 4096)           // 1...4096 bytes, [] at the end
+}
+
+// README.md, snippet 7
+func readmeSnippet7() async throws {
     var control = MessageWebSocketControl()
     control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true,
                                          minimumMessageSize: 256))   // or .disabled
 }
 
-// README.md, snippet 7
-func readmeSnippet7() async throws {
+// README.md, snippet 8
+func readmeSnippet8() async throws {
     let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
     var control = MessageWebSocketControl()
     control.ignorableServerCertificateErrors = [.untrusted]   // a self-signed certificate: the pin is the trust
@@ -74,8 +91,8 @@ func readmeSnippet7() async throws {
     print(await socket.information.tlsVersion!, await socket.information.cipher!)
 }
 
-// README.md, snippet 8
-func readmeSnippet8() async throws {
+// README.md, snippet 9
+func readmeSnippet9() async throws {
     var configuration = WebSocketServerConfiguration()      // 127.0.0.1, port 0 by default
     configuration.port = 8080
     configuration.pingInterval = .seconds(20)                // keep-alive; off by default (IIS)
@@ -95,8 +112,8 @@ func readmeSnippet8() async throws {
     }
 }
 
-// README.md, snippet 9
-func readmeSnippet9() async throws {
+// README.md, snippet 10
+func readmeSnippet10() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {
