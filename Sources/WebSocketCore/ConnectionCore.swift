@@ -70,6 +70,14 @@ public struct ConnectionCore: Sendable {
         /// total size (streaming does not lift the limit; set `Int.max` for none), and UTF-8 is
         /// still validated across the whole message. Default `false`.
         public var deliversFragments = false
+        /// With ``deliversFragments``: a non-final fragment of a text message never ends inside a
+        /// UTF-8 sequence. The incomplete tail (at most 3 bytes) waits for the bytes that complete
+        /// it and starts the next fragment, so each fragment decodes on its own; a fragment that
+        /// would hold only such a tail is not delivered (no empty non-final fragments). The
+        /// client's partial receive (WinRT `PartialMessage`) sets it; the server's fragment
+        /// context, which hands raw bytes to a caller's buffer as IIS does, does not. Default
+        /// `false`.
+        public var fragmentsEndOnCharacterBoundaries = false
 
         public init() {}
     }
