@@ -68,10 +68,12 @@ extension ConnectionCore {
             return
         }
         guard messagePayload.count > tail else { return }
-        let cut = messagePayload.count - tail
-        messageDelivered += cut
-        deliver(.fragment(MessageFragment(kind: kind, bytes: Array(messagePayload[..<cut]), isFinal: false)))
-        messagePayload.removeSubrange(..<cut)
+        // Hand over the buffer itself and keep a copy of the tail (at most 3 bytes), not the reverse.
+        let carried = Array(messagePayload.suffix(tail))
+        messagePayload.removeLast(tail)
+        messageDelivered += messagePayload.count
+        deliver(.fragment(MessageFragment(kind: kind, bytes: messagePayload, isFinal: false)))
+        messagePayload = carried
     }
 
     /// How many bytes at the end of `messagePayload` belong to a UTF-8 sequence still missing

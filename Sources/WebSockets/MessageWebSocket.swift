@@ -87,9 +87,10 @@ public actor MessageWebSocket {
     ///
     /// - **Pieces are not frames.** Each holds the message's bytes that arrived since the last one:
     ///   at most one frame's, and at most one socket read's (64 KiB), so memory stays bounded
-    ///   while a message of any size streams through. Every message ends with exactly one piece
-    ///   whose ``MessageFragment/isMessageComplete`` is `true` (it may be empty, e.g. after an
-    ///   empty final frame); non-final pieces are never empty.
+    ///   while a message of any size streams through. (A compressed message's piece is what one
+    ///   read inflates to, bounded by ``MessageWebSocketControl/maxMessageSize``.) Every message
+    ///   ends with exactly one piece whose ``MessageFragment/isMessageComplete`` is `true` (it may
+    ///   be empty, e.g. after an empty final frame); non-final pieces are never empty.
     /// - **Text pieces end on character boundaries**: a UTF-8 sequence split between frames or
     ///   reads is held back and starts the next piece, so ``MessageFragment/text`` of each piece
     ///   is exact. UTF-8 is validated across the whole message: invalid bytes in a later frame
