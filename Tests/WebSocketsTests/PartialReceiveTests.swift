@@ -57,12 +57,16 @@ func closeCleanly(_ socket: MessageWebSocket, _ peer: any ScriptedPeer) async th
 /// `MessageWebSocketControl.receiveMode = .partialMessage` (WinRT `PartialMessage` with
 /// `IsMessageComplete`): pieces of a message as they arrive, in `MessageWebSocket.fragments`, over
 /// the in-memory pair and over loopback TCP against a peer scripted frame by frame.
+///
+/// `.exclusiveProcessResources` on the loopback and interop tests: their listeners, Python peers and
+/// 10 MiB messages would otherwise count in the descriptor and memory measurements of tests
+/// running alongside (seen in the full suite).
 @Suite("Partial-message receive")
 struct PartialReceiveTests {
     static let readSize = LoopReadBuffer.size
 
     @Test("§5.4: pieces of a 10 MiB message arrive before its last frame was sent, none larger than one read",
-          .timeLimit(.minutes(2)), arguments: PeerPlacement.allCases)
+          .timeLimit(.minutes(2)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func tenMebibytesStreamInPieces(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         let payload = (0..<(10 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
@@ -105,7 +109,7 @@ struct PartialReceiveTests {
     }
 
     @Test("§5.6: a multi-byte character split between frames is never split between pieces",
-          arguments: PeerPlacement.allCases)
+          .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func charactersSplitBetweenFramesStayWhole(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         var pieces = socket.fragments.makeAsyncIterator()
@@ -128,7 +132,7 @@ struct PartialReceiveTests {
     }
 
     @Test("a text frame larger than a read is cut by reads, never inside a character: each piece decodes alone",
-          .timeLimit(.minutes(1)), arguments: PeerPlacement.allCases)
+          .timeLimit(.minutes(1)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func readBoundariesNeverSplitCharacters(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         // Odd offset and 2-, 3- and 4-byte characters: 64 KiB reads fall inside characters.
@@ -147,7 +151,7 @@ struct PartialReceiveTests {
     }
 
     @Test("§8.1: invalid UTF-8 in a later frame fails with 1007 after the earlier pieces were delivered",
-          arguments: PeerPlacement.allCases)
+          .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func invalidUTF8InALaterFrame(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         var pieces = socket.fragments.makeAsyncIterator()
@@ -161,7 +165,7 @@ struct PartialReceiveTests {
     }
 
     @Test("§10.4: maxMessageSize bounds the whole message, not a piece: 1009 once the pieces exceed it",
-          arguments: PeerPlacement.allCases)
+          .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func maxMessageSizeAcrossPieces(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl { $0.maxMessageSize = 1000 })
         var pieces = socket.fragments.makeAsyncIterator()
@@ -177,7 +181,7 @@ struct PartialReceiveTests {
     }
 
     @Test("backpressure: the reader pauses once maxPendingMessages pieces wait, within one message",
-          .timeLimit(.minutes(1)), arguments: PeerPlacement.allCases)
+          .timeLimit(.minutes(1)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func backpressureCountsPieces(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl { $0.maxPendingMessages = 2 })
         let frames = (0..<8).map { index in
@@ -193,7 +197,7 @@ struct PartialReceiveTests {
     }
 
     @Test("kinds and isMessageComplete: unfragmented, fragmented around a ping, empty, and ended by an empty frame",
-          arguments: PeerPlacement.allCases)
+          .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func kindsAndCompleteness(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         try await peer.sendRaw(
@@ -265,7 +269,7 @@ struct PartialReceiveInteropTests {
         return socket
     }
 
-    @Test("a text message whose frames split \"é\" arrives in pieces that each decode whole")
+    @Test("a text message whose frames split \"é\" arrives in pieces that each decode whole", .exclusiveProcessResources)
     func splitCharacter() async throws {
         let peer = try await PythonPeer()
         let socket = try await Self.request(#"{"text": true, "frames": ["61c3", "a962", "e282", "ac"]}"#, from: peer)
@@ -279,7 +283,7 @@ struct PartialReceiveInteropTests {
         try await socket.close(code: .normalClosure, reason: "")
     }
 
-    @Test("a 10 MiB binary message in 1 MiB frames streams in pieces of at most one read")
+    @Test("a 10 MiB binary message in 1 MiB frames streams in pieces of at most one read", .exclusiveProcessResources)
     func tenMebibytes() async throws {
         let peer = try await PythonPeer()
         let socket = try await Self.request(#"{"text": false, "count": 10, "size": 1048576}"#, from: peer)
@@ -293,7 +297,7 @@ struct PartialReceiveInteropTests {
         try await socket.close(code: .normalClosure, reason: "")
     }
 
-    @Test("§8.1: invalid UTF-8 in the peer's second frame fails with 1007 after the first piece")
+    @Test("§8.1: invalid UTF-8 in the peer's second frame fails with 1007 after the first piece", .exclusiveProcessResources)
     func invalidUTF8() async throws {
         let peer = try await PythonPeer()
         let socket = try await Self.request(#"{"text": true, "frames": ["68656c6c6f", "21ff"]}"#, from: peer)
