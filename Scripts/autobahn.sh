@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Autobahn TestSuite against our client: the fuzzing server, every case, a verdict.
 #
-#   Scripts/autobahn.sh [--cases PATTERN] [--timeout SECONDS]
+#   Scripts/autobahn.sh [--cases PATTERN] [--shards N] [--echo MODE] [--timeout SECONDS]
 #
 #   --cases PATTERN    comma-separated case ids or globs (`1.*,9.1.*`, `7.1.6`); default all
+#   --echo MODE        messages (default): the client echoes whole messages; fragments: it
+#                      receives in the partial mode and echoes each piece as it arrives, one
+#                      frame per piece (`websocket autobahn --echo fragments`)
 #   --shards N         1 (default) or 2: a full run split over two fuzzing servers (ports PORT and
 #                      PORT+1) running at once, reports merged; about halves the wall time
 #   --timeout SECONDS  bound for the whole run, setup and build included (default 1200)
@@ -12,7 +15,7 @@
 # are unchanged); the `websocket` CLI built with `swift build -c release --product websocket`
 # unless $WEBSOCKET_BIN names one; a fuzzing server (ws://127.0.0.1:9001, loopback only
 # through Scripts/autobahn/wstest_loopback.py); then
-#   $WEBSOCKET_BIN autobahn --url ws://127.0.0.1:9001 --agent swift-websockets [--cases PATTERN]
+#   $WEBSOCKET_BIN autobahn --url ws://127.0.0.1:9001 --agent swift-websockets [--cases PATTERN] [--echo MODE]
 # which runs the cases and asks for /updateReports. The server's reports, the authoritative
 # results, land in reports/autobahn/clients/ (index.json, one JSON + HTML per case, index.html),
 # kept as the run's artifact (reports/ is git-ignored), with the spec and both logs beside them.
@@ -35,17 +38,24 @@ cd "$ROOT"
 CASES=""
 TIMEOUT=1200
 SHARDS=1
+ECHO=messages
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --shards) SHARDS="${2:?--shards needs 1 or 2}"; shift 2 ;;
         --cases) CASES="${2:?--cases needs a pattern}"; shift 2 ;;
         --cases=*) CASES="${1#*=}"; shift ;;
+        --echo) ECHO="${2:?--echo needs messages or fragments}"; shift 2 ;;
+        --echo=*) ECHO="${1#*=}"; shift ;;
         --timeout) TIMEOUT="${2:?--timeout needs seconds}"; shift 2 ;;
         --timeout=*) TIMEOUT="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,27p' "$0" | sed -e 's/^#//' -e 's/^ //'; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0" | sed -e 's/^#//' -e 's/^ //'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+if [[ $ECHO != messages && $ECHO != fragments ]]; then
+    echo "--echo must be messages or fragments" >&2
+    exit 2
+fi
 if ! [[ $TIMEOUT =~ ^[0-9]+$ ]] || [[ $TIMEOUT -lt 30 ]]; then
     echo "--timeout must be a whole number of seconds >= 30" >&2
     exit 2
@@ -103,7 +113,7 @@ if [[ $SHARDS -ge 2 && -z "$CASES" ]]; then
     for k in 0 1; do
         section "shard $((k + 1)): ${PATTERNS[$k]} on port $((PORT + k))"
         AUTOBAHN_PORT=$((PORT + k)) AUTOBAHN_REPORTS="$REPORTS/shard-$((k + 1))" WEBSOCKET_BIN="$BIN" \
-            timeout --kill-after=10 "$(remaining)" bash "$0" --cases "${PATTERNS[$k]}" --timeout "$(( $(remaining) - 5 ))" \
+            timeout --kill-after=10 "$(remaining)" bash "$0" --cases "${PATTERNS[$k]}" --echo "$ECHO" --timeout "$(( $(remaining) - 5 ))" \
             >"$REPORTS/shard-$((k + 1)).log" 2>&1 </dev/null &
         SHARD_PIDS+=($!)
     done
@@ -182,6 +192,7 @@ fi
 # --- 4. run the cases ------------------------------------------------------------------------------
 CLIENT_ARGS=(autobahn --url "$URL" --agent "$AGENT")
 [[ -n "$CASES" ]] && CLIENT_ARGS+=(--cases "$CASES")
+[[ $ECHO != messages ]] && CLIENT_ARGS+=(--echo "$ECHO")
 section "client: $BIN ${CLIENT_ARGS[*]}"
 CLIENT_STATUS=0
 CLIENT_START=$SECONDS

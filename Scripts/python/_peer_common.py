@@ -143,7 +143,7 @@ def parse_close_command(text: str) -> tuple[int, str] | None:
 def route(path: str) -> str:
     """Name of the behaviour selected by the request path (query string ignored)."""
     p = urllib.parse.urlsplit(path).path
-    if p in ("/headers", "/subprotocol"):
+    if p in ("/headers", "/subprotocol", "/fragments"):
         return p[1:]
     if p.startswith("/close/"):
         return "close"

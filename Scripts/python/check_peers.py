@@ -82,6 +82,13 @@ async def run_checks(script: str, port: int) -> None:
         check("close:3000:x:y command", got == (3000, "x:y"), repr(got))
     async with connect(base + "/subprotocol") as ws:
         check("/subprotocol none", await ws.recv() == "")
+    if script == "echo_server.py":
+        async with connect(base + "/fragments") as ws:
+            await ws.send(json.dumps({"text": True, "frames": ["61c3", "a962"]}))
+            check("/fragments text frames, reassembled", await ws.recv() == "aéb")
+            await ws.send(json.dumps({"text": False, "count": 3, "size": 1000}))
+            got = await ws.recv()
+            check("/fragments count x size", got == bytes((i * 7) & 0xFF for i in range(3000)), f"{len(got)} bytes")
 
 
 async def run_subprotocol_checks(port: int) -> None:

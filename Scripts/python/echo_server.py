@@ -18,6 +18,13 @@ Paths:
                   names, repeated headers joined with ", "), then echo
   /close/<code>/<reason>  close at once with that code and URL-decoded reason
   /subprotocol    one text message: negotiated subprotocol or "", then echo
+  /fragments      every text message is a JSON command answered with ONE fragmented message
+                  (websockets' send of an iterable: one non-final frame per element, then an
+                  empty final frame):
+                  {"text": true|false, "frames": ["<hex>", ...]} sends exactly those payloads
+                  (hex, so a frame may end inside a UTF-8 sequence, or hold invalid UTF-8);
+                  {"text": false, "count": K, "size": N} sends K frames of N bytes, byte i of
+                  the message being (i * 7) & 0xFF
 Any text message `close:<code>:<reason>` makes the server close with that code/reason.
 """
 
@@ -45,6 +52,20 @@ async def close_with(ws: ServerConnection, code: int, reason: str) -> None:
         await ws.close(1011, "invalid close requested")
 
 
+def fragments_for(command: dict) -> list[bytes]:
+    """The frame payloads a /fragments command asks for."""
+    if "frames" in command:
+        return [bytes.fromhex(frame) for frame in command["frames"]]
+    count, size = int(command["count"]), int(command["size"])
+    pattern = bytes((i * 7) & 0xFF for i in range(7 * 256))  # period 256, sliceable at any offset
+    frames = []
+    for k in range(count):
+        start = (k * size) % 256
+        whole = pattern * (size // len(pattern) + 2)
+        frames.append(whole[start:start + size])
+    return frames
+
+
 async def handler(ws: ServerConnection) -> None:
     kind = route(ws.request.path)
     if kind == "close":
@@ -60,6 +81,15 @@ async def handler(ws: ServerConnection) -> None:
         await ws.send(json.dumps(headers))
     elif kind == "subprotocol":
         await ws.send(ws.subprotocol or "")
+    elif kind == "fragments":
+        try:
+            async for message in ws:
+                command = json.loads(message)
+                # text=True sends bytes in text frames as they are (websockets >= 14).
+                await ws.send(fragments_for(command), text=bool(command.get("text")))
+        except ConnectionClosed:
+            pass
+        return
 
     try:
         async for message in ws:  # str for text, bytes for binary: send() keeps the type

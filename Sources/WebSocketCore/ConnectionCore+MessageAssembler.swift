@@ -54,11 +54,42 @@ extension ConnectionCore {
     }
 
     /// Hands the message bytes received so far to the application as a fragment.
+    ///
+    /// With ``Configuration/fragmentsEndOnCharacterBoundaries``, a non-final text fragment keeps
+    /// back an incomplete UTF-8 sequence at its end (the validator knows one is pending), which
+    /// then starts the next fragment; nothing is delivered when that tail is all there is.
     mutating func deliverFragment(isFinal: Bool) {
         guard let kind = messageKind else { return }
+        let tail = isFinal || kind != .text || !configuration.fragmentsEndOnCharacterBoundaries
+            ? 0 : incompleteCharacterTail()
+        guard tail > 0 else {
+            messageDelivered += messagePayload.count
+            deliver(.fragment(MessageFragment(kind: kind, bytes: messagePayload, isFinal: isFinal)))
+            messagePayload = []
+            return
+        }
+        guard messagePayload.count > tail else { return }
+        // Hand over the buffer itself and keep a copy of the tail (at most 3 bytes), not the reverse.
+        let carried = Array(messagePayload.suffix(tail))
+        messagePayload.removeLast(tail)
         messageDelivered += messagePayload.count
-        deliver(.fragment(MessageFragment(kind: kind, bytes: messagePayload, isFinal: isFinal)))
-        messagePayload = []
+        deliver(.fragment(MessageFragment(kind: kind, bytes: messagePayload, isFinal: false)))
+        messagePayload = carried
+    }
+
+    /// How many bytes at the end of `messagePayload` belong to a UTF-8 sequence still missing
+    /// continuation bytes: 0 when the text so far ends on a character boundary. The payload was
+    /// validated, so the tail is one lead byte followed by at most two continuation bytes.
+    func incompleteCharacterTail() -> Int {
+        guard !messageValidator.isComplete else { return 0 }
+        var count = 0
+        // Continuation bytes are 10xxxxxx; the lead byte before them starts the sequence. A
+        // sequence begun in bytes already delivered is impossible: fragments end on boundaries.
+        for byte in messagePayload.reversed() {
+            count += 1
+            if byte & 0xC0 != 0x80 || count == 4 { break }
+        }
+        return min(count, messagePayload.count)
     }
 
     /// Queues a message or fragment for the application and counts it for `maxMessages`.

@@ -74,6 +74,14 @@ public struct ConnectionCore: Sendable {
         /// data (a stream socket): a text frame then fails the connection with 1003 (unsupported
         /// data), the code RFC 6455 §7.4.1 names for exactly this case. Default `true`.
         public var acceptsText = true
+        /// With ``deliversFragments``: a non-final fragment of a text message never ends inside a
+        /// UTF-8 sequence. The incomplete tail (at most 3 bytes) waits for the bytes that complete
+        /// it and starts the next fragment, so each fragment decodes on its own; a fragment that
+        /// would hold only such a tail is not delivered (no empty non-final fragments). The
+        /// client's partial receive (WinRT `PartialMessage`) sets it; the server's fragment
+        /// context, which hands raw bytes to a caller's buffer as IIS does, does not. Default
+        /// `false`.
+        public var fragmentsEndOnCharacterBoundaries = false
 
         public init() {}
     }

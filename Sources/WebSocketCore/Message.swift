@@ -42,8 +42,11 @@ public enum MessageKind: Sendable, Hashable {
 ///
 /// Fragments are not wire frames: one frame may arrive as several fragments (as its bytes come
 /// in), and a fragment never spans two frames. The UTF-8 of a text message is validated across
-/// fragments, so a fragment may end inside a multi-byte character; the message as a whole is
-/// valid once its final fragment arrived.
+/// fragments. Whether a text fragment may end inside a multi-byte character depends on who
+/// delivers it: never from a client in partial receive mode
+/// (``ConnectionCore/Configuration/fragmentsEndOnCharacterBoundaries``: each piece decodes on its
+/// own), possibly from the server's fragment context, which hands over raw bytes as IIS does. The
+/// message as a whole is valid once its final fragment arrived.
 public struct MessageFragment: Sendable, Hashable {
     /// The kind of the message this fragment belongs to.
     public var kind: MessageKind
@@ -56,5 +59,17 @@ public struct MessageFragment: Sendable, Hashable {
         self.kind = kind
         self.bytes = bytes
         self.isFinal = isFinal
+    }
+}
+
+extension MessageFragment {
+    /// Whether this fragment ends its message (WinRT `IsMessageComplete`; the same as ``isFinal``).
+    public var isMessageComplete: Bool { isFinal }
+
+    /// The fragment's text for a text message, `nil` for a binary one. Exact when fragments end
+    /// on character boundaries (the client's partial receive); a fragment cut inside a character
+    /// (the server's fragment context) decodes with U+FFFD in place of the cut sequence.
+    public var text: String? {
+        kind == .text ? String(decoding: bytes, as: UTF8.self) : nil
     }
 }

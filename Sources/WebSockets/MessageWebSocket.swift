@@ -44,6 +44,8 @@ import Synchronization
 ///   but messages that had already arrived are still delivered: `messages` throws the write's error
 ///   once the stream ends or fails, when ``close()`` is called (at once), or after the close timeout.
 /// - Pings are answered automatically.
+/// - **Partial receive** (``MessageWebSocketControl/receiveMode`` `.partialMessage`, WinRT
+///   `PartialMessage`): messages arrive in ``fragments`` instead, piece by piece; see there.
 public actor MessageWebSocket {
     /// The socket's life cycle.
     public enum State: Sendable, Hashable {
@@ -60,19 +62,58 @@ public actor MessageWebSocket {
     }
 
     /// Received messages, in order. See the type's documentation for how it ends.
+    ///
+    /// In ``MessageWebSocketReceiveMode/partialMessage`` mode it carries nothing: once connected it
+    /// throws `.invalidState` at once (iterate ``fragments``), so a loop over the wrong stream
+    /// fails loudly instead of waiting forever.
     public nonisolated let messages: AsyncThrowingStream<Message, any Error>
+
+    /// Received messages as pieces, in order, as their bytes arrive: only in
+    /// ``MessageWebSocketReceiveMode/partialMessage`` mode (WinRT `PartialMessage`; in the default
+    /// full-message mode it throws `.invalidState` once connected).
+    ///
+    /// ```swift
+    /// try await socket.configure { $0.receiveMode = .partialMessage }
+    /// try await socket.connect(to: url)
+    /// for try await piece in socket.fragments {
+    ///     file.write(piece.bytes)                    // piece.kind: .text or .binary
+    ///     if piece.isMessageComplete { file.close() }
+    /// }
+    /// ```
+    ///
+    /// Why a second stream of `MessageFragment` rather than a `Message` with a flag: code that
+    /// iterates ``messages`` keeps receiving whole messages, with no completeness flag to forget,
+    /// and a piece is a different thing (its kind is the message's; its bytes are part of it).
+    ///
+    /// - **Pieces are not frames.** Each holds the message's bytes that arrived since the last one:
+    ///   at most one frame's, and at most one socket read's (64 KiB), so memory stays bounded
+    ///   while a message of any size streams through. (A compressed message's piece is what one
+    ///   read inflates to, bounded by ``MessageWebSocketControl/maxMessageSize``.) Every message
+    ///   ends with exactly one piece whose `MessageFragment/isMessageComplete` is `true` (it may
+    ///   be empty, e.g. after an empty final frame); non-final pieces are never empty.
+    /// - **Text pieces end on character boundaries**: a UTF-8 sequence split between frames or
+    ///   reads is held back and starts the next piece, so `MessageFragment/text` of each piece
+    ///   is exact. UTF-8 is validated across the whole message: invalid bytes in a later frame
+    ///   fail the connection with 1007 after the earlier pieces were delivered.
+    /// - ``MessageWebSocketControl/maxMessageSize`` bounds the whole message (1009 when the
+    ///   pieces together exceed it); set `unlimited` to stream messages of any size.
+    /// - Backpressure as for ``messages``: the reader pauses while
+    ///   ``MessageWebSocketControl/maxPendingMessages`` *pieces* wait unconsumed. It ends, throws
+    ///   and reacts to cancellation exactly as ``messages`` does.
+    public nonisolated let fragments: AsyncThrowingStream<MessageFragment, any Error>
 
     /// The settings the socket connects with (a snapshot; change them with ``configure(_:)``).
     public private(set) var control: MessageWebSocketControl
 
     private let inbox: MessageInbox
+    private let fragmentInbox: Inbox<MessageFragment>
     private var requestHeaders: [(String, String)] = []
     private var isConnecting = false
     private var closedBeforeConnecting = false
     private var connectionInformation = MessageWebSocketInformation()
     /// The open connection. Behind a lock so that sending goes straight to it without a hop
     /// through this actor.
-    private nonisolated let link = Lock<WebSocketConnection?>(nil)
+    nonisolated let link = Lock<WebSocketConnection?>(nil)
 
     /// Creates a socket with the given settings; nothing happens on the network until
     /// ``connect(to:)-(String)``.
@@ -80,6 +121,8 @@ public actor MessageWebSocket {
         self.control = control
         inbox = MessageInbox(highWater: control.maxPendingMessages)
         messages = inbox.makeStream()
+        fragmentInbox = Inbox(highWater: control.maxPendingMessages)
+        fragments = fragmentInbox.makeStream()
     }
 
     deinit {
@@ -101,6 +144,7 @@ public actor MessageWebSocket {
         try requireIdle("configuration is frozen once connect has started")
         update(&control)
         inbox.setHighWater(control.maxPendingMessages)
+        fragmentInbox.setHighWater(control.maxPendingMessages)
     }
 
     /// Adds a header to the opening handshake request. Only before connecting.
@@ -214,10 +258,22 @@ public actor MessageWebSocket {
         var configuration = ConnectionCore.Configuration()
         configuration.maxMessageSize = control.maxMessageSize
         configuration.deflate = opened.deflate
+        configuration.fragmentsEndOnCharacterBoundaries = true
         if let options = control.compression.options { configuration.deflateOptions = options }
+        let delivery: WebSocketConnection.Delivery
+        switch control.receiveMode {
+        case .fullMessage:
+            delivery = .messages(inbox)
+            fragmentInbox.finish(throwing: WebSocketError(
+                .invalidState, "fragments carries nothing in the .fullMessage receive mode: iterate messages (or set receiveMode = .partialMessage before connecting)"))
+        case .partialMessage:
+            delivery = .fragments(fragmentInbox)
+            inbox.finish(throwing: WebSocketError(
+                .invalidState, "messages carries nothing in the .partialMessage receive mode: iterate fragments"))
+        }
         // `self.control`, not the snapshot: `setMessageType` may have run while connecting.
         let connection = WebSocketConnection(
-            transport: opened.transport, role: .client, configuration: configuration, delivery: .messages(inbox),
+            transport: opened.transport, role: .client, configuration: configuration, delivery: delivery,
             closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
             messageType: self.control.messageType, pingInterval: control.pingInterval, pingTimeout: control.pongTimeout,
             unsolicitedPongInterval: control.desiredUnsolicitedPongInterval, events: events)
@@ -238,69 +294,6 @@ public actor MessageWebSocket {
                 isSecure: opened.transport is TLSTransport)))
         }
         await connection.start(bufferedBytes: opened.bufferedBytes)
-    }
-
-    // MARK: - Sending
-
-    private nonisolated func openConnection() throws(WebSocketError) -> WebSocketConnection {
-        guard let connection = link.withLock({ $0 }) else {
-            throw WebSocketError(.invalidState, "the socket is not connected: call connect(to:) first")
-        }
-        return connection
-    }
-
-    /// Sends a message.
-    /// - Throws: `.invalidState` before connecting, `.closed` once a close frame was sent or the
-    ///   connection ended, `.invalidArgument` while a fragmented message is in progress; the error
-    ///   of a failed write (`.connectionAborted` when the connection dropped) for the send whose
-    ///   message it hit, queued or being written, and for every later send.
-    ///
-    /// Called on the event loop (``eventLoopExecutor``), a send that can go out at once is queued
-    /// from the caller's own job, without a hop into the connection, and written with the other
-    /// frames of the loop's turn when it ends. `nonisolated(nonsending)`: the send runs on the
-    /// caller's executor up to the hop into the connection, so a caller on the loop never switches.
-    public nonisolated(nonsending) func send(_ message: Message) async throws {
-        try await openConnection().send(message)
-    }
-
-    /// Sends a text message.
-    public nonisolated(nonsending) func send(text: String) async throws {
-        let connection = try openConnection()
-        if try connection.sendImmediately(text: text) { return }
-        try await connection.send(text: text)
-    }
-
-    /// Sends bytes as one message of ``MessageWebSocketControl/messageType`` (binary by default;
-    /// when it is `.text` the bytes must be valid UTF-8).
-    public nonisolated(nonsending) func send(_ bytes: [UInt8]) async throws {
-        let connection = try openConnection()
-        if try connection.sendImmediately(bytes, kind: nil) { return }
-        try await connection.send(bytes, kind: nil)
-    }
-
-    /// Sends one frame of a message that more frames will complete (FIN = 0, WinRT
-    /// `SendNonfinalFrameAsync`). The message's type is ``MessageWebSocketControl/messageType`` at
-    /// its first frame. Other messages cannot be sent until ``sendFinalFrame(_:)``.
-    public nonisolated func sendNonfinalFrame(_ bytes: [UInt8]) async throws {
-        try await openConnection().sendFrame(bytes, kind: nil, isFinal: false)
-    }
-
-    /// Sends the last frame of a message (FIN = 1, WinRT `SendFinalFrameAsync`); without preceding
-    /// non-final frames, a complete one-frame message.
-    public nonisolated func sendFinalFrame(_ bytes: [UInt8]) async throws {
-        try await openConnection().sendFrame(bytes, kind: nil, isFinal: true)
-    }
-
-    /// Sends a ping with up to 125 bytes of application data and returns its round-trip time, once
-    /// the peer's pong arrived (RFC 6455 §5.5.2). Without a payload the ping gets a unique one, so
-    /// that concurrent pings are told apart; a pong also answers the pings sent before the one it
-    /// names (§5.5.3 lets a peer answer only the latest). Updates ``MessageWebSocketInformation/latency``.
-    /// - Throws: `.invalidArgument` for a payload over 125 bytes; how the connection ended when it
-    ///   ends before the pong (a peer that never answers is found by ``MessageWebSocketControl/pongTimeout``
-    ///   or by closing).
-    @discardableResult
-    public nonisolated func ping(_ payload: [UInt8] = []) async throws -> Duration {
-        try await openConnection().ping(payload)
     }
 
     // MARK: - Closing
@@ -334,6 +327,7 @@ public actor MessageWebSocket {
             }
             closedBeforeConnecting = true
             inbox.finish()
+            fragmentInbox.finish()
             return
         }
         try await connection.close(code: code, reason: reason)
@@ -364,7 +358,10 @@ public actor MessageWebSocket {
     /// Test hook: returns once the reader has paused because ``MessageWebSocketControl/maxPendingMessages``
     /// messages wait unconsumed.
     package func waitUntilReaderPauses() async {
-        await inbox.waitUntilProducerPauses()
+        switch control.receiveMode {
+        case .fullMessage: await inbox.waitUntilProducerPauses()
+        case .partialMessage: await fragmentInbox.waitUntilProducerPauses()
+        }
     }
 
     /// Test hook: returns once a ``ping(_:)`` was queued (or refused) on the open connection.
@@ -374,7 +371,10 @@ public actor MessageWebSocket {
 
     /// Test hook: returns once a task iterating ``messages`` is suspended, waiting for a message.
     package func waitUntilConsumerWaits() async {
-        await inbox.waitUntilConsumerWaits()
+        switch control.receiveMode {
+        case .fullMessage: await inbox.waitUntilConsumerWaits()
+        case .partialMessage: await fragmentInbox.waitUntilConsumerWaits()
+        }
     }
 
     /// What is known about the connection now.

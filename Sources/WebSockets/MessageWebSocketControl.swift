@@ -84,6 +84,11 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     /// out silent clients. Default `nil`: none (WinRT's 0). The interval in effect is
     /// ``MessageWebSocketInformation/actualUnsolicitedPongInterval``.
     public var desiredUnsolicitedPongInterval: Duration?
+    /// Whether received messages arrive whole in ``MessageWebSocket/messages`` (`.fullMessage`,
+    /// the default, as in WinRT) or as pieces as they arrive in ``MessageWebSocket/fragments``
+    /// (`.partialMessage`: a message larger than memory can stream through;
+    /// ``maxMessageSize`` still bounds the whole message, `unlimited` lifts it).
+    public var receiveMode: MessageWebSocketReceiveMode = .fullMessage
     /// Receives the connection's ``WebSocketEvent``s (connecting, connected, messages, pings,
     /// closing, failures, closed), synchronously on the thread that produced them: it must not
     /// block. Default `nil`: no events are built at all. Levels map one to one onto swift-log's;
@@ -121,6 +126,17 @@ public struct MessageWebSocketControl: Sendable, Hashable {
                         "subprotocol \"\(name)\" is not a valid HTTP token (RFC 6455 §4.1)")
         }
     }
+}
+
+/// How a ``MessageWebSocket`` hands received messages to the application (WinRT
+/// `MessageWebSocketReceiveMode`).
+public enum MessageWebSocketReceiveMode: Sendable, Hashable {
+    /// Whole messages, in ``MessageWebSocket/messages`` (WinRT `FullMessage`, the default).
+    case fullMessage
+    /// Pieces of messages as their bytes arrive, in ``MessageWebSocket/fragments``, each saying
+    /// its message's kind and whether it completes the message (WinRT `PartialMessage` with
+    /// `IsMessageComplete`).
+    case partialMessage
 }
 
 /// A hook compared by identity, so that the control stays `Hashable`.

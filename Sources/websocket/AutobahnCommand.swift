@@ -1,6 +1,6 @@
 import WebSockets
 
-/// `websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN]`
+/// `websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN] [--echo messages|fragments]`
 ///
 /// The Autobahn TestSuite client: reads `/getCaseCount`, runs every case (or those whose id
 /// matches PATTERN, a comma-separated list of globs such as `1.*,9.1.*`) via
@@ -9,10 +9,26 @@ import WebSockets
 /// `case <id> <behavior>` (the server's `/getCaseStatus` reports the behaviour only; the close
 /// behaviour is in its report, see `Scripts/autobahn.sh`), and the totals last:
 /// `total=<n> ok=<n> non_strict=<n> informational=<n> unimplemented=<n> failed=<n>`.
+///
+/// `--echo messages` (the default) receives whole messages and sends each back as one message.
+/// `--echo fragments` receives in the partial mode (``MessageWebSocket/fragments``) and echoes
+/// each piece as it arrives, as one frame (`sendNonfinalFrame`, `sendFinalFrame` for the piece
+/// that completes the message): the conformance of the streaming path, and memory bounded by a
+/// read rather than by the largest message.
 enum AutobahnCommand {
+    /// How `echoCase` answers: whole messages, or each piece as it arrives.
+    enum EchoMode: String {
+        case messages
+        case fragments
+    }
+
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["url", "agent", "cases"])
+            try arguments.rejectUnknown(["url", "agent", "cases", "echo"])
+            let echoName = arguments.string("echo") ?? EchoMode.messages.rawValue
+            guard let echo = EchoMode(rawValue: echoName) else {
+                throw CLIError("--echo expects messages or fragments, got \"\(echoName)\"")
+            }
             let base = arguments.string("url") ?? "ws://127.0.0.1:9001"
             let agent = arguments.string("agent") ?? "swift-websockets"
             let patterns = (arguments.string("cases") ?? "*").split(separator: ",").map(String.init)
@@ -23,7 +39,7 @@ enum AutobahnCommand {
             for index in 1...count {
                 let id = try await caseID(base: base, index: index)
                 guard patterns.contains(where: { matches(id, $0) }) else { continue }
-                await echoCase(base + "/runCase?case=\(index)&agent=\(agent)")
+                await echoCase(base + "/runCase?case=\(index)&agent=\(agent)", mode: echo)
                 let status = try await fetchText(base + "/getCaseStatus?case=\(index)&agent=\(agent)")
                 let behavior = jsonString(status, key: "behavior") ?? "?"
                 Output.out("case \(id) \(behavior)")
@@ -42,15 +58,31 @@ enum AutobahnCommand {
     }
 
     /// Echoes every message of one case until the server ends it (cleanly or not).
-    static func echoCase(_ url: String) async {
+    static func echoCase(_ url: String, mode: EchoMode = .messages) async {
         var control = MessageWebSocketControl()
         control.maxMessageSize = 64 * 1024 * 1024
         control.closeTimeout = .seconds(5)
+        if mode == .fragments { control.receiveMode = .partialMessage }
         let socket = MessageWebSocket(control: control)
         do {
             try await socket.connect(to: url)
-            for try await message in socket.messages {
-                try await socket.send(message)
+            switch mode {
+            case .messages:
+                for try await message in socket.messages {
+                    try await socket.send(message)
+                }
+            case .fragments:
+                var startsMessage = true
+                for try await piece in socket.fragments {
+                    // The echoed message's type is taken at its first frame.
+                    if startsMessage { await socket.setMessageType(piece.kind) }
+                    if piece.isMessageComplete {
+                        try await socket.sendFinalFrame(piece.bytes)
+                    } else {
+                        try await socket.sendNonfinalFrame(piece.bytes)
+                    }
+                    startsMessage = piece.isMessageComplete
+                }
             }
         } catch {
             // The case decides what an error means; the server judges our behaviour.

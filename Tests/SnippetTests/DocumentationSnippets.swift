@@ -45,6 +45,23 @@ func readmeSnippet3() async throws {
 }
 
 // README.md, snippet 4
+func readmeSnippet4() async throws {
+    var control = MessageWebSocketControl()
+    control.receiveMode = .partialMessage
+    control.maxMessageSize = MessageWebSocketControl.unlimited   // or a bound for the whole message
+    let socket = MessageWebSocket(control: control)
+    try await socket.connect(to: "ws://127.0.0.1:8080/download")
+    var size = 0
+    for try await piece in socket.fragments {               // MessageFragment; piece.kind: .text or .binary
+        size += piece.bytes.count                           // e.g. append piece.bytes to a file
+        if piece.isMessageComplete {
+            print("a message of \(size) bytes")
+            size = 0
+        }
+    }
+}
+
+// README.md, snippet 5
 @Test func greetsTheServer() async throws {
     let (socket, peer) = try await MockWebSocketServer.connectedPair()
     try await socket.send(text: "hello")
@@ -54,8 +71,8 @@ func readmeSnippet3() async throws {
     for try await message in socket.messages { print(message) } // .text("welcome"), then a clean end
 }
 
-// README.md, snippet 5
-func readmeSnippet5() async throws {
+// README.md, snippet 6
+func readmeSnippet6() async throws {
     let fileChunks: [[UInt8]] = [Array("large ".utf8), Array("file".utf8)]   // what you stream
     var output: [UInt8] = []
     let socket = StreamWebSocket()
@@ -71,15 +88,15 @@ func readmeSnippet5() async throws {
     // or: let bytes = try await socket.read(upTo: 4096)           // 1...4096 bytes, [] at the end
 }
 
-// README.md, snippet 7
-func readmeSnippet7() async throws {
+// README.md, snippet 8
+func readmeSnippet8() async throws {
     var control = MessageWebSocketControl()
     control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true,
                                          minimumMessageSize: 256))   // or .disabled
 }
 
-// README.md, snippet 8
-func readmeSnippet8() async throws {
+// README.md, snippet 9
+func readmeSnippet9() async throws {
     let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
     var control = MessageWebSocketControl()
     control.ignorableServerCertificateErrors = [.untrusted]   // a self-signed certificate: the pin is the trust
@@ -91,8 +108,8 @@ func readmeSnippet8() async throws {
     print(await socket.information.tlsVersion!, await socket.information.cipher!)
 }
 
-// README.md, snippet 9
-func readmeSnippet9() async throws {
+// README.md, snippet 10
+func readmeSnippet10() async throws {
     var configuration = WebSocketServerConfiguration()      // 127.0.0.1, port 0 by default
     configuration.port = 8080
     configuration.pingInterval = .seconds(20)                // keep-alive; off by default (IIS)
@@ -112,8 +129,8 @@ func readmeSnippet9() async throws {
     }
 }
 
-// README.md, snippet 10
-func readmeSnippet10() async throws {
+// README.md, snippet 11
+func readmeSnippet11() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {

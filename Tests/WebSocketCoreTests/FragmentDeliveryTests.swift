@@ -137,3 +137,80 @@ struct FragmentDeliveryTests {
         #expect(core.events(after: bytes) == [.message(.binary([1, 2]))])
     }
 }
+
+/// `Configuration.fragmentsEndOnCharacterBoundaries` (the client's partial receive): a text
+/// fragment never ends inside a UTF-8 sequence; the incomplete tail starts the next fragment.
+@Suite("Fragment delivery on character boundaries")
+struct CharacterBoundaryFragmentTests {
+    static func client(onBoundaries: Bool = true) -> ConnectionCore {
+        var configuration = ConnectionCore.Configuration()
+        configuration.deliversFragments = true
+        configuration.fragmentsEndOnCharacterBoundaries = onBoundaries
+        return ConnectionCore(role: .client, configuration: configuration, randomNumberGenerator: SeededGenerator(seed: 5))
+    }
+
+    @Test("§5.6: \"é\" split between frames is carried to the next fragment")
+    func twoByteCharacterBetweenFrames() {
+        var core = Self.client()
+        let bytes = frame(.text, [0x61, 0xC3], fin: false, masked: false) + frame(.continuation, [0xA9, 0x62], masked: false)
+        #expect(core.events(after: bytes) == [
+            .fragment(.init(kind: .text, bytes: [0x61], isFinal: false)),
+            .fragment(.init(kind: .text, bytes: [0xC3, 0xA9, 0x62], isFinal: true)),
+        ])
+    }
+
+    @Test("a 4-byte character over three frames: the frame holding only part of it gives no fragment")
+    func fourByteCharacterOverThreeFrames() {
+        var core = Self.client()
+        let bytes = frame(.text, [0x78, 0xF0, 0x9F], fin: false, masked: false)
+            + frame(.continuation, [0x98], fin: false, masked: false) + frame(.continuation, [0x80], masked: false)
+        #expect(core.events(after: bytes) == [
+            .fragment(.init(kind: .text, bytes: [0x78], isFinal: false)),
+            .fragment(.init(kind: .text, bytes: [0xF0, 0x9F, 0x98, 0x80], isFinal: true)),
+        ])
+    }
+
+    @Test("a frame cut by the end of a receive call is cut before the incomplete character")
+    func receiveBoundaryInsideACharacter() {
+        var core = Self.client()
+        let bytes = frame(.text, Array("a€b".utf8), masked: false)  // 61 E2 82 AC 62
+        let cut = bytes.count - 3  // inside "€"
+        #expect(core.events(after: Array(bytes[..<cut])) == [.fragment(.init(kind: .text, bytes: [0x61], isFinal: false))])
+        #expect(core.events(after: Array(bytes[cut...])) == [
+            .fragment(.init(kind: .text, bytes: Array("€b".utf8), isFinal: true)),
+        ])
+    }
+
+    @Test("binary fragments keep raw boundaries; so do text fragments without the option (the server's fragment context)")
+    func rawBoundariesOtherwise() {
+        var binary = Self.client()
+        #expect(binary.events(after: frame(.binary, [0x61, 0xC3], fin: false, masked: false))
+            == [.fragment(.init(kind: .binary, bytes: [0x61, 0xC3], isFinal: false))])
+        var raw = Self.client(onBoundaries: false)
+        #expect(raw.events(after: frame(.text, [0x61, 0xC3], fin: false, masked: false))
+            == [.fragment(.init(kind: .text, bytes: [0x61, 0xC3], isFinal: false))])
+    }
+
+    @Test("§8.1: the carried tail is still validated: a bad continuation fails with 1007")
+    func carriedTailIsValidated() {
+        var core = Self.client()
+        let bytes = frame(.text, [0x61, 0xC3], fin: false, masked: false) + frame(.continuation, [0x28], masked: false)
+        let events = core.events(after: bytes)
+        #expect(FragmentDeliveryTests.fragments(events) == [.init(kind: .text, bytes: [0x61], isFinal: false)])
+        #expect(failureCode(of: events) == 1007)
+    }
+
+    @Test("§10.4: the carried tail counts toward maxMessageSize exactly once")
+    func tailCountsOnce() {
+        var configuration = ConnectionCore.Configuration()
+        configuration.deliversFragments = true
+        configuration.fragmentsEndOnCharacterBoundaries = true
+        configuration.maxMessageSize = 4
+        var core = ConnectionCore(role: .client, configuration: configuration, randomNumberGenerator: SeededGenerator(seed: 5))
+        // 61 C3 | A9 62: 4 bytes in all, exactly the limit.
+        let bytes = frame(.text, [0x61, 0xC3], fin: false, masked: false) + frame(.continuation, [0xA9, 0x62], masked: false)
+        let events = core.events(after: bytes)
+        #expect(failureCode(of: events) == nil)
+        #expect(FragmentDeliveryTests.fragments(events).last?.isFinal == true)
+    }
+}

@@ -322,6 +322,13 @@ struct CLITests {
         #expect(result.stderr.contains("--executor must be loop or pool"), "\(result.stderr)")
     }
 
+    @Test("autobahn refuses an unknown --echo with a clear error, before connecting")
+    func autobahnRefusesUnknownEcho() async throws {
+        let result = try await runCLI(["autobahn", "--url", "ws://127.0.0.1:1", "--echo", "frames"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--echo expects messages or fragments"), "\(result.stderr)")
+    }
+
     @Test("the demo runs end to end and closes cleanly")
     func demoRuns() async throws {
         let result = try await runCLI([])
