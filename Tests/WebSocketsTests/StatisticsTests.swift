@@ -91,8 +91,11 @@ struct StatisticsTests {
                     try await socket.send(message)
                     continue
                 }
-                let roundTrip = await socket.roundTripTimeStatistics
+                // Bandwidth first: each read samples, and this first one measures the inbound rate
+                // since the start. Read second, after a stall of ≥ 100 ms (a loaded machine), it
+                // would measure the stall alone, in which nothing arrived: 0 (seen once).
                 let bandwidth = await socket.bandwidthStatistics
+                let roundTrip = await socket.roundTripTimeStatistics
                 try await socket.send(text: "\(roundTrip?.smoothed ?? 0) \(bandwidth?.inboundBitsPerSecond ?? 0)")
             }
         }) { server in
