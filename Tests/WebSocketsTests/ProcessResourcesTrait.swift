@@ -5,8 +5,10 @@ import Testing
 /// Swift Testing runs suites in parallel in one process. Tests that *measure* process-wide
 /// resources (open descriptors, resident memory) and tests that *use* a great many of them (1,000
 /// connections: 2,000 descriptors, some 200 MB) must not overlap, or the measurement counts the
-/// other test's resources. Everything else may run alongside: the measuring tests tolerate the few
-/// descriptors and bytes that ordinary tests hold.
+/// other test's resources. The same for tests that keep the shared event loop busy for long (tens of
+/// MiB streamed: under ThreadSanitizer a minute) and the timing-based tests (keep-alive, idle
+/// timeouts), which a busy loop makes late. Everything else may run alongside: the measuring tests
+/// tolerate the few descriptors and bytes that ordinary tests hold.
 struct ExclusiveProcessResourcesTrait: TestTrait, TestScoping {
     func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void

@@ -13,7 +13,8 @@ let streamEchoHandler: WebSocketServer.StreamHandler = { socket in
 /// stream view (`ServerStreamWebSocket`) on the other end.
 @Suite("StreamWebSocket over loopback TCP", .timeLimit(.minutes(2)))
 struct StreamWebSocketLoopbackTests {
-    @Test("100 MiB both ways through the stream views, in pieces of at most 64 KiB, with bounded read memory")
+    @Test("100 MiB both ways through the stream views, in pieces of at most 64 KiB, with bounded read memory",
+          .exclusiveProcessResources)
     func hundredMebibytesBothWays() async throws {
         try await withTeardown(await WebSocketServer.startStreams(handler: streamEchoHandler)) { server in
             let socket = StreamWebSocket()
@@ -129,7 +130,8 @@ struct StreamWebSocketLoopbackTests {
 @Suite("StreamWebSocket interop with Python websockets", .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage), .serialized,
        .timeLimit(.minutes(2)))
 struct StreamWebSocketInteropTests {
-    @Test("8 MiB written in 256 KiB writes echo back intact through the Python peer", arguments: InteropTests.peers)
+    @Test("8 MiB written in 256 KiB writes echo back intact through the Python peer", .exclusiveProcessResources,
+          arguments: InteropTests.peers)
     func largeBinaryEcho(_ script: String) async throws {
         let peer = try await PythonPeer(script: script)
         let socket = StreamWebSocket()

@@ -178,7 +178,8 @@ struct StreamWebSocketTests {
         #expect(received == Array(0..<8))
     }
 
-    @Test("a 16 MiB message streams through in pieces of at most 64 KiB while the connection holds no more than a read's worth")
+    @Test("a 16 MiB message streams through in pieces of at most 64 KiB while the connection holds no more than a read's worth",
+          .exclusiveProcessResources)
     func largeMessageInPieces() async throws {
         let (socket, peer) = try await connectedStreamPair()
         let size = 16 << 20
