@@ -5,8 +5,8 @@ import WebSocketServer
 import WebSocketTesting
 import WebSockets
 
-// README.md, snippet 1
-func readmeSnippet1() async throws {
+// README.md, snippet 2
+func readmeSnippet2() async throws {
     let socket = MessageWebSocket()
     try await socket.connect(to: "ws://127.0.0.1:8080/chat")
     try await socket.send(text: "hello")
@@ -17,6 +17,7 @@ func readmeSnippet1() async throws {
             case .text(let text): print("text:", text)
             case .binary(let bytes): print("binary:", bytes.count, "bytes")
             }
+            try await socket.close(code: .normalClosure, reason: "done")   // one reply is all we wanted
         }
         // The loop ends normally after a close handshake (either side started it).
         print("closed:", await socket.closeStatus!)              // the peer's code and reason
@@ -25,8 +26,8 @@ func readmeSnippet1() async throws {
     }
 }
 
-// README.md, snippet 2
-func readmeSnippet2() async throws {
+// README.md, snippet 3
+func readmeSnippet3() async throws {
     var control = MessageWebSocketControl()
     control.supportedProtocols = ["chat.v2", "chat.v1"]
     control.maxMessageSize = 1 << 20
@@ -36,16 +37,16 @@ func readmeSnippet2() async throws {
     print(await socket.information.negotiatedProtocol ?? "none")
 }
 
-// README.md, snippet 3
-func readmeSnippet3() async throws {
+// README.md, snippet 4
+func readmeSnippet4() async throws {
     let socket = MessageWebSocket()
     await socket.setMessageType(.text)
     try await socket.sendNonfinalFrame(Array("Hel".utf8))
     try await socket.sendFinalFrame(Array("lo".utf8))
 }
 
-// README.md, snippet 4
-func readmeSnippet4() async throws {
+// README.md, snippet 5
+func readmeSnippet5() async throws {
     var control = MessageWebSocketControl()
     control.receiveMode = .partialMessage
     control.maxMessageSize = MessageWebSocketControl.unlimited   // or a bound for the whole message
@@ -61,7 +62,7 @@ func readmeSnippet4() async throws {
     }
 }
 
-// README.md, snippet 5
+// README.md, snippet 6
 @Test func greetsTheServer() async throws {
     let (socket, peer) = try await MockWebSocketServer.connectedPair()
     try await socket.send(text: "hello")
@@ -71,8 +72,8 @@ func readmeSnippet4() async throws {
     for try await message in socket.messages { print(message) } // .text("welcome"), then a clean end
 }
 
-// README.md, snippet 6
-func readmeSnippet6() async throws {
+// README.md, snippet 7
+func readmeSnippet7() async throws {
     let fileChunks: [[UInt8]] = [Array("large ".utf8), Array("file".utf8)]   // what you stream
     var output: [UInt8] = []
     let socket = StreamWebSocket()
@@ -88,15 +89,15 @@ func readmeSnippet6() async throws {
     // or: let bytes = try await socket.read(upTo: 4096)           // 1...4096 bytes, [] at the end
 }
 
-// README.md, snippet 8
-func readmeSnippet8() async throws {
+// README.md, snippet 9
+func readmeSnippet9() async throws {
     var control = MessageWebSocketControl()
     control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true,
                                          minimumMessageSize: 256))   // or .disabled
 }
 
-// README.md, snippet 9
-func readmeSnippet9() async throws {
+// README.md, snippet 10
+func readmeSnippet10() async throws {
     let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
     var control = MessageWebSocketControl()
     control.ignorableServerCertificateErrors = [.untrusted]   // a self-signed certificate: the pin is the trust
@@ -108,8 +109,8 @@ func readmeSnippet9() async throws {
     print(await socket.information.tlsVersion!, await socket.information.cipher!)
 }
 
-// README.md, snippet 10
-func readmeSnippet10() async throws {
+// README.md, snippet 11
+func readmeSnippet11() async throws {
     var configuration = WebSocketServerConfiguration()      // 127.0.0.1, port 0 by default
     configuration.port = 8080
     configuration.pingInterval = .seconds(20)                // keep-alive; off by default (IIS)
@@ -129,8 +130,8 @@ func readmeSnippet10() async throws {
     }
 }
 
-// README.md, snippet 11
-func readmeSnippet11() async throws {
+// README.md, snippet 12
+func readmeSnippet12() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {
