@@ -19,9 +19,12 @@ final class ClientSocketCore: Sendable {
     private let record = Lock(Record())
     /// The actor's type name, for the message that tells to make a new socket to reconnect.
     private let socketName: String
+    /// Ends the socket's receive streams when it is closed before it ever connected.
+    private let finishInputs: @Sendable () -> Void
 
-    init(socketName: String) {
+    init(socketName: String, finishInputs: @escaping @Sendable () -> Void) {
         self.socketName = socketName
+        self.finishInputs = finishInputs
     }
 
     /// Dropping the last reference to a socket closes the connection (1001) and releases the
@@ -77,11 +80,11 @@ final class ClientSocketCore: Sendable {
 
     // MARK: - Closing
 
-    /// Checks the close arguments and returns the connection to close; `nil` when there is none
-    /// yet, after marking the socket closed (the caller then finishes its inboxes).
+    /// Closes with `code` (`nil`: an empty close frame) and `reason`, waiting for the close
+    /// handshake; before connecting, marks the socket closed and ends its receive streams.
     /// - Throws: `.invalidArgument` for a bad code or reason (whatever the state: a bad code is a
     ///   bug wherever it is called); `.invalidState` while connect is in progress.
-    func connectionToClose(code: CloseCode?, reason: String) throws(WebSocketError) -> WebSocketConnection? {
+    func close(code: CloseCode?, reason: String) async throws {
         do { try ConnectionCore.validateClose(code: code, reason: reason) } catch {
             throw WebSocketConnection.map(error)
         }
@@ -89,10 +92,13 @@ final class ClientSocketCore: Sendable {
             if record.connection == nil && !record.isConnecting { record.closedBeforeConnecting = true }
             return (record.connection, record.isConnecting)
         }
-        if connection == nil && connecting {
+        if let connection {
+            try await connection.close(code: code, reason: reason)
+        } else if connecting {
             throw WebSocketError(.invalidState, "connect is in progress; cancel its task to abandon it")
+        } else {
+            finishInputs()
         }
-        return connection
     }
 
     // MARK: - Information

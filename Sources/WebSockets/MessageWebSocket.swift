@@ -109,7 +109,7 @@ public actor MessageWebSocket {
     private let fragmentInbox: Inbox<MessageFragment>
     /// The connection and its bookkeeping. Behind a lock so that sending goes straight to the
     /// connection without a hop through this actor.
-    nonisolated let core = ClientSocketCore(socketName: "MessageWebSocket")
+    nonisolated let core: ClientSocketCore
 
     /// Creates a socket with the given settings; nothing happens on the network until
     /// ``connect(to:)-(String)``.
@@ -119,6 +119,10 @@ public actor MessageWebSocket {
         messages = inbox.makeStream()
         fragmentInbox = Inbox(highWater: control.maxPendingMessages)
         fragments = fragmentInbox.makeStream()
+        core = ClientSocketCore(socketName: "MessageWebSocket") { [inbox, fragmentInbox] in
+            inbox.finish()
+            fragmentInbox.finish()
+        }
     }
 
     deinit {
@@ -222,22 +226,13 @@ public actor MessageWebSocket {
     ///   - reason: at most 123 UTF-8 bytes.
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason too long.
     public func close(code: CloseCode, reason: String = "") async throws {
-        try await closeConnection(code: code, reason: reason)
+        try await core.close(code: code, reason: reason)
     }
 
     /// Closes with an empty close frame (WinRT `Close()`; the peer sees 1005), waiting as
     /// ``close(code:reason:)`` does.
     public func close() async {
-        try? await closeConnection(code: nil, reason: "")
-    }
-
-    private func closeConnection(code: CloseCode?, reason: String) async throws {
-        guard let connection = try core.connectionToClose(code: code, reason: reason) else {
-            inbox.finish()
-            fragmentInbox.finish()
-            return
-        }
-        try await connection.close(code: code, reason: reason)
+        try? await core.close(code: nil, reason: "")
     }
 
     // MARK: - Information

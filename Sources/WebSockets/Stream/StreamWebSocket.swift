@@ -64,7 +64,7 @@ public actor StreamWebSocket {
     private nonisolated let reader: ByteStreamReader
     /// The connection and its bookkeeping, behind a lock so that reads and writes reach the
     /// connection without a hop through this actor.
-    private nonisolated let core = ClientSocketCore(socketName: "StreamWebSocket")
+    private nonisolated let core: ClientSocketCore
 
     /// Creates a socket with the given settings; nothing happens on the network until connect.
     public init(control: StreamWebSocketControl = .init()) {
@@ -72,6 +72,7 @@ public actor StreamWebSocket {
         inbox = Inbox<MessageFragment>(highWater: control.maxPendingChunks)
         reader = ByteStreamReader(inbox: inbox)
         input = reader.makeInput()
+        core = ClientSocketCore(socketName: "StreamWebSocket") { [inbox] in inbox.finish() }
     }
 
     deinit {
@@ -144,24 +145,19 @@ public actor StreamWebSocket {
     ///   how the connection failed (see the type); `.operationCanceled` when the task was
     ///   cancelled (the connection closes with 1001).
     public nonisolated(nonsending) func read(upTo maxCount: Int) async throws -> [UInt8] {
-        guard maxCount > 0 else { throw WebSocketError(.invalidArgument, "read(upTo:) needs a positive count, not \(maxCount)") }
-        return try await reader.nextChunk(maxCount: maxCount) ?? []
+        try await reader.read(upTo: maxCount)
     }
 
     /// Reads the next bytes into `buffer` (at most its size, at least one) and returns how many;
     /// 0 at the clean end. As ``read(upTo:)``.
     public nonisolated(nonsending) func read(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
-        let chunk = try await read(upTo: buffer.count)
-        buffer.copyBytes(from: chunk)
-        return chunk.count
+        try await reader.read(into: buffer)
     }
 
     /// Reads the next bytes into the front of `buffer` (at most `buffer.count`, at least one) and
     /// returns how many; 0 at the clean end. As ``read(upTo:)``.
     public nonisolated(nonsending) func read(into buffer: inout [UInt8]) async throws -> Int {
-        let chunk = try await read(upTo: buffer.count)
-        buffer.replaceSubrange(0..<chunk.count, with: chunk)
-        return chunk.count
+        try await reader.read(into: &buffer)
     }
 
     // MARK: - Writing
@@ -179,11 +175,7 @@ public actor StreamWebSocket {
     /// - Throws: `.invalidState` before connecting, `.closed` once a close frame was sent or the
     ///   connection ended; the error of a failed write for the write it hit and every later one.
     public nonisolated(nonsending) func write(_ bytes: some Collection<UInt8>) async throws {
-        let connection = try openConnection()
-        guard !bytes.isEmpty else { return }
-        let array = bytes as? [UInt8] ?? Array(bytes)
-        if try connection.sendImmediately(array, kind: .binary) { return }
-        try await connection.send(array, kind: .binary)
+        try await openConnection().writeStream(bytes)
     }
 
     /// Sends a ping and returns its round-trip time; as ``MessageWebSocket/ping(_:)``.
@@ -198,20 +190,12 @@ public actor StreamWebSocket {
     /// ``StreamWebSocketControl/closeTimeout``; as ``MessageWebSocket/close(code:reason:)``.
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason over 123 bytes.
     public func close(code: CloseCode, reason: String = "") async throws {
-        try await closeConnection(code: code, reason: reason)
+        try await core.close(code: code, reason: reason)
     }
 
     /// Closes with an empty close frame (the peer sees 1005), waiting as ``close(code:reason:)``.
     public func close() async {
-        try? await closeConnection(code: nil, reason: "")
-    }
-
-    private func closeConnection(code: CloseCode?, reason: String) async throws {
-        guard let connection = try core.connectionToClose(code: code, reason: reason) else {
-            inbox.finish()
-            return
-        }
-        try await connection.close(code: code, reason: reason)
+        try? await core.close(code: nil, reason: "")
     }
 
     // MARK: - Information
