@@ -53,33 +53,25 @@ public final class ServerStreamWebSocket: Sendable {
     /// - Throws: `.invalidArgument` when `maxCount` < 1, `.invalidState` while another read waits,
     ///   how the connection failed, `.operationCanceled` when the task was cancelled.
     public nonisolated(nonsending) func read(upTo maxCount: Int) async throws -> [UInt8] {
-        guard maxCount > 0 else { throw WebSocketError(.invalidArgument, "read(upTo:) needs a positive count, not \(maxCount)") }
-        return try await reader.nextChunk(maxCount: maxCount) ?? []
+        try await reader.read(upTo: maxCount)
     }
 
     /// Reads the next bytes into the front of `buffer` (at most its size) and returns how many;
     /// 0 at the clean end.
     public nonisolated(nonsending) func read(into buffer: inout [UInt8]) async throws -> Int {
-        let chunk = try await read(upTo: buffer.count)
-        buffer.replaceSubrange(0..<chunk.count, with: chunk)
-        return chunk.count
+        try await reader.read(into: &buffer)
     }
 
     /// Reads the next bytes into `buffer` (at most its size) and returns how many; 0 at the clean end.
     public nonisolated(nonsending) func read(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
-        let chunk = try await read(upTo: buffer.count)
-        buffer.copyBytes(from: chunk)
-        return chunk.count
+        try await reader.read(into: buffer)
     }
 
     /// Sends `bytes` as one binary message; an empty collection sends nothing.
     /// - Throws: `.closed` once a close frame was sent or the connection ended; the error of a
     ///   failed write for the write it hit and every later one.
     public nonisolated(nonsending) func write(_ bytes: some Collection<UInt8>) async throws {
-        guard !bytes.isEmpty else { return }
-        let array = bytes as? [UInt8] ?? Array(bytes)
-        if try connection.sendImmediately(array, kind: .binary) { return }
-        try await connection.send(array, kind: .binary)
+        try await connection.writeStream(bytes)
     }
 
     /// Starts the close handshake and waits until the connection ended. `nil` sends an empty

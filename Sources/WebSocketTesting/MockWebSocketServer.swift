@@ -49,19 +49,29 @@ public actor MockWebSocketServer {
     public static func connectedPair(
         control: MessageWebSocketControl = .init(), url: String = "ws://mock.test/", subprotocol: String? = nil
     ) async throws -> (socket: MessageWebSocket, peer: MockWebSocketServer) {
+        let socket = MessageWebSocket(control: control)
+        let peer = try await acceptingPeer(subprotocol: subprotocol) { try await socket.connect(to: url, over: $0) }
+        return (socket, peer)
+    }
+
+    /// A peer that accepted the opening handshake of a client that `connect` connects over the
+    /// client end of a new in-memory pair (for any client socket type). When `connect` throws,
+    /// the peer's end is closed and the error rethrown.
+    package static func acceptingPeer(
+        subprotocol: String? = nil, connect: (InMemoryTransport) async throws -> Void
+    ) async throws -> MockWebSocketServer {
         let (client, server) = InMemoryTransport.makePair()
         let peer = MockWebSocketServer(transport: server)
-        let socket = MessageWebSocket(control: control)
         async let accepted: Void = peer.acceptHandshake(subprotocol: subprotocol)
         do {
-            try await socket.connect(to: url, over: client)
+            try await connect(client)
         } catch {
             server.close()
             _ = try? await accepted
             throw error
         }
         try await accepted
-        return (socket, peer)
+        return peer
     }
 
     // MARK: - Handshake

@@ -1,9 +1,8 @@
 /// The client's way from a URL to an open ``WebSocketConnection``'s ingredients, shared by the
 /// socket actors: URL parsing, request-header rules, the transport (TCP, TLS over TCP, or one the
 /// caller supplies), the opening handshake under the open timeout, the connect events, and the
-/// information known once open. ``StreamWebSocket`` uses it; ``MessageWebSocket`` still has its
-/// own copy of the same steps (moving it here is a mechanical follow-up, kept out of this change
-/// so that concurrent work on that file merges cleanly).
+/// information known once open. Both ``MessageWebSocket`` and ``StreamWebSocket`` use it (the
+/// bookkeeping around the connection they share is ``ClientSocketCore``).
 enum ClientConnector {
     /// Parses a `ws://` or `wss://` URL; `.invalidArgument` when malformed.
     static func parse(_ url: String) throws(WebSocketError) -> WebSocketURL {
@@ -79,6 +78,25 @@ enum ClientConnector {
             information.record(tls.info)
         }
         return information
+    }
+
+    /// The client connection over `opened`'s transport, set up from `control` (message size,
+    /// compression, timeouts, buffer, keep-alive); `configure` adjusts the core's configuration
+    /// for the socket's kind. Not started yet.
+    static func makeConnection(
+        _ opened: ClientOpening.Opened, control: MessageWebSocketControl, delivery: WebSocketConnection.Delivery,
+        messageType: MessageKind, events: EventEmitter?, configure: (inout ConnectionCore.Configuration) -> Void
+    ) -> WebSocketConnection {
+        var configuration = ConnectionCore.Configuration()
+        configuration.maxMessageSize = control.maxMessageSize
+        configuration.deflate = opened.deflate
+        if let options = control.compression.options { configuration.deflateOptions = options }
+        configure(&configuration)
+        return WebSocketConnection(
+            transport: opened.transport, role: .client, configuration: configuration, delivery: delivery,
+            closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
+            messageType: messageType, pingInterval: control.pingInterval, pingTimeout: control.pongTimeout,
+            unsolicitedPongInterval: control.desiredUnsolicitedPongInterval, events: events)
     }
 
     /// Reports the open connection to `events`.

@@ -1,10 +1,10 @@
 /// Sending on a ``MessageWebSocket``: whole messages, frames of a fragmented one, pings. Sends
-/// go straight to the open connection (behind ``MessageWebSocket/link``), without a hop through
+/// go straight to the open connection (behind ``MessageWebSocket/core``), without a hop through
 /// the socket's actor.
 extension MessageWebSocket {
 
     nonisolated func openConnection() throws(WebSocketError) -> WebSocketConnection {
-        guard let connection = link.withLock({ $0 }) else {
+        guard let connection = core.connection else {
             throw WebSocketError(.invalidState, "the socket is not connected: call connect(to:) first")
         }
         return connection

@@ -107,13 +107,9 @@ public actor MessageWebSocket {
 
     private let inbox: MessageInbox
     private let fragmentInbox: Inbox<MessageFragment>
-    private var requestHeaders: [(String, String)] = []
-    private var isConnecting = false
-    private var closedBeforeConnecting = false
-    private var connectionInformation = MessageWebSocketInformation()
-    /// The open connection. Behind a lock so that sending goes straight to it without a hop
-    /// through this actor.
-    nonisolated let link = Lock<WebSocketConnection?>(nil)
+    /// The connection and its bookkeeping. Behind a lock so that sending goes straight to the
+    /// connection without a hop through this actor.
+    nonisolated let core: ClientSocketCore
 
     /// Creates a socket with the given settings; nothing happens on the network until
     /// ``connect(to:)-(String)``.
@@ -123,25 +119,22 @@ public actor MessageWebSocket {
         messages = inbox.makeStream()
         fragmentInbox = Inbox(highWater: control.maxPendingMessages)
         fragments = fragmentInbox.makeStream()
-    }
-
-    deinit {
-        // Dropping the last reference closes the connection (1001) and releases the descriptor;
-        // the connection's own tasks keep it alive until the close completes or times out.
-        if let connection = link.withLock({ $0 }) {
-            Task { await connection.shutDown(code: .goingAway) }
+        core = ClientSocketCore(socketName: "MessageWebSocket") { [inbox, fragmentInbox] in
+            inbox.finish()
+            fragmentInbox.finish()
         }
     }
 
-    private var connection: WebSocketConnection? { link.withLock { $0 } }
-
+    deinit {
+        core.shutDownOnDrop()
+    }
 
     // MARK: - Before connecting
 
     /// Changes the settings. Only before connecting: afterwards this throws `.invalidState`
     /// (use ``setMessageType(_:)`` for the outgoing type, the one setting that may change).
     public func configure(_ update: (inout MessageWebSocketControl) -> Void) throws {
-        try requireIdle("configuration is frozen once connect has started")
+        try core.requireIdle("configuration is frozen once connect has started")
         update(&control)
         inbox.setHighWater(control.maxPendingMessages)
         fragmentInbox.setHighWater(control.maxPendingMessages)
@@ -153,30 +146,14 @@ public actor MessageWebSocket {
     ///   handshake owns (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`; extensions are
     ///   negotiated by the library, never by hand) and for names or values that are not valid HTTP.
     public func setRequestHeader(_ name: String, _ value: String) throws {
-        try requireIdle("request headers can only be set before connecting")
-        if Handshake.isHandshakeOwnedHeader(name) {
-            let what = HTTPSyntax.equalsIgnoringASCIICase(name, "Sec-WebSocket-Extensions")
-                ? "extensions are negotiated by the library, not set by hand"
-                : "the opening handshake sets it"
-            throw WebSocketError(.invalidArgument, "header \"\(name)\" cannot be set: \(what)")
-        }
-        if let problem = Handshake.problem(withHeaderName: name, value: value) {
-            throw WebSocketError(.invalidArgument, problem)
-        }
-        requestHeaders.append((name, value))
+        try core.addRequestHeader(name, value)
     }
 
     /// Changes the type used for byte messages and frames sent from now on. Allowed at any time;
     /// sends already made keep their type.
     public func setMessageType(_ type: MessageKind) async {
         control.messageType = type
-        await connection?.setMessageType(type)
-    }
-
-    private func requireIdle(_ message: String) throws(WebSocketError) {
-        if isConnecting || connection != nil || closedBeforeConnecting {
-            throw WebSocketError(.invalidState, message)
-        }
+        await core.connection?.setMessageType(type)
     }
 
     // MARK: - Connecting
@@ -190,22 +167,9 @@ public actor MessageWebSocket {
     ///   response in ``WebSocketError/handshakeResponse``), `.connectionAborted` (the connection
     ///   dropped during the opening handshake), `.operationCanceled`, `.invalidState`.
     public func connect(to url: String) async throws {
-        let parsed = try Self.parse(url)
-        let noDelay = control.noDelay
-        guard parsed.isSecure else {
-            try await open(url: parsed) { _ in
-                try await TCPTransport.connect(host: parsed.host, port: parsed.port, noDelay: noDelay)
-            }
-            return
-        }
-        let tls = control.tlsConfiguration
-        try await open(url: parsed) { stage in
-            let tcp = try await TCPTransport.connect(host: parsed.host, port: parsed.port, noDelay: noDelay)
-            stage.set("the TLS handshake (including serverCustomValidation, whose deferral may never have completed)")
-            let secure = try await TLSTransport.connect(over: tcp, serverName: parsed.host, configuration: tls)
-            stage.set("the WebSocket opening handshake")
-            return secure
-        }
+        let parsed = try ClientConnector.parse(url)
+        try await open(url: parsed, transport: ClientConnector.networkTransport(
+            for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
     }
 
     /// Connects to a `ws://` URL. See ``connect(to:)-(String)``.
@@ -219,47 +183,19 @@ public actor MessageWebSocket {
     /// - Throws: as ``connect(to:)-(String)``; a read or write error of `transport` during the
     ///   handshake is thrown as it is (`.connectionAborted` for the library's transports).
     public func connect(to url: String, over transport: any Transport) async throws {
-        let parsed = try Self.parse(url)
+        let parsed = try ClientConnector.parse(url)
         try await open(url: parsed) { _ in transport }
     }
 
-    private static func parse(_ url: String) throws(WebSocketError) -> WebSocketURL {
-        do {
-            return try WebSocketURL(parsing: url)
-        } catch {
-            throw WebSocketError(.invalidArgument, "invalid WebSocket URL \"\(url)\": \(error.description)")
-        }
-    }
-
-    private func open(url: WebSocketURL, transport makeTransport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws {
-        try requireIdle(isConnecting ? "connect is already in progress"
-                        : "the socket was already connected or closed; create a new MessageWebSocket to reconnect")
+    private func open(url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws {
+        try core.requireReadyToConnect()
         try control.validate()
-        isConnecting = true
-        defer { isConnecting = false }
+        core.setConnecting(true)
+        defer { core.setConnecting(false) }
         let control = self.control
-        let headers = requestHeaders
-        let stage = OpeningStage()
         let events = EventEmitter(control.eventHandler)
-        if let events { events.emit(.connecting(url: url.description)) }
-        let opened: ClientOpening.Opened
-        do {
-            opened = try await ClientOpening.withOpenTimeout(control.openTimeout, stage: stage) {
-                let transport = try await makeTransport(stage)
-                return try await ClientOpening.handshake(
-                    over: transport, url: url, protocols: control.supportedProtocols,
-                    headers: headers, maxResponseSize: control.maxHandshakeResponseSize,
-                    compression: control.compression)
-            }
-        } catch {
-            if let events { events.emit(.failed(error as? WebSocketError ?? WebSocketError(.cannotConnect, "\(error)"))) }
-            throw error
-        }
-        var configuration = ConnectionCore.Configuration()
-        configuration.maxMessageSize = control.maxMessageSize
-        configuration.deflate = opened.deflate
-        configuration.fragmentsEndOnCharacterBoundaries = true
-        if let options = control.compression.options { configuration.deflateOptions = options }
+        let opened = try await ClientConnector.open(url: url, control: control, headers: core.requestHeaders,
+                                                    events: events, transport: transport)
         let delivery: WebSocketConnection.Delivery
         switch control.receiveMode {
         case .fullMessage:
@@ -272,27 +208,10 @@ public actor MessageWebSocket {
                 .invalidState, "messages carries nothing in the .partialMessage receive mode: iterate fragments"))
         }
         // `self.control`, not the snapshot: `setMessageType` may have run while connecting.
-        let connection = WebSocketConnection(
-            transport: opened.transport, role: .client, configuration: configuration, delivery: delivery,
-            closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
-            messageType: self.control.messageType, pingInterval: control.pingInterval, pingTimeout: control.pongTimeout,
-            unsolicitedPongInterval: control.desiredUnsolicitedPongInterval, events: events)
-        connectionInformation.actualUnsolicitedPongInterval = control.desiredUnsolicitedPongInterval
-        connectionInformation.negotiatedProtocol = opened.result.subprotocol
-        connectionInformation.negotiatedExtensions = opened.result.extensions
-        connectionInformation.compression = opened.deflate
-        connectionInformation.localAddress = opened.transport.localAddress
-        connectionInformation.remoteAddress = opened.transport.remoteAddress
-        if let tls = opened.transport as? TLSTransport {
-            connectionInformation.record(tls.info)
-        }
-        link.withLock { $0 = connection }
-        if let events {
-            events.emit(.connected(.init(
-                subprotocol: opened.result.subprotocol, extensions: opened.result.extensions,
-                remoteAddress: opened.transport.remoteAddress, localAddress: opened.transport.localAddress,
-                isSecure: opened.transport is TLSTransport)))
-        }
+        let connection = ClientConnector.makeConnection(
+            opened, control: control, delivery: delivery, messageType: self.control.messageType, events: events
+        ) { $0.fragmentsEndOnCharacterBoundaries = true }
+        core.attach(connection, opened: opened, control: control, events: events)
         await connection.start(bufferedBytes: opened.bufferedBytes)
     }
 
@@ -307,52 +226,27 @@ public actor MessageWebSocket {
     ///   - reason: at most 123 UTF-8 bytes.
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason too long.
     public func close(code: CloseCode, reason: String = "") async throws {
-        try await closeConnection(code: code, reason: reason)
+        try await core.close(code: code, reason: reason)
     }
 
     /// Closes with an empty close frame (WinRT `Close()`; the peer sees 1005), waiting as
     /// ``close(code:reason:)`` does.
     public func close() async {
-        try? await closeConnection(code: nil, reason: "")
-    }
-
-    private func closeConnection(code: CloseCode?, reason: String) async throws {
-        // Arguments first, whatever the state: a bad code is a bug wherever it is called.
-        do { try ConnectionCore.validateClose(code: code, reason: reason) } catch {
-            throw WebSocketConnection.map(error)
-        }
-        guard let connection else {
-            guard !isConnecting else {
-                throw WebSocketError(.invalidState, "connect is in progress; cancel its task to abandon it")
-            }
-            closedBeforeConnecting = true
-            inbox.finish()
-            fragmentInbox.finish()
-            return
-        }
-        try await connection.close(code: code, reason: reason)
+        try? await core.close(code: nil, reason: "")
     }
 
     // MARK: - Information
 
     /// The socket's life-cycle state.
     public var state: State {
-        get async {
-            if isConnecting { return .connecting }
-            guard let connection else { return closedBeforeConnecting ? .closed : .idle }
-            switch await connection.state {
-            case .open: return .open
-            case .closing: return .closing
-            case .closed: return .closed
-            }
-        }
+        get async { await core.state() }
     }
 
     /// The peer's close frame (code and reason; 1005 for an empty one), once received. `nil` while
     /// open and when the connection dropped without a close handshake (WinRT raises no `Closed`
     /// event then either).
     public var closeStatus: WebSocketCloseStatus? {
-        get async { await connection?.closeStatus }
+        get async { await core.closeStatus() }
     }
 
     /// Test hook: returns once the reader has paused because ``MessageWebSocketControl/maxPendingMessages``
@@ -366,7 +260,7 @@ public actor MessageWebSocket {
 
     /// Test hook: returns once a ``ping(_:)`` was queued (or refused) on the open connection.
     package func waitUntilPingQueued() async {
-        await connection?.waitUntilPingQueued()
+        await core.connection?.waitUntilPingQueued()
     }
 
     /// Test hook: returns once a task iterating ``messages`` is suspended, waiting for a message.
@@ -379,17 +273,7 @@ public actor MessageWebSocket {
 
     /// What is known about the connection now.
     public var information: MessageWebSocketInformation {
-        get async {
-            var snapshot = connectionInformation
-            if let connection {
-                let figures = await connection.liveFigures()
-                snapshot.statistics = figures.statistics
-                snapshot.latency = figures.latency
-                snapshot.roundTripTimeStatistics = figures.roundTripTime
-                snapshot.bandwidthStatistics = figures.bandwidth
-            }
-            return snapshot
-        }
+        get async { await core.information() }
     }
 }
 

@@ -49,17 +49,10 @@ enum ClientCommand {
             }
             let binary = arguments.flag("binary")
             let socket = MessageWebSocket(control: control)
-            for header in arguments.all("header") {
-                guard let colon = header.firstIndex(of: ":") else {
-                    throw CLIError("--header expects 'Name: value', got \"\(header)\"")
-                }
-                let name = header[..<colon].trimmingCharacters(in: .whitespaces)
-                let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                try await socket.setRequestHeader(name, value)
-            }
+            try await forEachHeader(in: arguments) { try await socket.setRequestHeader($0, $1) }
             try await socket.connect(to: url)
 
-            let sender = Task {
+            try await converse(send: {
                 for await line in StandardInput.lines() {
                     if binary {
                         try await socket.send(.binary(Array(line.utf8)))
@@ -68,27 +61,48 @@ enum ClientCommand {
                     }
                 }
                 try await socket.close(code: .normalClosure)
-            }
-            do {
+            }, receive: {
                 for try await message in socket.messages {
                     switch message {
                     case .text(let text): Output.out(text)
                     case .binary(let bytes): Output.out(Output.describeBinary(bytes))
                     }
                 }
-            } catch {
-                sender.cancel()
-                throw error
-            }
-            sender.cancel()
-            if let status = await socket.closeStatus {
-                Output.err("closed \(status.code.rawValue) \(status.reason)")
-                return 0
-            }
-            throw WebSocketError(.connectionAborted, "the connection ended without a close handshake")
+            })
+            return try exitStatus(closeStatus: await socket.closeStatus)
         } catch {
             Output.fail(error)
         }
+    }
+
+    /// Runs `send` in a task of its own while `receive` runs here; the sender is cancelled once
+    /// receiving ended, normally or not.
+    static func converse(send: @escaping @Sendable () async throws -> Void, receive: () async throws -> Void) async throws {
+        let sender = Task { try await send() }
+        defer { sender.cancel() }
+        try await receive()
+    }
+
+    /// Passes each `--header 'Name: value'` to `set`, in order, split at its first colon and trimmed.
+    static func forEachHeader(in arguments: Arguments, _ set: (String, String) async throws -> Void) async throws {
+        for header in arguments.all("header") {
+            guard let colon = header.firstIndex(of: ":") else {
+                throw CLIError("--header expects 'Name: value', got \"\(header)\"")
+            }
+            let name = header[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            try await set(name, value)
+        }
+    }
+
+    /// After the receive loop ended normally: prints the peer's close status on stderr and returns
+    /// 0; throws `.connectionAborted` when there was no close handshake.
+    static func exitStatus(closeStatus: WebSocketCloseStatus?) throws -> Int32 {
+        guard let status = closeStatus else {
+            throw WebSocketError(.connectionAborted, "the connection ended without a close handshake")
+        }
+        Output.err("closed \(status.code.rawValue) \(status.reason)")
+        return 0
     }
 }
 

@@ -32,40 +32,24 @@ enum StreamClientCommand {
                 control.eventHandler = { event in Output.err("event \(event.level) \(event)") }
             }
             let socket = StreamWebSocket(control: control)
-            for header in arguments.all("header") {
-                guard let colon = header.firstIndex(of: ":") else {
-                    throw CLIError("--header expects 'Name: value', got \"\(header)\"")
-                }
-                let name = header[..<colon].trimmingCharacters(in: .whitespaces)
-                let value = header[header.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                try await socket.setRequestHeader(name, value)
-            }
+            try await ClientCommand.forEachHeader(in: arguments) { try await socket.setRequestHeader($0, $1) }
             try await socket.connect(to: url)
 
-            let sender = Task {
+            try await ClientCommand.converse(send: {
                 let stdin = StandardInput.chunks()
                 for await chunk in stdin.stream {
                     try await socket.write(chunk)
                     stdin.taken.signal()
                 }
                 try await socket.close(code: .normalClosure)
-            }
-            do {
+            }, receive: {
                 for try await chunk in socket.input {
                     guard writeAll(chunk, to: STDOUT_FILENO) else {
                         throw CLIError("cannot write to stdout")
                     }
                 }
-            } catch {
-                sender.cancel()
-                throw error
-            }
-            sender.cancel()
-            if let status = await socket.closeStatus {
-                Output.err("closed \(status.code.rawValue) \(status.reason)")
-                return 0
-            }
-            throw WebSocketError(.connectionAborted, "the connection ended without a close handshake")
+            })
+            return try ClientCommand.exitStatus(closeStatus: await socket.closeStatus)
         } catch {
             Output.fail(error)
         }

@@ -5,18 +5,8 @@ import WebSocketTesting
 
 /// A stream socket connected to a scripted peer over an in-memory pair.
 func connectedStreamPair(control: StreamWebSocketControl = .init()) async throws -> (socket: StreamWebSocket, peer: MockWebSocketServer) {
-    let (client, server) = InMemoryTransport.makePair()
-    let peer = MockWebSocketServer(transport: server)
     let socket = StreamWebSocket(control: control)
-    async let accepted: Void = peer.acceptHandshake()
-    do {
-        try await socket.connect(to: "ws://mock.test/", over: client)
-    } catch {
-        server.close()
-        _ = try? await accepted
-        throw error
-    }
-    try await accepted
+    let peer = try await MockWebSocketServer.acceptingPeer { try await socket.connect(to: "ws://mock.test/", over: $0) }
     return (socket, peer)
 }
 

@@ -62,13 +62,9 @@ public actor StreamWebSocket {
 
     private let inbox: Inbox<MessageFragment>
     private nonisolated let reader: ByteStreamReader
-    private var requestHeaders: [(String, String)] = []
-    private var isConnecting = false
-    private var closedBeforeConnecting = false
-    private var connectionInformation = StreamWebSocketInformation()
-    /// The open connection, behind a lock so that reads and writes reach it without a hop through
-    /// this actor.
-    private nonisolated let link = Lock<WebSocketConnection?>(nil)
+    /// The connection and its bookkeeping, behind a lock so that reads and writes reach the
+    /// connection without a hop through this actor.
+    private nonisolated let core: ClientSocketCore
 
     /// Creates a socket with the given settings; nothing happens on the network until connect.
     public init(control: StreamWebSocketControl = .init()) {
@@ -76,22 +72,18 @@ public actor StreamWebSocket {
         inbox = Inbox<MessageFragment>(highWater: control.maxPendingChunks)
         reader = ByteStreamReader(inbox: inbox)
         input = reader.makeInput()
+        core = ClientSocketCore(socketName: "StreamWebSocket") { [inbox] in inbox.finish() }
     }
 
     deinit {
-        // As for MessageWebSocket: dropping the socket closes the connection (1001).
-        if let connection = link.withLock({ $0 }) {
-            Task { await connection.shutDown(code: .goingAway) }
-        }
+        core.shutDownOnDrop()
     }
-
-    private var connection: WebSocketConnection? { link.withLock { $0 } }
 
     // MARK: - Before connecting
 
     /// Changes the settings. Only before connecting: afterwards every change throws `.invalidState`.
     public func configure(_ update: (inout StreamWebSocketControl) -> Void) throws {
-        try requireIdle("the stream socket's control is frozen once connect has started")
+        try core.requireIdle("the stream socket's control is frozen once connect has started")
         update(&control)
         inbox.setHighWater(control.maxPendingChunks)
     }
@@ -99,15 +91,7 @@ public actor StreamWebSocket {
     /// Adds a header to the opening handshake request. Only before connecting; the same rules as
     /// ``MessageWebSocket/setRequestHeader(_:_:)``.
     public func setRequestHeader(_ name: String, _ value: String) throws {
-        try requireIdle("request headers can only be set before connecting")
-        try ClientConnector.validateRequestHeader(name, value)
-        requestHeaders.append((name, value))
-    }
-
-    private func requireIdle(_ message: String) throws(WebSocketError) {
-        if isConnecting || connection != nil || closedBeforeConnecting {
-            throw WebSocketError(.invalidState, message)
-        }
+        try core.addRequestHeader(name, value)
     }
 
     // MARK: - Connecting
@@ -133,28 +117,21 @@ public actor StreamWebSocket {
     }
 
     private func open(url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws {
-        try requireIdle(isConnecting ? "connect is already in progress"
-                        : "the socket was already connected or closed; create a new StreamWebSocket to reconnect")
+        try core.requireReadyToConnect()
         try control.validate()
-        isConnecting = true
-        defer { isConnecting = false }
+        core.setConnecting(true)
+        defer { core.setConnecting(false) }
         let control = self.control.base
         let events = EventEmitter(control.eventHandler)
-        let opened = try await ClientConnector.open(url: url, control: control, headers: requestHeaders,
+        let opened = try await ClientConnector.open(url: url, control: control, headers: core.requestHeaders,
                                                     events: events, transport: transport)
-        var configuration = ConnectionCore.Configuration()
-        configuration.maxMessageSize = .max  // a stream has no message size: pieces leave as they arrive
-        configuration.acceptsText = false    // 1003 for a text message (RFC 6455 §7.4.1)
-        configuration.deflate = opened.deflate
-        if let options = control.compression.options { configuration.deflateOptions = options }
-        let connection = WebSocketConnection(
-            transport: opened.transport, role: .client, configuration: configuration, delivery: .fragments(inbox),
-            closeTimeout: control.closeTimeout, outboundBufferSize: control.outboundBufferSize,
-            messageType: .binary, pingInterval: control.pingInterval, pingTimeout: control.pongTimeout,
-            unsolicitedPongInterval: control.desiredUnsolicitedPongInterval, events: events)
-        connectionInformation = ClientConnector.information(of: opened, control: control)
-        link.withLock { $0 = connection }
-        ClientConnector.reportConnected(opened, to: events)
+        let connection = ClientConnector.makeConnection(
+            opened, control: control, delivery: .fragments(inbox), messageType: .binary, events: events
+        ) { configuration in
+            configuration.maxMessageSize = .max  // a stream has no message size: pieces leave as they arrive
+            configuration.acceptsText = false    // 1003 for a text message (RFC 6455 §7.4.1)
+        }
+        core.attach(connection, opened: opened, control: control, events: events)
         await connection.start(bufferedBytes: opened.bufferedBytes)
     }
 
@@ -168,30 +145,25 @@ public actor StreamWebSocket {
     ///   how the connection failed (see the type); `.operationCanceled` when the task was
     ///   cancelled (the connection closes with 1001).
     public nonisolated(nonsending) func read(upTo maxCount: Int) async throws -> [UInt8] {
-        guard maxCount > 0 else { throw WebSocketError(.invalidArgument, "read(upTo:) needs a positive count, not \(maxCount)") }
-        return try await reader.nextChunk(maxCount: maxCount) ?? []
+        try await reader.read(upTo: maxCount)
     }
 
     /// Reads the next bytes into `buffer` (at most its size, at least one) and returns how many;
     /// 0 at the clean end. As ``read(upTo:)``.
     public nonisolated(nonsending) func read(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
-        let chunk = try await read(upTo: buffer.count)
-        buffer.copyBytes(from: chunk)
-        return chunk.count
+        try await reader.read(into: buffer)
     }
 
     /// Reads the next bytes into the front of `buffer` (at most `buffer.count`, at least one) and
     /// returns how many; 0 at the clean end. As ``read(upTo:)``.
     public nonisolated(nonsending) func read(into buffer: inout [UInt8]) async throws -> Int {
-        let chunk = try await read(upTo: buffer.count)
-        buffer.replaceSubrange(0..<chunk.count, with: chunk)
-        return chunk.count
+        try await reader.read(into: &buffer)
     }
 
     // MARK: - Writing
 
     private nonisolated func openConnection() throws(WebSocketError) -> WebSocketConnection {
-        guard let connection = link.withLock({ $0 }) else {
+        guard let connection = core.connection else {
             throw WebSocketError(.invalidState, "the socket is not connected: call connect(to:) first")
         }
         return connection
@@ -203,11 +175,7 @@ public actor StreamWebSocket {
     /// - Throws: `.invalidState` before connecting, `.closed` once a close frame was sent or the
     ///   connection ended; the error of a failed write for the write it hit and every later one.
     public nonisolated(nonsending) func write(_ bytes: some Collection<UInt8>) async throws {
-        let connection = try openConnection()
-        guard !bytes.isEmpty else { return }
-        let array = bytes as? [UInt8] ?? Array(bytes)
-        if try connection.sendImmediately(array, kind: .binary) { return }
-        try await connection.send(array, kind: .binary)
+        try await openConnection().writeStream(bytes)
     }
 
     /// Sends a ping and returns its round-trip time; as ``MessageWebSocket/ping(_:)``.
@@ -222,63 +190,30 @@ public actor StreamWebSocket {
     /// ``StreamWebSocketControl/closeTimeout``; as ``MessageWebSocket/close(code:reason:)``.
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason over 123 bytes.
     public func close(code: CloseCode, reason: String = "") async throws {
-        try await closeConnection(code: code, reason: reason)
+        try await core.close(code: code, reason: reason)
     }
 
     /// Closes with an empty close frame (the peer sees 1005), waiting as ``close(code:reason:)``.
     public func close() async {
-        try? await closeConnection(code: nil, reason: "")
-    }
-
-    private func closeConnection(code: CloseCode?, reason: String) async throws {
-        do { try ConnectionCore.validateClose(code: code, reason: reason) } catch {
-            throw WebSocketConnection.map(error)
-        }
-        guard let connection else {
-            guard !isConnecting else {
-                throw WebSocketError(.invalidState, "connect is in progress; cancel its task to abandon it")
-            }
-            closedBeforeConnecting = true
-            inbox.finish()
-            return
-        }
-        try await connection.close(code: code, reason: reason)
+        try? await core.close(code: nil, reason: "")
     }
 
     // MARK: - Information
 
     /// The socket's life-cycle state.
     public var state: State {
-        get async {
-            if isConnecting { return .connecting }
-            guard let connection else { return closedBeforeConnecting ? .closed : .idle }
-            switch await connection.state {
-            case .open: return .open
-            case .closing: return .closing
-            case .closed: return .closed
-            }
-        }
+        get async { await core.state() }
     }
 
     /// The peer's close frame (code and reason), once received; `nil` while open and when the
     /// connection dropped without a close handshake.
     public var closeStatus: WebSocketCloseStatus? {
-        get async { await connection?.closeStatus }
+        get async { await core.closeStatus() }
     }
 
     /// What is known about the connection now (negotiation, TLS, statistics, latency).
     public var information: StreamWebSocketInformation {
-        get async {
-            var snapshot = connectionInformation
-            if let connection {
-                let figures = await connection.liveFigures()
-                snapshot.statistics = figures.statistics
-                snapshot.latency = figures.latency
-                snapshot.roundTripTimeStatistics = figures.roundTripTime
-                snapshot.bandwidthStatistics = figures.bandwidth
-            }
-            return snapshot
-        }
+        get async { await core.information() }
     }
 
     /// Test hook: returns once a read waits for bytes.
@@ -293,6 +228,6 @@ public actor StreamWebSocket {
 
     /// Test hook: the read memory the connection owns now (see `WebSocketConnection.readMemoryHeld`).
     package var readMemoryHeld: Int {
-        get async { await connection?.readMemoryHeld ?? 0 }
+        get async { await core.connection?.readMemoryHeld ?? 0 }
     }
 }
