@@ -3,7 +3,7 @@ import PackageDescription
 
 // Zero package dependencies, by design: see README "Architecture". System libraries only.
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -72,12 +72,17 @@ if Context.environment["WEBSOCKETS_FUZZ"] != nil {
     package.targets += [
         // Declares libFuzzer's LLVMFuzzerRunDriver, which each target's main.swift calls.
         .target(name: "CFuzzerDriver", path: "Fuzz/Sources/CFuzzerDriver"),
-        .target(name: "FuzzSupport", dependencies: ["WebSocketCore", "CFuzzerDriver"], path: "Fuzz/Sources/FuzzSupport",
-                swiftSettings: strict),
+        .target(
+            name: "FuzzSupport", dependencies: ["WebSocketCore", "CFuzzerDriver"], path: "Fuzz/Sources/FuzzSupport",
+            swiftSettings: strict),
     ]
-    for name in ["FuzzConnectionCore", "FuzzClientHandshake", "FuzzServerHandshake", "FuzzPerMessageDeflate",
-                 "FuzzInflate", "FuzzWebSocketURL"] {
-        package.targets.append(.executableTarget(name: name, dependencies: ["WebSocketCore", "FuzzSupport"],
-                                                 path: "Fuzz/Sources/\(name)", swiftSettings: strict))
+    for name in [
+        "FuzzConnectionCore", "FuzzClientHandshake", "FuzzServerHandshake", "FuzzPerMessageDeflate",
+        "FuzzInflate", "FuzzWebSocketURL",
+    ] {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: ["WebSocketCore", "FuzzSupport"],
+                path: "Fuzz/Sources/\(name)", swiftSettings: strict))
     }
 }

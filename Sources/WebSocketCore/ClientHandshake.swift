@@ -128,7 +128,7 @@ public struct ClientHandshake: Sendable {
         // §4.1: "If the status code received from the server is not 101, the client handles the
         // response per HTTP procedures."
         guard response.status == 101 else { throw .unexpectedStatus(response) }
-        guard response.version >= .http1_1 else {
+        guard response.version >= .http11 else {
             throw .malformedResponse("101 Switching Protocols sent as \(response.version)")
         }
         let headers = response.headers
@@ -141,7 +141,8 @@ public struct ClientHandshake: Sendable {
 
         // §4.1 item 3: Connection must contain the token "Upgrade", case-insensitively.
         guard headers.containsToken("Connection", token: "upgrade") else {
-            throw .missingConnectionUpgrade(got: headers.contains("Connection") ? headers.all("Connection").joined(separator: ", ") : nil)
+            throw .missingConnectionUpgrade(
+                got: headers.contains("Connection") ? headers.all("Connection").joined(separator: ", ") : nil)
         }
 
         // §4.1 item 4 and §11.3.3: exactly one Sec-WebSocket-Accept, equal to the expected value.

@@ -2,19 +2,22 @@
 /// decompression-bomb protection and the statistics.
 extension ConnectionCore {
     var ownNoContextTakeover: Bool {
-        role == .client ? configuration.deflate?.clientNoContextTakeover == true : configuration.deflate?.serverNoContextTakeover == true
+        role == .client
+            ? configuration.deflate?.clientNoContextTakeover == true : configuration.deflate?.serverNoContextTakeover == true
     }
 
     var peerNoContextTakeover: Bool {
-        role == .client ? configuration.deflate?.serverNoContextTakeover == true : configuration.deflate?.clientNoContextTakeover == true
+        role == .client
+            ? configuration.deflate?.serverNoContextTakeover == true : configuration.deflate?.clientNoContextTakeover == true
     }
 
     mutating func compress(_ payload: UnsafeRawBufferPointer, endOfMessage: Bool) -> [UInt8] {
         if deflater == nil {
             let parameters = configuration.deflate ?? .init()
             let options = configuration.deflateOptions
-            deflater = Deflater(windowBits: role == .client ? parameters.clientMaxWindowBits : parameters.serverMaxWindowBits,
-                                memoryLevel: options.memoryLevel, level: options.compressionLevel)
+            deflater = Deflater(
+                windowBits: role == .client ? parameters.clientMaxWindowBits : parameters.serverMaxWindowBits,
+                memoryLevel: options.memoryLevel, level: options.compressionLevel)
         } else if !isKnownUniquelyReferenced(&deflater) {
             deflater = deflater!.copy()  // value semantics: a copy of this core shares the stream
         }
@@ -56,10 +59,13 @@ extension ConnectionCore {
     mutating func inflate(_ compressed: UnsafeRawBufferPointer, countsAsReceived: Bool) -> Bool {
         if countsAsReceived { compressionStatistics.compressedBytesReceived += compressed.count }
         let start = messagePayload.count
-        let outcome = uniqueInflater().inflate(compressed, appendingTo: &messagePayload,
-                                               limit: configuration.maxMessageSize - messageDelivered)
+        let outcome = uniqueInflater().inflate(
+            compressed, appendingTo: &messagePayload,
+            limit: configuration.maxMessageSize - messageDelivered)
         if messageKind == .text {
-            let valid = messagePayload.withUnsafeBytes { messageValidator.validate(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            let valid = messagePayload.withUnsafeBytes {
+                messageValidator.validate(UnsafeRawBufferPointer(rebasing: $0[start...]))
+            }
             guard valid else {
                 fail(.init(.invalidPayload, "invalid UTF-8 in a text message"))
                 return false

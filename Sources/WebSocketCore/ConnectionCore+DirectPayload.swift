@@ -41,7 +41,9 @@ extension ConnectionCore {
         precondition(directPayloadCapacity > 0, "receivePayload(reading:) needs directPayloadCapacity > 0")
         let start = payloadFilled ?? 0
         let end = start + Int(frameRemaining)
-        let count = try messagePayload.withUnsafeMutableBytes { try read(UnsafeMutableRawBufferPointer(rebasing: $0[start..<end])) }
+        let count = try messagePayload.withUnsafeMutableBytes {
+            try read(UnsafeMutableRawBufferPointer(rebasing: $0[start..<end]))
+        }
         guard let count, count > 0 else { return count }
         precondition(count <= end - start, "the reader reported more bytes than the buffer holds")
         deliveredInCall = 0
@@ -58,7 +60,7 @@ extension ConnectionCore {
         guard !messageCompressed else { return }
         let size = header.payloadLength
         guard header.isFinal, !configuration.deliversFragments, size >= UInt64(Self.directPayloadThreshold),
-              size <= UInt64(Self.directPayloadLimit)
+            size <= UInt64(Self.directPayloadLimit)
         else {
             // Reserve what the frame announces, but not more than 1 MiB ahead of the bytes
             // actually arriving, so a lying header cannot make us allocate.

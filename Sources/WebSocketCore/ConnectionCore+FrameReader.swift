@@ -58,7 +58,8 @@ extension ConnectionCore {
             }
         }
         if configuration.deliversFragments && inPayload && !messagePayload.isEmpty && acceptsInput
-            && deliveredInCall < maxMessages {
+            && deliveredInCall < maxMessages
+        {
             deliverFragment(isFinal: false)
         }
         return count
@@ -77,9 +78,9 @@ extension ConnectionCore {
     /// the frame needs the general path (fragments, masks, extensions, limits, partial payloads).
     mutating func deliverInPlace(_ header: FrameHeader, from bytes: UnsafeRawBufferPointer) -> Int? {
         guard role == .client, !configuration.deliversFragments, configuration.acceptsText || header.opcode != .text,
-              header.isFinal, header.maskingKey == nil, header.reservedBits == 0,
-              messageKind == nil, header.payloadLength <= UInt64(bytes.count),
-              header.payloadLength <= UInt64(configuration.maxMessageSize)
+            header.isFinal, header.maskingKey == nil, header.reservedBits == 0,
+            messageKind == nil, header.payloadLength <= UInt64(bytes.count),
+            header.payloadLength <= UInt64(configuration.maxMessageSize)
         else { return nil }
         let size = Int(header.payloadLength)
         let payload = UnsafeRawBufferPointer(rebasing: bytes[..<size])
@@ -109,7 +110,10 @@ extension ConnectionCore {
             if header.opcode == .text || header.opcode == .binary { allowedBits |= 0x4 }
         }
         guard header.reservedBits & ~allowedBits == 0 else {
-            return fail(.init(.protocolError, "reserved bits 0x\(String(header.reservedBits, radix: 16)) set without a negotiated extension"))
+            return fail(
+                .init(
+                    .protocolError, "reserved bits 0x\(String(header.reservedBits, radix: 16)) set without a negotiated extension"
+                ))
         }
         // §5.1: servers MUST close on an unmasked frame; clients on a masked one.
         switch role {

@@ -60,7 +60,8 @@ extension ConnectionCore {
     /// then starts the next fragment; nothing is delivered when that tail is all there is.
     mutating func deliverFragment(isFinal: Bool) {
         guard let kind = messageKind else { return }
-        let tail = isFinal || kind != .text || !configuration.fragmentsEndOnCharacterBoundaries
+        let tail =
+            isFinal || kind != .text || !configuration.fragmentsEndOnCharacterBoundaries
             ? 0 : incompleteCharacterTail()
         guard tail > 0 else {
             messageDelivered += messagePayload.count

@@ -87,8 +87,10 @@ extension ConnectionCore {
 
     mutating func enqueueFrame(_ opcode: Opcode, isFinal: Bool = true, reservedBits: UInt8 = 0, payload: UnsafeRawBufferPointer) {
         let key: MaskingKey? = role == .client ? .random(using: &randomNumberGenerator) : nil
-        output.append(FrameEncoder.encode(opcode: opcode, isFinal: isFinal, reservedBits: reservedBits,
-                                          payload: payload, maskingKey: key))
+        output.append(
+            FrameEncoder.encode(
+                opcode: opcode, isFinal: isFinal, reservedBits: reservedBits,
+                payload: payload, maskingKey: key))
     }
 
     mutating func enqueueFrame(_ opcode: Opcode, payload: [UInt8]) {

@@ -166,8 +166,10 @@ public struct ConnectionCore: Sendable {
     ///   - configuration: limits, extensions and delivery options, fixed for the connection's life.
     ///   - randomNumberGenerator: the source of masking keys (clients only). Use
     ///     `SystemRandomNumberGenerator()` in production: §5.3 requires unpredictable keys.
-    public init(role: Role, configuration: Configuration = .init(),
-                randomNumberGenerator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
+    public init(
+        role: Role, configuration: Configuration = .init(),
+        randomNumberGenerator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+    ) {
         self.role = role
         self.configuration = configuration
         self.randomNumberGenerator = randomNumberGenerator

@@ -47,8 +47,9 @@ final class Deflater: @unchecked Sendable {
     init(windowBits: Int, memoryLevel: Int, level: Int) {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        let status = deflateInit2_(stream, Int32(level), Z_DEFLATED, -DeflateCodec.deflateWindowBits(windowBits),
-                                   Int32(memoryLevel), Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        let status = deflateInit2_(
+            stream, Int32(level), Z_DEFLATED, -DeflateCodec.deflateWindowBits(windowBits),
+            Int32(memoryLevel), Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(status == Z_OK, "deflateInit2 failed (\(status)): out of memory or invalid options")
     }
 

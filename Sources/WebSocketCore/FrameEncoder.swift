@@ -8,8 +8,9 @@ public enum FrameEncoder {
         opcode: Opcode, isFinal: Bool = true, reservedBits: UInt8 = 0,
         payload: UnsafeRawBufferPointer, maskingKey: MaskingKey?
     ) -> [UInt8] {
-        let header = FrameHeader(isFinal: isFinal, reservedBits: reservedBits, opcode: opcode,
-                                 maskingKey: maskingKey, payloadLength: UInt64(payload.count))
+        let header = FrameHeader(
+            isFinal: isFinal, reservedBits: reservedBits, opcode: opcode,
+            maskingKey: maskingKey, payloadLength: UInt64(payload.count))
         let total = header.encodedSize + payload.count
         return [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             let base = UnsafeMutableRawPointer(buffer.baseAddress!)
@@ -29,8 +30,9 @@ public enum FrameEncoder {
         payload: some Collection<UInt8>, maskingKey: MaskingKey?
     ) -> [UInt8] {
         if let frame = payload.withContiguousStorageIfAvailable({
-            encode(opcode: opcode, isFinal: isFinal, reservedBits: reservedBits,
-                   payload: UnsafeRawBufferPointer($0), maskingKey: maskingKey)
+            encode(
+                opcode: opcode, isFinal: isFinal, reservedBits: reservedBits,
+                payload: UnsafeRawBufferPointer($0), maskingKey: maskingKey)
         }) {
             return frame
         }

@@ -66,7 +66,8 @@ public struct FrameHeader: Sendable, Hashable {
     /// most significant bit zero (§5.2). Role, reserved-bit and size rules are the caller's.
     @inlinable public static func decode(_ bytes: UnsafeRawBufferPointer) -> DecodeResult {
         guard bytes.count >= 2 else { return .needBytes(2) }
-        let first = bytes[0], second = bytes[1]
+        let first = bytes[0]
+        let second = bytes[1]
         let masked = second & 0x80 != 0
         let shortLength = second & 0x7F
         let lengthBytes = shortLength == 127 ? 8 : (shortLength == 126 ? 2 : 0)
@@ -98,8 +99,9 @@ public struct FrameHeader: Sendable, Hashable {
             let k = 2 + lengthBytes
             key = MaskingKey(bytes[k], bytes[k + 1], bytes[k + 2], bytes[k + 3])
         }
-        let header = FrameHeader(isFinal: isFinal, reservedBits: (first >> 4) & 0x7, opcode: opcode,
-                                 maskingKey: key, payloadLength: length)
+        let header = FrameHeader(
+            isFinal: isFinal, reservedBits: (first >> 4) & 0x7, opcode: opcode,
+            maskingKey: key, payloadLength: length)
         return .header(header, size: size)
     }
 }

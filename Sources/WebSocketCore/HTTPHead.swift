@@ -16,7 +16,7 @@ package struct HTTPVersion: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     /// HTTP/1.1, the version the handshake requires (RFC 6455 §4.1, §4.2.1).
-    package static let http1_1 = HTTPVersion(major: 1, minor: 1)
+    package static let http11 = HTTPVersion(major: 1, minor: 1)
 
     package static func < (lhs: HTTPVersion, rhs: HTTPVersion) -> Bool {
         (lhs.major, lhs.minor) < (rhs.major, rhs.minor)
@@ -27,10 +27,10 @@ package struct HTTPVersion: Sendable, Hashable, Comparable, CustomStringConverti
     /// Parses `HTTP/<digit>.<digit>` exactly (RFC 9112 §2.3: the name is case-sensitive).
     init?(parsing bytes: UnsafeBufferPointer<UInt8>.SubSequence) {
         guard bytes.count == 8,
-              bytes.starts(with: "HTTP/".utf8),
-              bytes[bytes.startIndex + 6] == UInt8(ascii: "."),
-              let major = HTTPSyntax.digitValue(bytes[bytes.startIndex + 5]),
-              let minor = HTTPSyntax.digitValue(bytes[bytes.startIndex + 7])
+            bytes.starts(with: "HTTP/".utf8),
+            bytes[bytes.startIndex + 6] == UInt8(ascii: "."),
+            let major = HTTPSyntax.digitValue(bytes[bytes.startIndex + 5]),
+            let minor = HTTPSyntax.digitValue(bytes[bytes.startIndex + 7])
         else { return nil }
         self.init(major: major, minor: minor)
     }
@@ -52,7 +52,7 @@ package struct HTTPResponseHead: HTTPMessageHead, Hashable {
     package var reason: String
     package var headers: HTTPHeaders
 
-    package init(version: HTTPVersion = .http1_1, status: Int, reason: String, headers: HTTPHeaders) {
+    package init(version: HTTPVersion = .http11, status: Int, reason: String, headers: HTTPHeaders) {
         self.version = version
         self.status = status
         self.reason = reason
@@ -66,11 +66,11 @@ package struct HTTPResponseHead: HTTPMessageHead, Hashable {
     package init(startLine line: UnsafeBufferPointer<UInt8>.SubSequence, headers: HTTPHeaders) throws(HTTPParseError) {
         let start = line.startIndex
         guard line.count >= 12,
-              let version = HTTPVersion(parsing: line[start..<start + 8]),
-              line[start + 8] == UInt8(ascii: " "),
-              let hundreds = HTTPSyntax.digitValue(line[start + 9]), hundreds >= 1,
-              let tens = HTTPSyntax.digitValue(line[start + 10]),
-              let units = HTTPSyntax.digitValue(line[start + 11])
+            let version = HTTPVersion(parsing: line[start..<start + 8]),
+            line[start + 8] == UInt8(ascii: " "),
+            let hundreds = HTTPSyntax.digitValue(line[start + 9]), hundreds >= 1,
+            let tens = HTTPSyntax.digitValue(line[start + 10]),
+            let units = HTTPSyntax.digitValue(line[start + 11])
         else {
             throw .malformed("invalid status line \(HTTPSyntax.quoted(line))")
         }
@@ -78,7 +78,7 @@ package struct HTTPResponseHead: HTTPMessageHead, Hashable {
         if line.count > 12 {
             // reason-phrase = *( HTAB / SP / VCHAR / obs-text ): no control characters.
             guard line[start + 12] == UInt8(ascii: " "),
-                  line[(start + 13)...].allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) })
+                line[(start + 13)...].allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) })
             else {
                 throw .malformed("invalid status line \(HTTPSyntax.quoted(line))")
             }
@@ -96,7 +96,7 @@ package struct HTTPRequestHead: HTTPMessageHead, Hashable {
     package var version: HTTPVersion
     package var headers: HTTPHeaders
 
-    package init(method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders) {
+    package init(method: String, target: String, version: HTTPVersion = .http11, headers: HTTPHeaders) {
         self.method = method
         self.target = target
         self.version = version
@@ -110,9 +110,9 @@ package struct HTTPRequestHead: HTTPMessageHead, Hashable {
     package init(startLine line: UnsafeBufferPointer<UInt8>.SubSequence, headers: HTTPHeaders) throws(HTTPParseError) {
         let parts = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
         guard parts.count == 3,
-              !parts[0].isEmpty, parts[0].allSatisfy(HTTPSyntax.isTokenByte),
-              !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 != 0x7F }),
-              let version = HTTPVersion(parsing: parts[2])
+            !parts[0].isEmpty, parts[0].allSatisfy(HTTPSyntax.isTokenByte),
+            !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 != 0x7F }),
+            let version = HTTPVersion(parsing: parts[2])
         else {
             throw .malformed("invalid request line \(HTTPSyntax.quoted(line))")
         }

@@ -15,8 +15,9 @@ public struct MaskingKey: Sendable, Hashable {
     /// generator (the system's in production, a seeded one in tests).
     public static func random(using generator: inout some RandomNumberGenerator) -> MaskingKey {
         let value = UInt32.random(in: .min ... .max, using: &generator)
-        return MaskingKey(UInt8(truncatingIfNeeded: value), UInt8(truncatingIfNeeded: value >> 8),
-                          UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 24))
+        return MaskingKey(
+            UInt8(truncatingIfNeeded: value), UInt8(truncatingIfNeeded: value >> 8),
+            UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 24))
     }
 
     public static func == (lhs: MaskingKey, rhs: MaskingKey) -> Bool {
@@ -24,7 +25,10 @@ public struct MaskingKey: Sendable, Hashable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(bytes.0); hasher.combine(bytes.1); hasher.combine(bytes.2); hasher.combine(bytes.3)
+        hasher.combine(bytes.0)
+        hasher.combine(bytes.1)
+        hasher.combine(bytes.2)
+        hasher.combine(bytes.3)
     }
 
     @inlinable subscript(index: Int) -> UInt8 {
@@ -64,7 +68,9 @@ public struct MaskingKey: Sendable, Hashable {
     /// never modified and is read only once.
     /// - Returns: the phase after the last byte.
     @discardableResult
-    @inlinable public func apply(from source: UnsafeRawBufferPointer, to destination: UnsafeMutableRawPointer, phase: Int = 0) -> Int {
+    @inlinable public func apply(from source: UnsafeRawBufferPointer, to destination: UnsafeMutableRawPointer, phase: Int = 0)
+        -> Int
+    {
         if let base = source.baseAddress {
             mask(from: base, to: destination, count: source.count, phase: phase)
         }

@@ -63,8 +63,10 @@ public enum PerMessageDeflate {
         /// The largest window the client compresses with (the server inflates with it).
         public var clientMaxWindowBits = 15
 
-        public init(serverNoContextTakeover: Bool = false, clientNoContextTakeover: Bool = false,
-                    serverMaxWindowBits: Int = 15, clientMaxWindowBits: Int = 15) {
+        public init(
+            serverNoContextTakeover: Bool = false, clientNoContextTakeover: Bool = false,
+            serverMaxWindowBits: Int = 15, clientMaxWindowBits: Int = 15
+        ) {
             self.serverNoContextTakeover = serverNoContextTakeover
             self.clientNoContextTakeover = clientNoContextTakeover
             self.serverMaxWindowBits = serverMaxWindowBits
@@ -119,7 +121,10 @@ public enum PerMessageDeflate {
         var elements: [ExtensionElement] = []
         while true {
             skipSpace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: ",") { index += 1; continue }  // empty list items (RFC 9110 §5.6.1)
+            if index < bytes.count, bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }  // empty list items (RFC 9110 §5.6.1)
             guard index < bytes.count else { break }
             var element = ExtensionElement(name: try token(), parameters: [])
             skipSpace()
@@ -139,8 +144,15 @@ public enum PerMessageDeflate {
                         while index < bytes.count {
                             let byte = bytes[index]
                             index += 1
-                            if byte == UInt8(ascii: "\"") { closed = true; break }
-                            if byte == UInt8(ascii: "\\"), index < bytes.count { unquoted.append(bytes[index]); index += 1; continue }
+                            if byte == UInt8(ascii: "\"") {
+                                closed = true
+                                break
+                            }
+                            if byte == UInt8(ascii: "\\"), index < bytes.count {
+                                unquoted.append(bytes[index])
+                                index += 1
+                                continue
+                            }
                             unquoted.append(byte)
                         }
                         guard closed else { throw NegotiationError("unterminated quoted string in Sec-WebSocket-Extensions") }
@@ -188,10 +200,15 @@ public enum PerMessageDeflate {
                     guard parameter.value == nil else {
                         throw NegotiationError("\(name) takes no value (RFC 7692 §7.1.1)")
                     }
-                    if name == "server_no_context_takeover" { serverNoContextTakeover = true } else { clientNoContextTakeover = true }
+                    if name == "server_no_context_takeover" {
+                        serverNoContextTakeover = true
+                    } else {
+                        clientNoContextTakeover = true
+                    }
                 case "server_max_window_bits":
                     guard let value = parameter.value, let bits = Self.windowBits(value) else {
-                        throw NegotiationError("server_max_window_bits needs a value 8...15 (RFC 7692 §7.1.2.1), got \(parameter.value ?? "none")")
+                        throw NegotiationError(
+                            "server_max_window_bits needs a value 8...15 (RFC 7692 §7.1.2.1), got \(parameter.value ?? "none")")
                     }
                     serverMaxWindowBits = bits
                 case "client_max_window_bits":
@@ -228,7 +245,9 @@ public enum PerMessageDeflate {
         if options.clientNoContextTakeover { offer += "; client_no_context_takeover" }
         if options.serverMaxWindowBits < 15 { offer += "; server_max_window_bits=\(options.serverMaxWindowBits)" }
         // Always announce that the server may limit our window (§7.1.2.2); a value is a hint.
-        offer += options.clientMaxWindowBits < 15 ? "; client_max_window_bits=\(options.clientMaxWindowBits)" : "; client_max_window_bits"
+        offer +=
+            options.clientMaxWindowBits < 15
+            ? "; client_max_window_bits=\(options.clientMaxWindowBits)" : "; client_max_window_bits"
         return offer
     }
 
@@ -242,7 +261,8 @@ public enum PerMessageDeflate {
         let elements = try parseExtensions(response)
         guard !elements.isEmpty else { return nil }
         guard elements.count == 1 else {
-            throw NegotiationError("the server accepted \(elements.count) extensions, but only one permessage-deflate was offered: \(response)")
+            throw NegotiationError(
+                "the server accepted \(elements.count) extensions, but only one permessage-deflate was offered: \(response)")
         }
         let element = elements[0]
         guard HTTPSyntax.equalsIgnoringASCIICase(element.name, name) else {
@@ -263,14 +283,16 @@ public enum PerMessageDeflate {
                 throw NegotiationError("the server ignored the requested server_max_window_bits=\(options.serverMaxWindowBits)")
             }
             guard bits <= options.serverMaxWindowBits else {
-                throw NegotiationError("the server chose server_max_window_bits=\(bits), above the requested \(options.serverMaxWindowBits)")
+                throw NegotiationError(
+                    "the server chose server_max_window_bits=\(bits), above the requested \(options.serverMaxWindowBits)")
             }
         }
         result.serverMaxWindowBits = request.serverMaxWindowBits ?? 15
         // §7.1.2.2: the server may lower our window, never raise it above what we offered.
         if case .some(.some(let bits)) = request.clientMaxWindowBits {
             guard bits <= options.clientMaxWindowBits else {
-                throw NegotiationError("the server chose client_max_window_bits=\(bits), above the offered \(options.clientMaxWindowBits)")
+                throw NegotiationError(
+                    "the server chose client_max_window_bits=\(bits), above the offered \(options.clientMaxWindowBits)")
             }
             result.clientMaxWindowBits = bits
         } else {

@@ -61,7 +61,8 @@ package enum SHA1 {
     ) {
         for t in 0..<16 {
             let i = offset + t * 4
-            w[t] = UInt32(input[i]) << 24 | UInt32(input[i + 1]) << 16
+            w[t] =
+                UInt32(input[i]) << 24 | UInt32(input[i + 1]) << 16
                 | UInt32(input[i + 2]) << 8 | UInt32(input[i + 3])
         }
         for t in 16..<80 {

@@ -16,7 +16,7 @@ package enum ServerHandshake {
         let headers = request.headers
         // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
         guard request.method == "GET" else { throw .invalidMethod(request.method) }
-        guard request.version >= .http1_1 else { throw .unsupportedHTTPVersion(request.version) }
+        guard request.version >= .http11 else { throw .unsupportedHTTPVersion(request.version) }
         let (path, query) = try parseTarget(request.target)
 
         // §4.2.1 item 2; RFC 9112 §3.2: a request with no Host or several gets a 400.
@@ -34,14 +34,16 @@ package enum ServerHandshake {
             throw .missingUpgrade(got: headers.contains("Upgrade") ? headers.all("Upgrade").joined(separator: ", ") : nil)
         }
         guard headers.containsToken("Connection", token: "upgrade") else {
-            throw .missingConnectionUpgrade(got: headers.contains("Connection") ? headers.all("Connection").joined(separator: ", ") : nil)
+            throw .missingConnectionUpgrade(
+                got: headers.contains("Connection") ? headers.all("Connection").joined(separator: ", ") : nil)
         }
 
         // §4.2.1 item 6, checked before the key so a client speaking another version learns
         // which one we support (§4.2.2: answer 426 with Sec-WebSocket-Version).
         let versions = headers.values("Sec-WebSocket-Version")
         guard versions == [Handshake.version] else {
-            throw .unsupportedWebSocketVersion(headers.contains("Sec-WebSocket-Version") ? headers.all("Sec-WebSocket-Version").joined(separator: ", ") : nil)
+            throw .unsupportedWebSocketVersion(
+                headers.contains("Sec-WebSocket-Version") ? headers.all("Sec-WebSocket-Version").joined(separator: ", ") : nil)
         }
 
         // §4.2.1 item 5 and §11.3.1: one key, the base64 of 16 bytes.
@@ -128,8 +130,9 @@ package enum ServerHandshake {
         var hasConnection = false
         for (name, value) in headers {
             precondition(Handshake.isValidHeaderName(name) && Handshake.isValidHeaderValue(value), "invalid header \(name)")
-            precondition(!HTTPSyntax.equalsIgnoringASCIICase(name, "Content-Length")
-                && !HTTPSyntax.equalsIgnoringASCIICase(name, "Transfer-Encoding"), "Content-Length is computed from the body")
+            precondition(
+                !HTTPSyntax.equalsIgnoringASCIICase(name, "Content-Length")
+                    && !HTTPSyntax.equalsIgnoringASCIICase(name, "Transfer-Encoding"), "Content-Length is computed from the body")
             hasConnection = hasConnection || HTTPSyntax.equalsIgnoringASCIICase(name, "Connection")
             Handshake.appendField(name, value, to: &bytes)
         }
@@ -148,7 +151,9 @@ package enum ServerHandshake {
     /// 400 otherwise. The plain-text
     /// body names the problem without echoing what the client sent.
     package static func rejectionBytes(for error: HandshakeError) -> [UInt8] {
-        let status: Int, reason: String, problem: String
+        let status: Int
+        let reason: String
+        let problem: String
         var headers: [(String, String)] = []
         switch error {
         case .unsupportedWebSocketVersion:
@@ -171,7 +176,7 @@ package enum ServerHandshake {
         case .invalidKey:
             (status, reason, problem) = (400, "Bad Request", "invalid Sec-WebSocket-Key")
         case .malformedRequest, .unexpectedStatus, .responseTooLarge, .malformedResponse,
-             .invalidAccept, .unrequestedSubprotocol, .unrequestedExtension:
+            .invalidAccept, .unrequestedSubprotocol, .unrequestedExtension:
             (status, reason, problem) = (400, "Bad Request", "invalid WebSocket handshake request")
         }
         let body = Array("Failed to open a WebSocket connection: \(problem).\n".utf8)

@@ -29,7 +29,8 @@ public struct UTF8Validator: Sendable, Hashable {
             if pending == 0 {
                 // Fast path: skip ASCII a word at a time.
                 while i &+ 8 <= count,
-                      base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                    base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+                {
                     i &+= 8
                 }
                 guard i < count else { return true }
@@ -37,13 +38,34 @@ public struct UTF8Validator: Sendable, Hashable {
                 i &+= 1
                 switch byte {
                 case 0x00...0x7F: continue
-                case 0xC2...0xDF: pending = 1; lower = 0x80; upper = 0xBF
-                case 0xE0: pending = 2; lower = 0xA0; upper = 0xBF
-                case 0xE1...0xEC, 0xEE...0xEF: pending = 2; lower = 0x80; upper = 0xBF
-                case 0xED: pending = 2; lower = 0x80; upper = 0x9F
-                case 0xF0: pending = 3; lower = 0x90; upper = 0xBF
-                case 0xF1...0xF3: pending = 3; lower = 0x80; upper = 0xBF
-                case 0xF4: pending = 3; lower = 0x80; upper = 0x8F
+                case 0xC2...0xDF:
+                    pending = 1
+                    lower = 0x80
+                    upper = 0xBF
+                case 0xE0:
+                    pending = 2
+                    lower = 0xA0
+                    upper = 0xBF
+                case 0xE1...0xEC, 0xEE...0xEF:
+                    pending = 2
+                    lower = 0x80
+                    upper = 0xBF
+                case 0xED:
+                    pending = 2
+                    lower = 0x80
+                    upper = 0x9F
+                case 0xF0:
+                    pending = 3
+                    lower = 0x90
+                    upper = 0xBF
+                case 0xF1...0xF3:
+                    pending = 3
+                    lower = 0x80
+                    upper = 0xBF
+                case 0xF4:
+                    pending = 3
+                    lower = 0x80
+                    upper = 0x8F
                 default: return false  // 0x80...0xC1 (stray continuation, overlong lead), 0xF5...0xFF
                 }
             } else {

@@ -43,7 +43,7 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         if bytes.contains(UInt8(ascii: "#")) { throw .fragmentNotAllowed }
 
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
-              colon > 0, bytes[..<colon].allSatisfy(Self.isSchemeByte)
+            colon > 0, bytes[..<colon].allSatisfy(Self.isSchemeByte)
         else { throw .missingScheme }
         let scheme = String(decoding: bytes[..<colon].map(HTTPSyntax.asciiLowercased), as: UTF8.self)
         let rest = bytes[(colon + 1)...]
@@ -57,9 +57,10 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         }
         guard rest.starts(with: "//".utf8) else { throw .missingHost }
         let authorityStart = rest.startIndex + 2
-        let authorityEnd = bytes[authorityStart...].firstIndex {
-            $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?")
-        } ?? bytes.endIndex
+        let authorityEnd =
+            bytes[authorityStart...].firstIndex {
+                $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?")
+            } ?? bytes.endIndex
         let authority = bytes[authorityStart..<authorityEnd]
         if authority.contains(UInt8(ascii: "@")) { throw .userInfoNotAllowed }
 
@@ -85,7 +86,7 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
             return true
         default:
             return false
@@ -93,7 +94,8 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Splits `host[:port]` or `[ipv6][:port]` (RFC 3986 §3.2.2, §3.2.3).
-    private static func parseAuthority(_ authority: ArraySlice<UInt8>, isSecure: Bool) throws(WebSocketURLError) -> (String, Int) {
+    private static func parseAuthority(_ authority: ArraySlice<UInt8>, isSecure: Bool) throws(WebSocketURLError) -> (String, Int)
+    {
         let hostBytes: ArraySlice<UInt8>
         let portBytes: ArraySlice<UInt8>?
         if authority.first == UInt8(ascii: "[") {
@@ -112,7 +114,7 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
             // IPv6 only (no zone identifiers, no IPvFuture): hex digits, colons, and dots for an
             // embedded IPv4 address.
             guard hostBytes.contains(UInt8(ascii: ":")),
-                  hostBytes.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+                hostBytes.allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
             else { throw .invalidHost(String(decoding: hostBytes, as: UTF8.self)) }
         } else {
             if let colon = authority.firstIndex(of: UInt8(ascii: ":")) {
@@ -134,7 +136,7 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         if let portBytes, !portBytes.isEmpty {
             let text = String(decoding: portBytes, as: UTF8.self)
             guard portBytes.count <= 5, portBytes.allSatisfy({ HTTPSyntax.digitValue($0) != nil }),
-                  let value = Int(text), (1...65535).contains(value)
+                let value = Int(text), (1...65535).contains(value)
             else { throw .invalidPort(text) }
             port = value
         }
@@ -167,8 +169,8 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
         for byte in bytes {
             switch byte {
             case 0x80...,
-                 UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\\"),
-                 UInt8(ascii: "^"), UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"):
+                UInt8(ascii: "\""), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\\"),
+                UInt8(ascii: "^"), UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"):
                 output.append(UInt8(ascii: "%"))
                 output.append(hex[Int(byte >> 4)])
                 output.append(hex[Int(byte & 0x0F)])
@@ -186,11 +188,11 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
     private static func isRegNameByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"),
-             UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
-             UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
-             UInt8(ascii: "="):
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"),
+            UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
+            UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
+            UInt8(ascii: "="):
             return true
         default:
             return false
@@ -235,7 +237,8 @@ public enum WebSocketURLError: Error, Sendable, Hashable, CustomStringConvertibl
             return "a WebSocket URL must not contain a fragment (RFC 6455 §3); escape a literal # as %23"
         case .invalidCharacter(let scalar, let offset):
             let code = String(scalar.value, radix: 16, uppercase: true)
-            return "the URL contains a space or control character (U+\(String(repeating: "0", count: max(0, 4 - code.count)) + code)) at offset \(offset); percent-encode it"
+            return
+                "the URL contains a space or control character (U+\(String(repeating: "0", count: max(0, 4 - code.count)) + code)) at offset \(offset); percent-encode it"
         }
     }
 }

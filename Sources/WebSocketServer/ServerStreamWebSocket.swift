@@ -31,8 +31,10 @@ public final class ServerStreamWebSocket: Sendable {
     let connection: WebSocketConnection
     private let reader: ByteStreamReader
 
-    init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters?, tls: TLSSessionInfo?,
-         connection: WebSocketConnection, inbox: Inbox<MessageFragment>) {
+    init(
+        request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters?, tls: TLSSessionInfo?,
+        connection: WebSocketConnection, inbox: Inbox<MessageFragment>
+    ) {
         self.request = request
         self.negotiatedProtocol = negotiatedProtocol
         self.compression = compression

@@ -31,8 +31,11 @@ public final class ServerWebSocket: Sendable {
 
     let connection: WebSocketConnection
 
-    init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters? = nil, tls: TLSSessionInfo? = nil,
-         connection: WebSocketConnection, messages: AsyncThrowingStream<Message, any Error>) {
+    init(
+        request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters? = nil,
+        tls: TLSSessionInfo? = nil,
+        connection: WebSocketConnection, messages: AsyncThrowingStream<Message, any Error>
+    ) {
         self.request = request
         self.negotiatedProtocol = negotiatedProtocol
         self.compression = compression

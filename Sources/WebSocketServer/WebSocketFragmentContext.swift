@@ -91,8 +91,10 @@ public final class WebSocketFragmentContext: Sendable {
     }
     private let state = Lock(ReadState())
 
-    init(request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters?, tls: TLSSessionInfo?,
-         connection: WebSocketConnection, inbox: Inbox<MessageFragment>) {
+    init(
+        request: UpgradeRequest, negotiatedProtocol: String?, compression: PerMessageDeflate.Parameters?, tls: TLSSessionInfo?,
+        connection: WebSocketConnection, inbox: Inbox<MessageFragment>
+    ) {
         self.request = request
         self.negotiatedProtocol = negotiatedProtocol
         self.compression = compression
@@ -188,13 +190,15 @@ public final class WebSocketFragmentContext: Sendable {
     }
 
     private static func result(_ fragment: MessageFragment, _ range: Range<Int>) -> FragmentReadResult {
-        FragmentReadResult(byteCount: range.count, isUTF8: fragment.kind == .text,
-                           isFinalFragment: fragment.isFinal && range.upperBound == fragment.bytes.count,
-                           isConnectionClose: false)
+        FragmentReadResult(
+            byteCount: range.count, isUTF8: fragment.kind == .text,
+            isFinalFragment: fragment.isFinal && range.upperBound == fragment.bytes.count,
+            isConnectionClose: false)
     }
 
-    private static let closeResult = FragmentReadResult(byteCount: 0, isUTF8: false, isFinalFragment: true,
-                                                        isConnectionClose: true)
+    private static let closeResult = FragmentReadResult(
+        byteCount: 0, isUTF8: false, isFinalFragment: true,
+        isConnectionClose: true)
 
     // MARK: - Writing
 
@@ -310,7 +314,8 @@ public final class WebSocketFragmentContext: Sendable {
             return false
         }
         if busy {
-            throw WebSocketError(.invalidState, "another \(read ? "read" : "write") is pending: at most one of each may be outstanding")
+            throw WebSocketError(
+                .invalidState, "another \(read ? "read" : "write") is pending: at most one of each may be outstanding")
         }
     }
 

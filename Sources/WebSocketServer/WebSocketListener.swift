@@ -77,8 +77,9 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     public static func bind(configuration: WebSocketServerConfiguration = .init()) async throws -> WebSocketListener {
         try configuration.validate()
         let tlsContext = try configuration.tls.map(TLSServerContext.init(configuration:))
-        let tcp = try TCPListener.bind(host: configuration.host, port: configuration.port,
-                                       backlog: Int32(clamping: configuration.backlog))
+        let tcp = try TCPListener.bind(
+            host: configuration.host, port: configuration.port,
+            backlog: Int32(clamping: configuration.backlog))
         let listener = WebSocketListener(tcp: tcp, configuration: configuration, tlsContext: tlsContext)
         let task = Task { await listener.acceptLoop() }
         listener.acceptTask.withLock { $0 = task }
@@ -217,14 +218,16 @@ public final class WebSocketListener: AsyncSequence, Sendable {
             } else {
                 transport = tcp
             }
-            (request, buffered) = try await Self.readUpgrade(transport, maxHeadSize: configuration.maxRequestHeadSize,
-                                                             maxFieldCount: configuration.maxRequestHeaderCount)
+            (request, buffered) = try await Self.readUpgrade(
+                transport, maxHeadSize: configuration.maxRequestHeadSize,
+                maxFieldCount: configuration.maxRequestHeaderCount)
         } catch {
             registry.endHandshake(handshakeID)
             return tcp.close()
         }
-        let upgrade = WebSocketUpgrade(request: request, transport: transport, bufferedBytes: buffered,
-                                       configuration: configuration, registry: registry, handshakeID: handshakeID)
+        let upgrade = WebSocketUpgrade(
+            request: request, transport: transport, bufferedBytes: buffered,
+            configuration: configuration, registry: registry, handshakeID: handshakeID)
         guard registry.hasRoomForConnection else {
             return await upgrade.refuseAtConnectionLimit()
         }
@@ -243,7 +246,9 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     /// Reads and validates the upgrade request; answers an invalid one with its HTTP error.
     /// Static (not private) so that tests can run the server's side of the handshake over an
     /// in-memory transport.
-    static func readUpgrade(_ transport: any Transport, maxHeadSize: Int, maxFieldCount: Int = .max) async throws -> (UpgradeRequest, [UInt8]) {
+    static func readUpgrade(_ transport: any Transport, maxHeadSize: Int, maxFieldCount: Int = .max) async throws -> (
+        UpgradeRequest, [UInt8]
+    ) {
         var parser = HTTPHeadParser<HTTPRequestHead>(maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount)
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {

@@ -51,7 +51,9 @@ public final class WebSocketServer: Sendable {
     /// Binds and starts accepting connections, each served as a byte stream
     /// (``WebSocketUpgrade/acceptStream(subprotocol:headers:)``) by `handler`; closed with 1000
     /// when it returns, 1011 when it throws, as ``start(configuration:handler:)``.
-    public static func startStreams(configuration: Configuration = .init(), handler: @escaping StreamHandler) async throws -> WebSocketServer {
+    public static func startStreams(configuration: Configuration = .init(), handler: @escaping StreamHandler) async throws
+        -> WebSocketServer
+    {
         let listener = try await WebSocketListener.bind(configuration: configuration)
         Task {
             for await upgrade in listener {

@@ -96,8 +96,9 @@ public struct WebSocketServerConfiguration: Sendable {
             throw WebSocketError(.invalidArgument, "port \(port) is outside 0...65535")
         }
         guard backlog > 0, receiveBufferLimit > 0, maxRequestHeadSize > 0, maxRequestHeaderCount > 0,
-              outboundBufferSize > 0, maxPendingMessages > 0, maxPendingUpgrades > 0, maxConnections > 0,
-              maxConcurrentHandshakes > 0 else {
+            outboundBufferSize > 0, maxPendingMessages > 0, maxPendingUpgrades > 0, maxConnections > 0,
+            maxConcurrentHandshakes > 0
+        else {
             throw WebSocketError(.invalidArgument, "backlog and every size and count limit must be positive")
         }
         guard handshakeTimeout > .zero, acceptRetryDelay.lowerBound > .zero else {

@@ -26,8 +26,10 @@ public final class WebSocketUpgrade: Sendable {
     private let handshakeID: ObjectIdentifier
     private let answered = Atomic<Bool>(false)
 
-    init(request: UpgradeRequest, transport: any Transport, bufferedBytes: [UInt8],
-         configuration: WebSocketServerConfiguration, registry: ConnectionRegistry, handshakeID: ObjectIdentifier) {
+    init(
+        request: UpgradeRequest, transport: any Transport, bufferedBytes: [UInt8],
+        configuration: WebSocketServerConfiguration, registry: ConnectionRegistry, handshakeID: ObjectIdentifier
+    ) {
         self.request = request
         self.transport = transport
         self.bufferedBytes = bufferedBytes
@@ -64,21 +66,27 @@ public final class WebSocketUpgrade: Sendable {
     ///   `.connectionAborted` if the client left.
     public func accept(subprotocol: String? = nil, headers: [(String, String)] = []) async throws -> ServerWebSocket {
         let inbox = MessageInbox(highWater: configuration.maxPendingMessages)
-        let (connection, selected, deflate) = try await upgrade(subprotocol: subprotocol, headers: headers,
-                                                                delivery: .messages(inbox))
-        return ServerWebSocket(request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
-                               connection: connection, messages: inbox.makeStream())
+        let (connection, selected, deflate) = try await upgrade(
+            subprotocol: subprotocol, headers: headers,
+            delivery: .messages(inbox))
+        return ServerWebSocket(
+            request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
+            connection: connection, messages: inbox.makeStream())
     }
 
     /// Completes the handshake and returns the connection as an IIS-style fragment context:
     /// data is read as it arrives, in pieces of the caller's buffer size, without assembling
     /// messages. Same parameters and errors as ``accept(subprotocol:headers:)``.
-    public func acceptFragments(subprotocol: String? = nil, headers: [(String, String)] = []) async throws -> WebSocketFragmentContext {
+    public func acceptFragments(subprotocol: String? = nil, headers: [(String, String)] = []) async throws
+        -> WebSocketFragmentContext
+    {
         let inbox = Inbox<MessageFragment>(highWater: configuration.maxPendingMessages)
-        let (connection, selected, deflate) = try await upgrade(subprotocol: subprotocol, headers: headers,
-                                                                delivery: .fragments(inbox))
-        return WebSocketFragmentContext(request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
-                                        connection: connection, inbox: inbox)
+        let (connection, selected, deflate) = try await upgrade(
+            subprotocol: subprotocol, headers: headers,
+            delivery: .fragments(inbox))
+        return WebSocketFragmentContext(
+            request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
+            connection: connection, inbox: inbox)
     }
 
     /// Completes the handshake and returns the connection as a byte stream (WinRT
@@ -87,10 +95,12 @@ public final class WebSocketUpgrade: Sendable {
     /// with 1003. Same parameters and errors as ``accept(subprotocol:headers:)``.
     public func acceptStream(subprotocol: String? = nil, headers: [(String, String)] = []) async throws -> ServerStreamWebSocket {
         let inbox = Inbox<MessageFragment>(highWater: configuration.maxPendingMessages)
-        let (connection, selected, deflate) = try await upgrade(subprotocol: subprotocol, headers: headers,
-                                                                delivery: .fragments(inbox), binaryStream: true)
-        return ServerStreamWebSocket(request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
-                                     connection: connection, inbox: inbox)
+        let (connection, selected, deflate) = try await upgrade(
+            subprotocol: subprotocol, headers: headers,
+            delivery: .fragments(inbox), binaryStream: true)
+        return ServerStreamWebSocket(
+            request: request, negotiatedProtocol: selected, compression: deflate, tls: tls,
+            connection: connection, inbox: inbox)
     }
 
     /// Refuses the upgrade with an HTTP response and closes the connection.
@@ -130,7 +140,8 @@ public final class WebSocketUpgrade: Sendable {
 
     private static func refuseAtConnectionLimit(_ transport: any Transport) async {
         let response = ServerHandshake.rejectionBytes(
-            status: 503, reason: "Service Unavailable", headers: [("Retry-After", "1"), ("Content-Type", "text/plain; charset=utf-8")],
+            status: 503, reason: "Service Unavailable",
+            headers: [("Retry-After", "1"), ("Content-Type", "text/plain; charset=utf-8")],
             body: Array("The server is at its connection limit.\n".utf8))
         try? await transport.write([response], isolation: nil)
         transport.close()
@@ -149,7 +160,8 @@ public final class WebSocketUpgrade: Sendable {
         subprotocol: String?, headers: [(String, String)], delivery: WebSocketConnection.Delivery, binaryStream: Bool = false
     ) async throws -> (WebSocketConnection, String?, PerMessageDeflate.Parameters?) {
         if let subprotocol, !request.protocols.contains(subprotocol) {
-            throw WebSocketError(.invalidArgument, "subprotocol \"\(subprotocol)\" was not offered by the client (offered: \(request.protocols))")
+            throw WebSocketError(
+                .invalidArgument, "subprotocol \"\(subprotocol)\" was not offered by the client (offered: \(request.protocols))")
         }
         for (name, value) in headers where !Handshake.isValidHeaderName(name) || !Handshake.isValidHeaderValue(value) {
             throw WebSocketError(.invalidArgument, "invalid response header \"\(name)\"")
@@ -158,13 +170,15 @@ public final class WebSocketUpgrade: Sendable {
             throw WebSocketError(.invalidState, "this upgrade request was already accepted or rejected")
         }
         guard !registry.isShuttingDown else {
-            try? await transport.write([ServerHandshake.rejectionBytes(status: 503, reason: "Service Unavailable")], isolation: nil)
+            try? await transport.write(
+                [ServerHandshake.rejectionBytes(status: 503, reason: "Service Unavailable")], isolation: nil)
             transport.close()
             throw WebSocketError(.closed, "the listener is shutting down; the client was refused with 503")
         }
         guard registry.reserveConnection() else {
             await Self.refuseAtConnectionLimit(transport)
-            throw WebSocketError(.closed, "the server has maxConnections (\(registry.maxConnections)) open; the client was refused with 503")
+            throw WebSocketError(
+                .closed, "the server has maxConnections (\(registry.maxConnections)) open; the client was refused with 503")
         }
         let selected = subprotocol ?? configuration.subprotocols.first { request.protocols.contains($0) }
         let deflate = configuration.compression.options.flatMap {
@@ -174,7 +188,7 @@ public final class WebSocketUpgrade: Sendable {
         core.maxMessageSize = configuration.receiveBufferLimit
         if binaryStream {
             core.maxMessageSize = .max  // a stream has no message size: pieces leave as they arrive
-            core.acceptsText = false    // 1003 for a text message (RFC 6455 §7.4.1)
+            core.acceptsText = false  // 1003 for a text message (RFC 6455 §7.4.1)
         }
         core.deflate = deflate?.parameters
         if let options = configuration.compression.options { core.deflateOptions = options }
@@ -185,8 +199,9 @@ public final class WebSocketUpgrade: Sendable {
             messageType: .binary, pingInterval: configuration.pingInterval, pingTimeout: configuration.pingTimeout,
             idleTimeout: configuration.idleTimeout, unsolicitedPongInterval: configuration.unsolicitedPongInterval,
             events: events)
-        let response = ServerHandshake.responseBytes(for: request, subprotocol: selected, extensions: deflate?.response,
-                                                     extraHeaders: headers)
+        let response = ServerHandshake.responseBytes(
+            for: request, subprotocol: selected, extensions: deflate?.response,
+            extraHeaders: headers)
         do {
             try await transport.write([response], isolation: nil)
         } catch {
@@ -199,9 +214,11 @@ public final class WebSocketUpgrade: Sendable {
             throw WebSocketError(.closed, "the listener shut down while the connection was being accepted")
         }
         if let events {
-            events.emit(.connected(.init(
-                subprotocol: selected, extensions: deflate?.response, remoteAddress: transport.remoteAddress,
-                localAddress: transport.localAddress, isSecure: transport is TLSTransport)))
+            events.emit(
+                .connected(
+                    .init(
+                        subprotocol: selected, extensions: deflate?.response, remoteAddress: transport.remoteAddress,
+                        localAddress: transport.localAddress, isSecure: transport is TLSTransport)))
         }
         await connection.start(bufferedBytes: bufferedBytes)
         return (connection, selected, deflate?.parameters)

@@ -54,7 +54,8 @@ final class InMemoryPipe: Sendable {
 
     /// Parks `continuation` as the reader of `end`, or returns how to resume it right away.
     func park(end: Int, id: UInt64, _ continuation: CheckedContinuation<Void, any Error>) -> Result<Void, WebSocketError>? {
-        let (immediate, watchers) = state.withLock { state -> (Result<Void, WebSocketError>?, [CheckedContinuation<Void, Never>]) in
+        let (immediate, watchers) = state.withLock {
+            state -> (Result<Void, WebSocketError>?, [CheckedContinuation<Void, Never>]) in
             // Checked under the lock: a cancellation handler that runs after this either finds the
             // waiter parked below, or ran before and set the flag this sees.
             if Task.isCancelled {
@@ -268,7 +269,9 @@ final class InMemoryPipe: Sendable {
 
     /// Puts `events` on their way in `direction`: delivered now, or queued behind earlier delayed
     /// events with a deadline no earlier than theirs, so that arrivals keep the write order.
-    private func send(_ state: inout PairState, _ events: [Event], direction: Int, wake: inout [CheckedContinuation<Void, any Error>]) {
+    private func send(
+        _ state: inout PairState, _ events: [Event], direction: Int, wake: inout [CheckedContinuation<Void, any Error>]
+    ) {
         let delay = state.ends[direction].faults.writeDelay
         if delay == .zero && state.directions[direction].inFlight.isEmpty {
             for event in events { state.deliver(event, direction: direction) }

@@ -222,7 +222,8 @@ public final class InMemoryTransport: Transport {
         let end = self.end
         let id = pipe.makeWaiterID(end: end)
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation(isolation: isolation) { (continuation: CheckedContinuation<Void, any Error>) in
+            try await withCheckedThrowingContinuation(isolation: isolation) {
+                (continuation: CheckedContinuation<Void, any Error>) in
                 if let immediate = pipe.park(end: end, id: id, continuation) {
                     continuation.resume(with: immediate)
                 }

@@ -116,11 +116,15 @@ public actor MockWebSocketServer {
     }
 
     /// Sends one frame exactly as described, valid or not.
-    public func sendFrame(_ opcode: Opcode, payload: [UInt8], isFinal: Bool = true, reservedBits: UInt8 = 0,
-                          masked: Bool = false) async throws {
+    public func sendFrame(
+        _ opcode: Opcode, payload: [UInt8], isFinal: Bool = true, reservedBits: UInt8 = 0,
+        masked: Bool = false
+    ) async throws {
         let key: MaskingKey? = masked ? MaskingKey(0x12, 0x34, 0x56, 0x78) : nil
-        try await sendRaw(FrameEncoder.encode(opcode: opcode, isFinal: isFinal, reservedBits: reservedBits,
-                                              payload: payload, maskingKey: key))
+        try await sendRaw(
+            FrameEncoder.encode(
+                opcode: opcode, isFinal: isFinal, reservedBits: reservedBits,
+                payload: payload, maskingKey: key))
     }
 
     /// Sends a ping.
@@ -196,7 +200,8 @@ public actor MockWebSocketServer {
             case .message(let message): return message
             case .ping, .pong, .fragment: continue  // the mock's core assembles messages: no fragments
             case .closed(let frame):
-                throw WebSocketError(.closed, "the client closed (\(frame.code.rawValue) \(frame.reason)) instead of sending a message")
+                throw WebSocketError(
+                    .closed, "the client closed (\(frame.code.rawValue) \(frame.reason)) instead of sending a message")
             case .failed(let violation): throw WebSocketError(.protocolViolation(violation.closeCode), violation.detail)
             case .aborted: throw WebSocketError(.connectionAborted, "the client dropped the connection")
             }

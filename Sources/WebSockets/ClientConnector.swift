@@ -17,7 +17,8 @@ enum ClientConnector {
     /// handshake owns (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`) or invalid HTTP.
     static func validateRequestHeader(_ name: String, _ value: String) throws(WebSocketError) {
         if Handshake.isHandshakeOwnedHeader(name) {
-            let what = HTTPSyntax.equalsIgnoringASCIICase(name, "Sec-WebSocket-Extensions")
+            let what =
+                HTTPSyntax.equalsIgnoringASCIICase(name, "Sec-WebSocket-Extensions")
                 ? "extensions are negotiated by the library, not set by hand"
                 : "the opening handshake sets it"
             throw WebSocketError(.invalidArgument, "header \"\(name)\" cannot be set: \(what)")
@@ -102,9 +103,11 @@ enum ClientConnector {
     /// Reports the open connection to `events`.
     static func reportConnected(_ opened: ClientOpening.Opened, to events: EventEmitter?) {
         guard let events else { return }
-        events.emit(.connected(.init(
-            subprotocol: opened.result.subprotocol, extensions: opened.result.extensions,
-            remoteAddress: opened.transport.remoteAddress, localAddress: opened.transport.localAddress,
-            isSecure: opened.transport is TLSTransport)))
+        events.emit(
+            .connected(
+                .init(
+                    subprotocol: opened.result.subprotocol, extensions: opened.result.extensions,
+                    remoteAddress: opened.transport.remoteAddress, localAddress: opened.transport.localAddress,
+                    isSecure: opened.transport is TLSTransport)))
     }
 }

@@ -20,9 +20,10 @@ enum ClientOpening {
         headers: [(String, String)], maxResponseSize: Int, compression: WebSocketCompression = .disabled
     ) async throws -> Opened {
         var generator = SystemRandomNumberGenerator()
-        let handshake = ClientHandshake(url: url, protocols: protocols, extraHeaders: headers,
-                                        extensionOffer: compression.options.map(PerMessageDeflate.clientOffer),
-                                        key: ClientHandshake.makeKey(using: &generator))
+        let handshake = ClientHandshake(
+            url: url, protocols: protocols, extraHeaders: headers,
+            extensionOffer: compression.options.map(PerMessageDeflate.clientOffer),
+            key: ClientHandshake.makeKey(using: &generator))
         do {
             try await transport.write([handshake.requestBytes()], isolation: nil)
             var parser = HTTPHeadParser<HTTPResponseHead>(maxHeadSize: maxResponseSize)
@@ -30,8 +31,9 @@ enum ClientOpening {
             while true {
                 let count = try await transport.read(into: &buffer, isolation: nil)
                 guard count > 0 else {
-                    throw WebSocketError(.handshakeFailed(httpStatus: 0),
-                                         "the server closed the connection before completing the opening handshake")
+                    throw WebSocketError(
+                        .handshakeFailed(httpStatus: 0),
+                        "the server closed the connection before completing the opening handshake")
                 }
                 let progress: HTTPHeadParser<HTTPResponseHead>.Progress
                 do {
@@ -55,8 +57,9 @@ enum ClientOpening {
                         throw WebSocketError(
                             .handshakeFailed(httpStatus: 101),
                             "the server's Sec-WebSocket-Extensions answer does not match the permessage-deflate offer: \(error.message)",
-                            handshakeResponse: .init(status: head.status, headers: head.headers.map { ($0.name, $0.value) },
-                                                     bodyPrefix: []))
+                            handshakeResponse: .init(
+                                status: head.status, headers: head.headers.map { ($0.name, $0.value) },
+                                bodyPrefix: []))
                     }
                 }
                 return Opened(transport: transport, result: result, bufferedBytes: remaining, deflate: deflate)
@@ -75,7 +78,8 @@ enum ClientOpening {
         if case .unexpectedStatus = error {
             let bodyText = String(decoding: body.prefix(200), as: UTF8.self)
                 .filter { !$0.isNewline }
-            message = "the server answered \(head.status) \(head.reason) instead of 101 Switching Protocols"
+            message =
+                "the server answered \(head.status) \(head.reason) instead of 101 Switching Protocols"
                 + (bodyText.isEmpty ? "" : ": \(bodyText)")
         } else {
             message = error.description
@@ -109,7 +113,8 @@ enum ClientOpening {
                 late?.transport.close()
             }
             let during = stage?.current.map { "; timed out during \($0)" } ?? ""
-            throw WebSocketError(.timeout, "the connection and opening handshake did not complete within \(timeout) (openTimeout)\(during)")
+            throw WebSocketError(
+                .timeout, "the connection and opening handshake did not complete within \(timeout) (openTimeout)\(during)")
         }
     }
 }

@@ -59,8 +59,10 @@ final class ClientSocketCore: Sendable {
     /// Throws `.invalidState` unless the socket may start connecting now.
     func requireReadyToConnect() throws(WebSocketError) {
         let connecting = record.withLock { $0.isConnecting }
-        try requireIdle(connecting ? "connect is already in progress"
-                        : "the socket was already connected or closed; create a new \(socketName) to reconnect")
+        try requireIdle(
+            connecting
+                ? "connect is already in progress"
+                : "the socket was already connected or closed; create a new \(socketName) to reconnect")
     }
 
     func setConnecting(_ connecting: Bool) {
@@ -68,8 +70,10 @@ final class ClientSocketCore: Sendable {
     }
 
     /// Records the open connection and what is known about it, and reports it to `events`.
-    func attach(_ connection: WebSocketConnection, opened: ClientOpening.Opened,
-                control: MessageWebSocketControl, events: EventEmitter?) {
+    func attach(
+        _ connection: WebSocketConnection, opened: ClientOpening.Opened,
+        control: MessageWebSocketControl, events: EventEmitter?
+    ) {
         let information = ClientConnector.information(of: opened, control: control)
         record.withLock {
             $0.information = information

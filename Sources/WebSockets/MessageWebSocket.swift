@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A WebSocket client that sends and receives whole messages (WinRT `MessageWebSocket`).
 ///
@@ -168,8 +169,10 @@ public actor MessageWebSocket {
     ///   dropped during the opening handshake), `.operationCanceled`, `.invalidState`.
     public func connect(to url: String) async throws {
         let parsed = try ClientConnector.parse(url)
-        try await open(url: parsed, transport: ClientConnector.networkTransport(
-            for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
+        try await open(
+            url: parsed,
+            transport: ClientConnector.networkTransport(
+                for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
     }
 
     /// Connects to a `ws://` URL. See ``connect(to:)-(String)``.
@@ -187,25 +190,31 @@ public actor MessageWebSocket {
         try await open(url: parsed) { _ in transport }
     }
 
-    private func open(url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws {
+    private func open(url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws
+    {
         try core.requireReadyToConnect()
         try control.validate()
         core.setConnecting(true)
         defer { core.setConnecting(false) }
         let control = self.control
         let events = EventEmitter(control.eventHandler)
-        let opened = try await ClientConnector.open(url: url, control: control, headers: core.requestHeaders,
-                                                    events: events, transport: transport)
+        let opened = try await ClientConnector.open(
+            url: url, control: control, headers: core.requestHeaders,
+            events: events, transport: transport)
         let delivery: WebSocketConnection.Delivery
         switch control.receiveMode {
         case .fullMessage:
             delivery = .messages(inbox)
-            fragmentInbox.finish(throwing: WebSocketError(
-                .invalidState, "fragments carries nothing in the .fullMessage receive mode: iterate messages (or set receiveMode = .partialMessage before connecting)"))
+            fragmentInbox.finish(
+                throwing: WebSocketError(
+                    .invalidState,
+                    "fragments carries nothing in the .fullMessage receive mode: iterate messages (or set receiveMode = .partialMessage before connecting)"
+                ))
         case .partialMessage:
             delivery = .fragments(fragmentInbox)
-            inbox.finish(throwing: WebSocketError(
-                .invalidState, "messages carries nothing in the .partialMessage receive mode: iterate fragments"))
+            inbox.finish(
+                throwing: WebSocketError(
+                    .invalidState, "messages carries nothing in the .partialMessage receive mode: iterate fragments"))
         }
         // `self.control`, not the snapshot: `setMessageType` may have run while connecting.
         let connection = ClientConnector.makeConnection(

@@ -114,16 +114,19 @@ public struct MessageWebSocketControl: Sendable, Hashable {
         try require(maxPendingMessages > 0, "maxPendingMessages must be positive")
         try require(pingInterval.map { $0 > .zero } ?? true, "pingInterval must be positive (nil sends no pings)")
         try require(pongTimeout.map { $0 > .zero } ?? true, "pongTimeout must be positive (nil waits for no pong)")
-        try require(desiredUnsolicitedPongInterval.map { $0 > .zero } ?? true,
-                    "desiredUnsolicitedPongInterval must be positive (nil sends none)")
-        try require(pongTimeout == nil || pingInterval != nil, "pongTimeout needs a pingInterval: only keep-alive pings are timed")
+        try require(
+            desiredUnsolicitedPongInterval.map { $0 > .zero } ?? true,
+            "desiredUnsolicitedPongInterval must be positive (nil sends none)")
+        try require(
+            pongTimeout == nil || pingInterval != nil, "pongTimeout needs a pingInterval: only keep-alive pings are timed")
         for error in ignorableServerCertificateErrors where !error.isIgnorable {
             throw WebSocketError(.invalidArgument, "certificate error \(error) cannot be ignored")
         }
         try compression.validate()
         for name in supportedProtocols {
-            try require(!name.isEmpty && name.utf8.allSatisfy { HTTPToken.isTokenByte($0) },
-                        "subprotocol \"\(name)\" is not a valid HTTP token (RFC 6455 §4.1)")
+            try require(
+                !name.isEmpty && name.utf8.allSatisfy { HTTPToken.isTokenByte($0) },
+                "subprotocol \"\(name)\" is not a valid HTTP token (RFC 6455 §4.1)")
         }
     }
 }

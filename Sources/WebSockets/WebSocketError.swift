@@ -79,7 +79,10 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
         public var bodyPrefix: [UInt8]
 
         private var headerPairs: [HeaderPair]
-        private struct HeaderPair: Sendable, Hashable { var name: String; var value: String }
+        private struct HeaderPair: Sendable, Hashable {
+            var name: String
+            var value: String
+        }
 
         public init(status: Int, headers: [(name: String, value: String)], bodyPrefix: [UInt8]) {
             self.status = status

@@ -48,9 +48,10 @@ enum AutobahnCommand {
             }
             await echoCase(base + "/updateReports?agent=\(agent)")
             let failed = ran - ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED"].reduce(0) { $0 + totals[$1, default: 0] }
-            Output.out("total=\(ran) ok=\(totals["OK", default: 0]) non_strict=\(totals["NON-STRICT", default: 0]) "
-                + "informational=\(totals["INFORMATIONAL", default: 0]) unimplemented=\(totals["UNIMPLEMENTED", default: 0]) "
-                + "failed=\(failed)")
+            Output.out(
+                "total=\(ran) ok=\(totals["OK", default: 0]) non_strict=\(totals["NON-STRICT", default: 0]) "
+                    + "informational=\(totals["INFORMATIONAL", default: 0]) unimplemented=\(totals["UNIMPLEMENTED", default: 0]) "
+                    + "failed=\(failed)")
             return 0
         } catch {
             Output.fail(error)

@@ -59,8 +59,9 @@ enum BenchCommand {
             var totals = Totals()
             switch mode {
             case "rtt":
-                let result = try await roundTrips(url: url, size: size, duration: seconds, connections: connections,
-                                                  workload: workload, totals: &totals)
+                let result = try await roundTrips(
+                    url: url, size: size, duration: seconds, connections: connections,
+                    workload: workload, totals: &totals)
                 reportCompression(totals, workload, since: cpuStart)
                 Output.out(result)
             case "stream":
@@ -107,7 +108,8 @@ enum BenchCommand {
         var text = ""
         var index = 0
         while text.utf8.count < size {
-            text += "{\"id\":\(index),\"user\":\"user\(index % 97)\",\"score\":\(index * 7919 % 1000),\"active\":\(index % 3 == 0)},"
+            text +=
+                "{\"id\":\(index),\"user\":\"user\(index % 97)\",\"score\":\(index * 7919 % 1000),\"active\":\(index % 3 == 0)},"
             index += 1
         }
         return .text(String(text.utf8.prefix(size))!)
@@ -123,7 +125,8 @@ enum BenchCommand {
 
     static func reportCompression(_ totals: Totals, _ workload: Workload, since start: Double) {
         guard workload.reports else { return }
-        let ratio = totals.statistics.compressedBytesSent > 0
+        let ratio =
+            totals.statistics.compressedBytesSent > 0
             ? Double(totals.statistics.uncompressedBytesSent) / Double(totals.statistics.compressedBytesSent) : 1
         let cpu = (processCPUTime() - start) * 1e6 / Double(max(totals.messages, 1))
         Output.out("compression ratio=\((ratio * 10).rounded() / 10) cpu_us_per_msg=\(Int(cpu.rounded()))")
@@ -133,17 +136,19 @@ enum BenchCommand {
     static func processCPUTime() -> Double {
         var usage = rusage()
         #if canImport(Glibc)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+            getrusage(RUSAGE_SELF.rawValue, &usage)
         #else
-        getrusage(RUSAGE_SELF, &usage)
+            getrusage(RUSAGE_SELF, &usage)
         #endif
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     /// C connections in lock-step request/response; latencies in microseconds.
-    static func roundTrips(url: String, size: Int, duration: Duration, connections: Int,
-                           workload: Workload, totals: inout Totals) async throws -> String {
+    static func roundTrips(
+        url: String, size: Int, duration: Duration, connections: Int,
+        workload: Workload, totals: inout Totals
+    ) async throws -> String {
         let payload = message(size: size, kind: workload.payloadKind)
         let clock = ContinuousClock()
         var sockets: [MessageWebSocket] = []
@@ -188,7 +193,9 @@ enum BenchCommand {
     }
 
     /// One connection with up to 64 messages in flight.
-    static func stream(url: String, size: Int, duration: Duration, workload: Workload, totals: inout Totals) async throws -> String {
+    static func stream(url: String, size: Int, duration: Duration, workload: Workload, totals: inout Totals) async throws
+        -> String
+    {
         let payload = message(size: size, kind: workload.payloadKind)
         let socket = try await connect(url, size: size, compression: workload.compression)
         let clock = ContinuousClock()
@@ -224,8 +231,10 @@ enum BenchCommand {
 
     /// The stream's receiving side: counts echoes of `kind` until the sentinel (another kind)
     /// comes back, granting the sender one credit per echo until `deadline`.
-    static func receive(from socket: MessageWebSocket, kind: MessageKind, until deadline: ContinuousClock.Instant,
-                        credits: Credits) async throws -> Int {
+    static func receive(
+        from socket: MessageWebSocket, kind: MessageKind, until deadline: ContinuousClock.Instant,
+        credits: Credits
+    ) async throws -> Int {
         let clock = ContinuousClock()
         var echoed = 0
         var iterator = socket.messages.makeAsyncIterator()

@@ -30,8 +30,11 @@ enum ClientCommand {
             return await StreamClientCommand.run(arguments, url: url)
         }
         do {
-            try arguments.rejectUnknown(["protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
-                                         "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error", "verbose"])
+            try arguments.rejectUnknown([
+                "protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
+                "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error",
+                "verbose",
+            ])
             guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
                 throw CLIError("expected exactly one URL\n\(usage)")
             }
@@ -52,23 +55,25 @@ enum ClientCommand {
             try await forEachHeader(in: arguments) { try await socket.setRequestHeader($0, $1) }
             try await socket.connect(to: url)
 
-            try await converse(send: {
-                for await line in StandardInput.lines() {
-                    if binary {
-                        try await socket.send(.binary(Array(line.utf8)))
-                    } else {
-                        try await socket.send(text: line)
+            try await converse(
+                send: {
+                    for await line in StandardInput.lines() {
+                        if binary {
+                            try await socket.send(.binary(Array(line.utf8)))
+                        } else {
+                            try await socket.send(text: line)
+                        }
                     }
-                }
-                try await socket.close(code: .normalClosure)
-            }, receive: {
-                for try await message in socket.messages {
-                    switch message {
-                    case .text(let text): Output.out(text)
-                    case .binary(let bytes): Output.out(Output.describeBinary(bytes))
+                    try await socket.close(code: .normalClosure)
+                },
+                receive: {
+                    for try await message in socket.messages {
+                        switch message {
+                        case .text(let text): Output.out(text)
+                        case .binary(let bytes): Output.out(Output.describeBinary(bytes))
+                        }
                     }
-                }
-            })
+                })
             return try exitStatus(closeStatus: await socket.closeStatus)
         } catch {
             Output.fail(error)

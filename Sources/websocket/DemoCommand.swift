@@ -58,7 +58,9 @@ enum DemoCommand {
             let status = await socket.closeStatus
             let stats = await socket.information.statistics
             Output.out("closed cleanly: peer answered \(status.map { "\($0.code.rawValue)" } ?? "nothing")")
-            Output.out("sent \(stats.messagesSent) messages (\(stats.bytesSent) bytes), received \(stats.messagesReceived) (\(stats.bytesReceived) bytes)")
+            Output.out(
+                "sent \(stats.messagesSent) messages (\(stats.bytesSent) bytes), received \(stats.messagesReceived) (\(stats.bytesReceived) bytes)"
+            )
             await server.shutDown()
             return 0
         } catch {

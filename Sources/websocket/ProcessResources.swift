@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the scale and soak commands measure, from `/proc` (Linux): open descriptors and resident

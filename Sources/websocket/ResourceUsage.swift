@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// This process's CPU time and context switches (`getrusage`), for the benchmark's cost line.
@@ -16,7 +16,8 @@ struct ResourceUsage {
     static func now() -> ResourceUsage {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
         return ResourceUsage(cpuMicroseconds: cpu, contextSwitches: usage.ru_nvcsw + usage.ru_nivcsw)
     }
@@ -26,6 +27,7 @@ struct ResourceUsage {
         let count = Double(max(operations, 1))
         let switches = Double(contextSwitches - start.contextSwitches) / count
         let cpu = (cpuMicroseconds - start.cpuMicroseconds) / count
-        return "rusage csw_per_op=\((switches * 100).rounded() / 100) cpu_us_per_op=\((cpu * 10).rounded() / 10) ops=\(operations)"
+        return
+            "rusage csw_per_op=\((switches * 100).rounded() / 100) cpu_us_per_op=\((cpu * 10).rounded() / 10) ops=\(operations)"
     }
 }

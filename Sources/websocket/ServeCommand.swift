@@ -19,10 +19,12 @@ import WebSockets
 enum ServeCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["port", "host", "tls-cert", "tls-key", "compression", "mode",
-                                         "max-message-size", "ping-interval", "max-connections",
-                                         "max-concurrent-handshakes", "max-header-count", "handshake-timeout",
-                                         "idle-timeout"])
+            try arguments.rejectUnknown([
+                "port", "host", "tls-cert", "tls-key", "compression", "mode",
+                "max-message-size", "ping-interval", "max-connections",
+                "max-concurrent-handshakes", "max-header-count", "handshake-timeout",
+                "idle-timeout",
+            ])
             var configuration = WebSocketServerConfiguration()
             configuration.port = try arguments.int("port") ?? 8080
             if let host = arguments.string("host") { configuration.host = host }
@@ -39,7 +41,9 @@ enum ServeCommand {
             }
             configuration.receiveBufferLimit = try arguments.int("max-message-size") ?? 16 * 1024 * 1024
             if let seconds = arguments.string("ping-interval") {
-                guard let value = Double(seconds), value > 0 else { throw CLIError("--ping-interval must be a positive number of seconds") }
+                guard let value = Double(seconds), value > 0 else {
+                    throw CLIError("--ping-interval must be a positive number of seconds")
+                }
                 configuration.pingInterval = .milliseconds(Int64(value * 1000))
             }
             if let count = try arguments.int("max-connections") { configuration.maxConnections = count }
@@ -85,8 +89,9 @@ enum ServeCommand {
             while true {
                 let read = try await context.readFragment(into: &buffer)
                 if read.isConnectionClose { break }
-                _ = try await context.writeFragment(Array(buffer[..<read.byteCount]), isUTF8: read.isUTF8,
-                                                    isFinalFragment: read.isFinalFragment)
+                _ = try await context.writeFragment(
+                    Array(buffer[..<read.byteCount]), isUTF8: read.isUTF8,
+                    isFinalFragment: read.isFinalFragment)
             }
         } catch {}
         await context.closeTCPConnection()
@@ -106,6 +111,6 @@ enum Signals {
             return source
         }
         for await _ in stream { break }
-        sources.forEach { $0.cancel() }
+        for source in sources { source.cancel() }
     }
 }

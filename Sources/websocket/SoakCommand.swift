@@ -25,7 +25,9 @@ enum SoakCommand {
             let cycles = try arguments.int("cycles") ?? 10_000
             let every = try arguments.int("sample-every") ?? 1000
             let size = try arguments.int("size") ?? 64
-            guard cycles >= 1, every >= 1, size >= 0 else { throw CLIError("--cycles and --sample-every must be >= 1, --size >= 0") }
+            guard cycles >= 1, every >= 1, size >= 0 else {
+                throw CLIError("--cycles and --sample-every must be >= 1, --size >= 0")
+            }
             let watched = try arguments.watchedProcess()
             let limit = ProcessResources.raiseDescriptorLimit()
             let server: WebSocketServer?
@@ -54,8 +56,9 @@ enum SoakCommand {
                 }
             }
             let elapsed = clock.now - start
-            Output.out("soak done cycles=\(cycles) seconds=\(IdleCommand.format(elapsed)) "
-                       + "fds_growth=\(last.0 - first.0) rss_growth_kb=\(last.1 - first.1)")
+            Output.out(
+                "soak done cycles=\(cycles) seconds=\(IdleCommand.format(elapsed)) "
+                    + "fds_growth=\(last.0 - first.0) rss_growth_kb=\(last.1 - first.1)")
             await server?.shutDown()
             return 0
         } catch {

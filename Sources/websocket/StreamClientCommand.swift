@@ -13,9 +13,11 @@ import WebSockets
 enum StreamClientCommand {
     static func run(_ arguments: Arguments, url: String) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["stream", "protocol", "header", "open-timeout", "close-timeout",
-                                         "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
-                                         "ignore-cert-error", "verbose"])
+            try arguments.rejectUnknown([
+                "stream", "protocol", "header", "open-timeout", "close-timeout",
+                "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
+                "ignore-cert-error", "verbose",
+            ])
             var tls = MessageWebSocketControl()
             try TLSOptions.apply(arguments, to: &tls)
             var control = StreamWebSocketControl()
@@ -35,20 +37,22 @@ enum StreamClientCommand {
             try await ClientCommand.forEachHeader(in: arguments) { try await socket.setRequestHeader($0, $1) }
             try await socket.connect(to: url)
 
-            try await ClientCommand.converse(send: {
-                let stdin = StandardInput.chunks()
-                for await chunk in stdin.stream {
-                    try await socket.write(chunk)
-                    stdin.taken.signal()
-                }
-                try await socket.close(code: .normalClosure)
-            }, receive: {
-                for try await chunk in socket.input {
-                    guard writeAll(chunk, to: STDOUT_FILENO) else {
-                        throw CLIError("cannot write to stdout")
+            try await ClientCommand.converse(
+                send: {
+                    let stdin = StandardInput.chunks()
+                    for await chunk in stdin.stream {
+                        try await socket.write(chunk)
+                        stdin.taken.signal()
                     }
-                }
-            })
+                    try await socket.close(code: .normalClosure)
+                },
+                receive: {
+                    for try await chunk in socket.input {
+                        guard writeAll(chunk, to: STDOUT_FILENO) else {
+                            throw CLIError("cannot write to stdout")
+                        }
+                    }
+                })
             return try ClientCommand.exitStatus(closeStatus: await socket.closeStatus)
         } catch {
             Output.fail(error)

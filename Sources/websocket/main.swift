@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// `websocket`: a scriptable WebSocket client, echo server, benchmark and demo.
 ///
@@ -38,7 +39,9 @@ func runCommand(_ arguments: [String]) async -> Int32 {
             Output.out("                       [--max-connections N] [--max-concurrent-handshakes N] [--max-header-count N]")
             Output.out("                       [--handshake-timeout S] [--idle-timeout S]")
             Output.out("       websocket bench --url URL --size BYTES --seconds S --mode rtt|stream [--conns C]")
-            Output.out("       websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN] [--echo messages|fragments]")
+            Output.out(
+                "       websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN] [--echo messages|fragments]"
+            )
             Output.out("       websocket idle --url URL --connections N [--parallel P] [--compression on|off] [--watch-pid PID]")
             Output.out("       websocket soak [--url URL] [--cycles N] [--sample-every K] [--size BYTES] [--watch-pid PID]")
             Output.out("       websocket            (demo on an in-process echo server)")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 @Suite("RFC 4648 Base64")
@@ -40,11 +41,11 @@ struct Base64Tests {
     /// RFC 4648 §3.3 (no characters outside the alphabet), §3.5 (canonical padding bits) and §4
     /// (length a multiple of 4, `=` only at the end).
     @Test(arguments: [
-        "Zg", "Zg=", "Zm9", "Z", "Zm9vY",            // length not a multiple of 4
-        "Zm9v!A==", "Zm-v", "Zm_v", "Zm9v\n", " Zg==", // characters outside the alphabet
-        "=Zg=", "Z=g=", "Zg==Zg==", "Zm9v====", "====", "Z===", // misplaced padding
-        "Zh==", "Zm9=",                                // non-zero bits under the padding
-        "Zm9vé==",                                     // non-ASCII
+        "Zg", "Zg=", "Zm9", "Z", "Zm9vY",  // length not a multiple of 4
+        "Zm9v!A==", "Zm-v", "Zm_v", "Zm9v\n", " Zg==",  // characters outside the alphabet
+        "=Zg=", "Z=g=", "Zg==Zg==", "Zm9v====", "====", "Z===",  // misplaced padding
+        "Zh==", "Zm9=",  // non-zero bits under the padding
+        "Zm9vé==",  // non-ASCII
     ])
     func invalidInputIsRejected(_ input: String) {
         #expect(Base64.decode(input) == nil)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// `Configuration.acceptsText = false`: an endpoint that understands only binary data (the stream
@@ -13,13 +14,19 @@ struct BinaryOnlyTests {
         return ConnectionCore(role: .client, configuration: configuration, randomNumberGenerator: SeededGenerator(seed: 11))
     }
 
-    @Test("§7.4.1: a text message fails the connection with 1003 (unsupported data), with or without fragment delivery",
-          arguments: [true, false])
+    @Test(
+        "§7.4.1: a text message fails the connection with 1003 (unsupported data), with or without fragment delivery",
+        arguments: [true, false])
     func textIsUnsupportedData(fragments: Bool) {
         var core = Self.client(fragments: fragments)
         let events = core.events(after: frame(.text, Array("hi".utf8), masked: false))
         #expect(failureCode(of: events) == 1003)
-        #expect(!events.contains { if case .fragment = $0 { return true }; if case .message = $0 { return true }; return false })
+        #expect(
+            !events.contains {
+                if case .fragment = $0 { return true }
+                if case .message = $0 { return true }
+                return false
+            })
         core.closeAfterFailure()
         #expect(closeCode(inOutput: core.takeOutput()) == 1003)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 @Suite("RFC 6455 §4.1 client handshake")
@@ -57,8 +58,9 @@ struct ClientHandshakeTests {
     }
 
     @Test func requestOmitsOptionalFieldsAndIncludesPortAndQuery() throws {
-        let handshake = try Self.makeHandshake(url: "wss://[::1]:9001/a?b=1", protocols: [],
-                                               extensionOffer: "permessage-deflate; client_max_window_bits")
+        let handshake = try Self.makeHandshake(
+            url: "wss://[::1]:9001/a?b=1", protocols: [],
+            extensionOffer: "permessage-deflate; client_max_window_bits")
         let expected =
             "GET /a?b=1 HTTP/1.1\r\n"
             + "Host: [::1]:9001\r\n"
@@ -122,8 +124,14 @@ struct ClientHandshakeTests {
     @Test(arguments: [
         ([("Connection", "Upgrade"), ("Sec-WebSocket-Accept", sampleAccept)], HandshakeError.missingUpgrade(got: nil)),
         ([("Upgrade", "h2c"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", sampleAccept)], .missingUpgrade(got: "h2c")),
-        ([("Upgrade", "websocket, h2c"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", sampleAccept)], .missingUpgrade(got: "websocket, h2c")),
-        ([("Upgrade", "websockets"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", sampleAccept)], .missingUpgrade(got: "websockets")),
+        (
+            [("Upgrade", "websocket, h2c"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", sampleAccept)],
+            .missingUpgrade(got: "websocket, h2c")
+        ),
+        (
+            [("Upgrade", "websockets"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", sampleAccept)],
+            .missingUpgrade(got: "websockets")
+        ),
     ])
     func responseWithoutWebSocketUpgradeIsRejected(fields: [(String, String)], expected: HandshakeError) throws {
         #expect(throws: expected) { try Self.makeHandshake().validate(Self.response(fields)) }
@@ -136,7 +144,10 @@ struct ClientHandshakeTests {
             try handshake.validate(Self.response([("Upgrade", "websocket"), ("Sec-WebSocket-Accept", Self.sampleAccept)]))
         }
         #expect(throws: HandshakeError.missingConnectionUpgrade(got: "keep-alive")) {
-            try handshake.validate(Self.response([("Upgrade", "websocket"), ("Connection", "keep-alive"), ("Sec-WebSocket-Accept", Self.sampleAccept)]))
+            try handshake.validate(
+                Self.response([
+                    ("Upgrade", "websocket"), ("Connection", "keep-alive"), ("Sec-WebSocket-Accept", Self.sampleAccept),
+                ]))
         }
     }
 
@@ -166,7 +177,8 @@ struct ClientHandshakeTests {
 
     /// RFC 6455 §4.1 item 6: the server picks one of the offered subprotocols.
     @Test func offeredSubprotocolIsReturned() throws {
-        let result = try Self.makeHandshake().validate(Self.response(Self.validFields + [("Sec-WebSocket-Protocol", "superchat")]))
+        let result = try Self.makeHandshake().validate(
+            Self.response(Self.validFields + [("Sec-WebSocket-Protocol", "superchat")]))
         #expect(result.subprotocol == "superchat")
     }
 
@@ -193,14 +205,16 @@ struct ClientHandshakeTests {
             try handshake.validate(Self.response(Self.validFields + [("Sec-WebSocket-Protocol", "chat, superchat")]))
         }
         #expect(throws: expected) {
-            try handshake.validate(Self.response(Self.validFields + [("Sec-WebSocket-Protocol", "chat"), ("Sec-WebSocket-Protocol", "superchat")]))
+            try handshake.validate(
+                Self.response(Self.validFields + [("Sec-WebSocket-Protocol", "chat"), ("Sec-WebSocket-Protocol", "superchat")]))
         }
     }
 
     /// RFC 6455 §4.1 item 5: an extension the client did not offer fails the connection.
     @Test func extensionsWithoutAnOfferAreRejected() throws {
         #expect(throws: HandshakeError.unrequestedExtension("permessage-deflate")) {
-            try Self.makeHandshake().validate(Self.response(Self.validFields + [("Sec-WebSocket-Extensions", "permessage-deflate")]))
+            try Self.makeHandshake().validate(
+                Self.response(Self.validFields + [("Sec-WebSocket-Extensions", "permessage-deflate")]))
         }
     }
 
@@ -208,17 +222,21 @@ struct ClientHandshakeTests {
     /// list (RFC 6455 §9.1, erratum 3433).
     @Test func extensionsAnswerIsReturnedRawWhenOffered() throws {
         let handshake = try Self.makeHandshake(extensionOffer: "permessage-deflate")
-        let result = try handshake.validate(Self.response(Self.validFields + [
-            ("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover"),
-            ("Sec-WebSocket-Extensions", "x-other"),
-        ]))
+        let result = try handshake.validate(
+            Self.response(
+                Self.validFields + [
+                    ("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover"),
+                    ("Sec-WebSocket-Extensions", "x-other"),
+                ]))
         #expect(result.extensions == "permessage-deflate; server_no_context_takeover, x-other")
     }
 
     @Test func parseErrorsMapToResponseErrors() {
         #expect(HandshakeError(response: .tooLarge(limit: 10)) == .responseTooLarge(limit: 10))
         #expect(HandshakeError(response: .malformed("x")) == .malformedResponse("x"))
-        #expect(HandshakeError.responseTooLarge(limit: 10).description == "the server's handshake response is larger than the limit of 10 bytes")
+        #expect(
+            HandshakeError.responseTooLarge(limit: 10).description
+                == "the server's handshake response is larger than the limit of 10 bytes")
     }
 
     /// Random response heads (built from plausible pieces) are either accepted or rejected with
@@ -226,8 +244,10 @@ struct ClientHandshakeTests {
     @Test func randomResponsesNeverTrapAndAcceptedOnesFollowTheRules() throws {
         let handshake = try Self.makeHandshake(extensionOffer: "permessage-deflate")
         var rng = SeededGenerator(seed: 41)
-        let names = ["Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
-                     "Sec-WebSocket-Extensions", "X-Other"]
+        let names = [
+            "Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol",
+            "Sec-WebSocket-Extensions", "X-Other",
+        ]
         let values = ["websocket", "Upgrade", Self.sampleAccept, "chat", "smtp", "", "a, b", "permessage-deflate"]
         var accepted = 0
         for _ in 0..<3000 {

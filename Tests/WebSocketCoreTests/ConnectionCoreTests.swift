@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// The connection state machine, bytes in and bytes out, per RFC 6455 section.
@@ -48,7 +49,8 @@ struct ConnectionCoreTests {
 
     @Test("a byte stream split at every boundary yields the same events")
     func splitAtEveryBoundary() {
-        let stream = hex("01 03 48 65 6c") + hex("8A 00") + hex("80 02 6c 6f")
+        let stream =
+            hex("01 03 48 65 6c") + hex("8A 00") + hex("80 02 6c 6f")
             + frame(.binary, Array(0..<200), masked: false) + hex("82 00") + hex("81 00")
         var reference = Self.client()
         let expected = reference.events(after: stream)
@@ -104,24 +106,26 @@ struct ConnectionCoreTests {
 
     // MARK: §5 violations fail the connection with the right code
 
-    @Test("protocol violations fail the connection with the RFC's close code", arguments: [
-        ("masked frame from a server (§5.1)", frame(.text, [0x41], masked: true), UInt16(1002)),
-        ("reserved opcode (§5.2)", hex("83 00"), 1002),
-        ("RSV1 without an extension (§5.2)", frame(.text, [0x41], rsv: 4, masked: false), 1002),
-        ("continuation without a start (§5.4)", hex("80 01 41"), 1002),
-        ("new message inside a fragmented one (§5.4)", hex("01 01 41 81 01 42"), 1002),
-        ("oversized ping (§5.5)", hex("89 7E 00 7E") + [UInt8](repeating: 0, count: 126), 1002),
-        ("fragmented close (§5.5)", hex("08 02 03 E8"), 1002),
-        ("invalid UTF-8 in text (§8.1)", hex("81 02 C0 80"), 1007),
-        ("text ending inside a sequence (§8.1)", hex("81 02 E2 82"), 1007),
-        ("1-byte close payload (§5.5.1)", hex("88 01 03"), 1002),
-        ("close code 1005 on the wire (§7.4.1)", hex("88 02 03 ED"), 1002),
-        ("close code 999 (§7.4.2)", hex("88 02 03 E7"), 1002),
-        ("close code 1004 (§7.4.1)", hex("88 02 03 EC"), 1002),
-        ("close code 5000 (§7.4.2)", hex("88 02 13 88"), 1002),
-        ("invalid UTF-8 in a close reason (§5.5.1)", hex("88 04 03 E8 C0 80"), 1007),
-        ("64-bit length with the MSB set (§5.2)", hex("82 7F 80 00 00 00 00 00 00 00"), 1002),
-    ])
+    @Test(
+        "protocol violations fail the connection with the RFC's close code",
+        arguments: [
+            ("masked frame from a server (§5.1)", frame(.text, [0x41], masked: true), UInt16(1002)),
+            ("reserved opcode (§5.2)", hex("83 00"), 1002),
+            ("RSV1 without an extension (§5.2)", frame(.text, [0x41], rsv: 4, masked: false), 1002),
+            ("continuation without a start (§5.4)", hex("80 01 41"), 1002),
+            ("new message inside a fragmented one (§5.4)", hex("01 01 41 81 01 42"), 1002),
+            ("oversized ping (§5.5)", hex("89 7E 00 7E") + [UInt8](repeating: 0, count: 126), 1002),
+            ("fragmented close (§5.5)", hex("08 02 03 E8"), 1002),
+            ("invalid UTF-8 in text (§8.1)", hex("81 02 C0 80"), 1007),
+            ("text ending inside a sequence (§8.1)", hex("81 02 E2 82"), 1007),
+            ("1-byte close payload (§5.5.1)", hex("88 01 03"), 1002),
+            ("close code 1005 on the wire (§7.4.1)", hex("88 02 03 ED"), 1002),
+            ("close code 999 (§7.4.2)", hex("88 02 03 E7"), 1002),
+            ("close code 1004 (§7.4.1)", hex("88 02 03 EC"), 1002),
+            ("close code 5000 (§7.4.2)", hex("88 02 13 88"), 1002),
+            ("invalid UTF-8 in a close reason (§5.5.1)", hex("88 04 03 E8 C0 80"), 1007),
+            ("64-bit length with the MSB set (§5.2)", hex("82 7F 80 00 00 00 00 00 00 00"), 1002),
+        ])
     func violations(_ name: String, _ bytes: [UInt8], _ code: UInt16) {
         var core = Self.client()
         let events = core.events(after: bytes)
@@ -182,9 +186,9 @@ struct ConnectionCoreTests {
         #expect(events.count == 2)
         #expect(events.first == .message(.text("Hi")))
         #expect(failureCode(of: events) == 1002)
-        #expect(core.takeOutput().isEmpty)          // no pong, no close yet
+        #expect(core.takeOutput().isEmpty)  // no pong, no close yet
         #expect(core.pendingFailure?.closeCode == .protocolError)
-        try core.send(text: "Hi")                    // the echo still goes out first
+        try core.send(text: "Hi")  // the echo still goes out first
         core.closeAfterFailure()
         let output = core.takeOutput()
         #expect(output.count == 2)
@@ -259,7 +263,9 @@ struct ConnectionCoreTests {
         #expect(thrown2 == UsageError.notOpen(.closing))
     }
 
-    @Test("close codes that may not be sent, and over-long reasons, are refused", arguments: [UInt16(1005), 1006, 1015, 999, 1004, 5000])
+    @Test(
+        "close codes that may not be sent, and over-long reasons, are refused",
+        arguments: [UInt16(1005), 1006, 1015, 999, 1004, 5000])
     func unsendableCloseCodes(_ code: UInt16) {
         var core = Self.client()
         let thrown = usageError { try core.close(code: CloseCode(code)) }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// The connection's lifecycle (`ConnectionCore+Closing.swift`): one value says how it ends.
@@ -39,7 +40,9 @@ struct ConnectionLifecycleTests {
         #expect(core.lifecycle == .closing(sent: .init(code: CloseCode(4000), reason: "done")))
         #expect(core.closeExpected)
         #expect(core.events(after: hex("88 02 0F A0")) == [.closed(.init(code: CloseCode(4000), reason: ""))])
-        #expect(core.lifecycle == .closed(.handshakeCompleted(peer: .init(code: CloseCode(4000), reason: ""), initiatedLocally: true)))
+        #expect(
+            core.lifecycle == .closed(.handshakeCompleted(peer: .init(code: CloseCode(4000), reason: ""), initiatedLocally: true))
+        )
     }
 
     @Test("§5.5.1: the peer's close while open is echoed and ends the handshake, initiated by the peer")
@@ -47,7 +50,9 @@ struct ConnectionLifecycleTests {
         var core = ConnectionCoreTests.client()
         _ = core.events(after: hex("88 02 03 E8"))
         #expect(closeCode(inOutput: core.takeOutput()) == 1000)
-        #expect(core.lifecycle == .closed(.handshakeCompleted(peer: .init(code: .normalClosure, reason: ""), initiatedLocally: false)))
+        #expect(
+            core.lifecycle == .closed(.handshakeCompleted(peer: .init(code: .normalClosure, reason: ""), initiatedLocally: false))
+        )
     }
 
     @Test("§7.1.5: end of stream before the handshake completes is aborted; while failing it stays failed")
@@ -76,9 +81,11 @@ struct ConnectionLifecycleTests {
         #expect(usageError { try core.send(text: "late") } == .notOpen(.closed))
     }
 
-    @Test("§7.4: close arguments are checked before the state", arguments: [
-        (CloseCode?.some(.noStatusReceived), ""), (CloseCode?.some(CloseCode(2999)), ""), (CloseCode?.none, "reason"),
-    ])
+    @Test(
+        "§7.4: close arguments are checked before the state",
+        arguments: [
+            (CloseCode?.some(.noStatusReceived), ""), (CloseCode?.some(CloseCode(2999)), ""), (CloseCode?.none, "reason"),
+        ])
     func closeArgumentsCheckedFirst(_ code: CloseCode?, _ reason: String) throws {
         var core = ConnectionCoreTests.client()
         try core.close(code: .normalClosure, reason: "")

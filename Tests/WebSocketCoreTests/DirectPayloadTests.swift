@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// `directPayloadCapacity` / `receivePayload(reading:)`: the rest of a large payload read straight

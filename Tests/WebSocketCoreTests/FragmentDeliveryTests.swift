@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// `Configuration.deliversFragments`: messages handed over piece by piece as their bytes arrive
@@ -20,14 +21,16 @@ struct FragmentDeliveryTests {
     @Test("§5.4: a message sent in three frames arrives as three fragments, the last one final")
     func threeFramesThreeFragments() {
         var core = Self.server()
-        let bytes = frame(.text, Array("Hel".utf8), fin: false, masked: true)
+        let bytes =
+            frame(.text, Array("Hel".utf8), fin: false, masked: true)
             + frame(.continuation, Array("lo, ".utf8), fin: false, masked: true)
             + frame(.continuation, Array("world".utf8), masked: true)
-        #expect(core.events(after: bytes) == [
-            .fragment(.init(kind: .text, bytes: Array("Hel".utf8), isFinal: false)),
-            .fragment(.init(kind: .text, bytes: Array("lo, ".utf8), isFinal: false)),
-            .fragment(.init(kind: .text, bytes: Array("world".utf8), isFinal: true)),
-        ])
+        #expect(
+            core.events(after: bytes) == [
+                .fragment(.init(kind: .text, bytes: Array("Hel".utf8), isFinal: false)),
+                .fragment(.init(kind: .text, bytes: Array("lo, ".utf8), isFinal: false)),
+                .fragment(.init(kind: .text, bytes: Array("world".utf8), isFinal: true)),
+            ])
     }
 
     @Test("a frame whose payload arrives in pieces is delivered as it arrives, not when it completes")
@@ -46,22 +49,25 @@ struct FragmentDeliveryTests {
     func emptyFinalFrame() {
         var core = Self.server()
         let bytes = frame(.binary, [1, 2], fin: false, masked: true) + frame(.continuation, [], masked: true)
-        #expect(core.events(after: bytes) == [
-            .fragment(.init(kind: .binary, bytes: [1, 2], isFinal: false)),
-            .fragment(.init(kind: .binary, bytes: [], isFinal: true)),
-        ])
+        #expect(
+            core.events(after: bytes) == [
+                .fragment(.init(kind: .binary, bytes: [1, 2], isFinal: false)),
+                .fragment(.init(kind: .binary, bytes: [], isFinal: true)),
+            ])
     }
 
     @Test("§5.5: a ping between fragments is answered and does not disturb the message")
     func pingBetweenFragments() {
         var core = Self.server()
-        let bytes = frame(.binary, [1], fin: false, masked: true) + frame(.ping, [9], masked: true)
+        let bytes =
+            frame(.binary, [1], fin: false, masked: true) + frame(.ping, [9], masked: true)
             + frame(.continuation, [2], masked: true)
-        #expect(core.events(after: bytes) == [
-            .fragment(.init(kind: .binary, bytes: [1], isFinal: false)),
-            .ping([9]),
-            .fragment(.init(kind: .binary, bytes: [2], isFinal: true)),
-        ])
+        #expect(
+            core.events(after: bytes) == [
+                .fragment(.init(kind: .binary, bytes: [1], isFinal: false)),
+                .ping([9]),
+                .fragment(.init(kind: .binary, bytes: [2], isFinal: true)),
+            ])
         #expect(core.takeOutput() == [frame(.pong, [9], masked: false)])
     }
 
@@ -97,7 +103,8 @@ struct FragmentDeliveryTests {
     @Test("a new message after a complete one starts from zero against the limit")
     func limitResetsPerMessage() {
         var core = Self.server(maxMessageSize: 10)
-        let bytes = frame(.binary, Array(repeating: 1, count: 10), masked: true)
+        let bytes =
+            frame(.binary, Array(repeating: 1, count: 10), masked: true)
             + frame(.binary, Array(repeating: 2, count: 10), masked: true)
         let events = core.events(after: bytes)
         #expect(failureCode(of: events) == nil)
@@ -153,21 +160,24 @@ struct CharacterBoundaryFragmentTests {
     func twoByteCharacterBetweenFrames() {
         var core = Self.client()
         let bytes = frame(.text, [0x61, 0xC3], fin: false, masked: false) + frame(.continuation, [0xA9, 0x62], masked: false)
-        #expect(core.events(after: bytes) == [
-            .fragment(.init(kind: .text, bytes: [0x61], isFinal: false)),
-            .fragment(.init(kind: .text, bytes: [0xC3, 0xA9, 0x62], isFinal: true)),
-        ])
+        #expect(
+            core.events(after: bytes) == [
+                .fragment(.init(kind: .text, bytes: [0x61], isFinal: false)),
+                .fragment(.init(kind: .text, bytes: [0xC3, 0xA9, 0x62], isFinal: true)),
+            ])
     }
 
     @Test("a 4-byte character over three frames: the frame holding only part of it gives no fragment")
     func fourByteCharacterOverThreeFrames() {
         var core = Self.client()
-        let bytes = frame(.text, [0x78, 0xF0, 0x9F], fin: false, masked: false)
+        let bytes =
+            frame(.text, [0x78, 0xF0, 0x9F], fin: false, masked: false)
             + frame(.continuation, [0x98], fin: false, masked: false) + frame(.continuation, [0x80], masked: false)
-        #expect(core.events(after: bytes) == [
-            .fragment(.init(kind: .text, bytes: [0x78], isFinal: false)),
-            .fragment(.init(kind: .text, bytes: [0xF0, 0x9F, 0x98, 0x80], isFinal: true)),
-        ])
+        #expect(
+            core.events(after: bytes) == [
+                .fragment(.init(kind: .text, bytes: [0x78], isFinal: false)),
+                .fragment(.init(kind: .text, bytes: [0xF0, 0x9F, 0x98, 0x80], isFinal: true)),
+            ])
     }
 
     @Test("a frame cut by the end of a receive call is cut before the incomplete character")
@@ -176,19 +186,22 @@ struct CharacterBoundaryFragmentTests {
         let bytes = frame(.text, Array("a€b".utf8), masked: false)  // 61 E2 82 AC 62
         let cut = bytes.count - 3  // inside "€"
         #expect(core.events(after: Array(bytes[..<cut])) == [.fragment(.init(kind: .text, bytes: [0x61], isFinal: false))])
-        #expect(core.events(after: Array(bytes[cut...])) == [
-            .fragment(.init(kind: .text, bytes: Array("€b".utf8), isFinal: true)),
-        ])
+        #expect(
+            core.events(after: Array(bytes[cut...])) == [
+                .fragment(.init(kind: .text, bytes: Array("€b".utf8), isFinal: true))
+            ])
     }
 
     @Test("binary fragments keep raw boundaries; so do text fragments without the option (the server's fragment context)")
     func rawBoundariesOtherwise() {
         var binary = Self.client()
-        #expect(binary.events(after: frame(.binary, [0x61, 0xC3], fin: false, masked: false))
-            == [.fragment(.init(kind: .binary, bytes: [0x61, 0xC3], isFinal: false))])
+        #expect(
+            binary.events(after: frame(.binary, [0x61, 0xC3], fin: false, masked: false))
+                == [.fragment(.init(kind: .binary, bytes: [0x61, 0xC3], isFinal: false))])
         var raw = Self.client(onBoundaries: false)
-        #expect(raw.events(after: frame(.text, [0x61, 0xC3], fin: false, masked: false))
-            == [.fragment(.init(kind: .text, bytes: [0x61, 0xC3], isFinal: false))])
+        #expect(
+            raw.events(after: frame(.text, [0x61, 0xC3], fin: false, masked: false))
+                == [.fragment(.init(kind: .text, bytes: [0x61, 0xC3], isFinal: false))])
     }
 
     @Test("§8.1: the carried tail is still validated: a bad continuation fails with 1007")

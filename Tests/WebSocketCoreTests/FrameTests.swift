@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// RFC 6455 §5.2 base framing and the §5.7 examples, byte-exact both ways.
@@ -64,13 +65,15 @@ struct FrameTests {
         #expect(header.maskingKey == MaskingKey(1, 2, 3, 4))
     }
 
-    @Test("invalid headers are rejected with 1002", arguments: [
-        "83 00",                            // reserved opcode 3
-        "8B 00",                            // reserved control opcode 0xB
-        "09 00",                            // fragmented ping (§5.5)
-        "89 7E 00 7E",                      // ping of 126 bytes (§5.5)
-        "82 7F 80 00 00 00 00 00 00 00",    // 64-bit length with the MSB set (§5.2)
-    ])
+    @Test(
+        "invalid headers are rejected with 1002",
+        arguments: [
+            "83 00",  // reserved opcode 3
+            "8B 00",  // reserved control opcode 0xB
+            "09 00",  // fragmented ping (§5.5)
+            "89 7E 00 7E",  // ping of 126 bytes (§5.5)
+            "82 7F 80 00 00 00 00 00 00 00",  // 64-bit length with the MSB set (§5.2)
+        ])
     func invalidHeaders(_ hexBytes: String) {
         let result = hex(hexBytes).withUnsafeBytes { FrameHeader.decode($0) }
         guard case .invalid(let violation) = result else {

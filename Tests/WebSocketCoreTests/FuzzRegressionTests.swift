@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// Inputs found by the fuzz targets in Fuzz/ (README "Fuzzing"), reduced to what they show.
@@ -26,7 +27,8 @@ struct FuzzRegressionTests {
         func events(feeding pieces: [ArraySlice<UInt8>]) -> [ConnectionCore.Event] {
             var configuration = ConnectionCore.Configuration()
             configuration.deflate = .init(serverMaxWindowBits: 8, clientMaxWindowBits: 8)
-            var core = ConnectionCore(role: .client, configuration: configuration, randomNumberGenerator: SeededGenerator(seed: 1))
+            var core = ConnectionCore(
+                role: .client, configuration: configuration, randomNumberGenerator: SeededGenerator(seed: 1))
             var events: [ConnectionCore.Event] = []
             for piece in pieces {
                 core.receive(piece)
@@ -51,8 +53,9 @@ struct FuzzRegressionTests {
     @Test(arguments: ["ws://h#x/chat", "ws://h#/", "http://h#x", "wss://h:443#x?a=b", "/chat#x", "/chat?q#x"])
     func aFragmentAnywhereInTheTargetIsRefused(target: String) throws {
         var parser = HTTPHeadParser<HTTPRequestHead>()
-        let bytes = Array(("GET \(target) HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8)
+        let bytes = Array(
+            ("GET \(target) HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8)
         guard case .complete(let head, _) = try parser.append(bytes) else {
             Issue.record("the request head is incomplete")
             return

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// Feeds `chunks` to a fresh parser in order; returns the head and every byte after it (the
@@ -29,19 +30,18 @@ func parseRequest(_ text: String) throws(HTTPParseError) -> HTTPRequestHead? {
 
 @Suite("RFC 9112 message heads")
 struct HTTPHeadParserTests {
-    static let response = Array((
-        "HTTP/1.1 101 Switching Protocols\r\n"
-        + "Upgrade: websocket\r\n"
-        + "Connection: Upgrade\r\n"
-        + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-        + "\r\n"
-    ).utf8)
+    static let response = Array(
+        ("HTTP/1.1 101 Switching Protocols\r\n"
+            + "Upgrade: websocket\r\n"
+            + "Connection: Upgrade\r\n"
+            + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+            + "\r\n").utf8)
     /// A masked-free text frame "Hi" that a server may send in the same packet as its 101.
     static let trailingFrame: [UInt8] = [0x81, 0x02, 0x48, 0x69]
 
     @Test func responseHeadIsParsedWithFieldsInOrder() throws {
         let (head, remaining) = try #require(try parseHead([Self.response], as: HTTPResponseHead.self))
-        #expect(head.version == .http1_1)
+        #expect(head.version == .http11)
         #expect(head.status == 101)
         #expect(head.reason == "Switching Protocols")
         #expect(head.headers.map(\.name) == ["Upgrade", "Connection", "Sec-WebSocket-Accept"])
@@ -136,7 +136,8 @@ struct HTTPHeadParserTests {
 
     @Test func headEndingExactlyAtTheLimitIsAccepted() throws {
         let limit = Self.response.count
-        let (head, remaining) = try #require(try parseHead([Self.response + Self.trailingFrame], as: HTTPResponseHead.self, maxHeadSize: limit))
+        let (head, remaining) = try #require(
+            try parseHead([Self.response + Self.trailingFrame], as: HTTPResponseHead.self, maxHeadSize: limit))
         #expect(head.status == 101)
         #expect(remaining == Self.trailingFrame)
     }
@@ -251,7 +252,8 @@ struct HTTPHeadParserTests {
         for round in 0..<3000 {
             let useAlphabet = round % 2 == 0
             let length = Int.random(in: 0...300, using: &rng)
-            let input = useAlphabet
+            let input =
+                useAlphabet
                 ? (0..<length).map { _ in alphabet.randomElement(using: &rng)! }
                 : rng.bytes(length)
             var parser = HTTPHeadParser<HTTPResponseHead>(maxHeadSize: 256)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 @Suite("RFC 9110 §5 header fields")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 @Suite("RFC 6455 §4 handshake rules")
@@ -10,8 +11,9 @@ struct HandshakeTests {
 
     /// The key is hashed as sent; it is not decoded or normalized first.
     @Test func acceptValueDependsOnTheExactKeyText() {
-        #expect(Handshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ==")
-            != Handshake.acceptValue(forKey: "DGhlIHNhbXBsZSBub25jZQ=="))
+        #expect(
+            Handshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ==")
+                != Handshake.acceptValue(forKey: "DGhlIHNhbXBsZSBub25jZQ=="))
         #expect(Handshake.acceptValue(forKey: "x").utf8.count == 28)
     }
 
@@ -37,7 +39,9 @@ struct HandshakeTests {
         #expect(Handshake.isValidHeaderValue(""))
         for bad in ["a\r\nX-Injected: 1", "a\nb", "a\rb", "a\u{0}b"] {
             #expect(!Handshake.isValidHeaderValue(bad))
-            #expect(Handshake.problem(withHeaderName: "X-Test", value: bad) == "the value of the X-Test header contains CR, LF or NUL")
+            #expect(
+                Handshake.problem(withHeaderName: "X-Test", value: bad) == "the value of the X-Test header contains CR, LF or NUL"
+            )
         }
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// RFC 6455 §5.3: masking XORs octet i with key octet i mod 4.
@@ -11,13 +12,15 @@ struct MaskingTests {
 
     @Test("RFC 6455 §5.7 masked \"Hello\" frame is byte-exact")
     func rfcMaskedHelloVector() {
-        let frame = FrameEncoder.encode(opcode: .text, payload: Array("Hello".utf8), maskingKey: MaskingKey(0x37, 0xFA, 0x21, 0x3D))
+        let frame = FrameEncoder.encode(
+            opcode: .text, payload: Array("Hello".utf8), maskingKey: MaskingKey(0x37, 0xFA, 0x21, 0x3D))
         #expect(frame == hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"))
     }
 
     @Test("python-websockets' masked \"Spam\" vector is byte-exact")
     func spamVector() {
-        let frame = FrameEncoder.encode(opcode: .text, payload: Array("Spam".utf8), maskingKey: MaskingKey(0x00, 0xFF, 0x00, 0xFF))
+        let frame = FrameEncoder.encode(
+            opcode: .text, payload: Array("Spam".utf8), maskingKey: MaskingKey(0x00, 0xFF, 0x00, 0xFF))
         #expect(frame == hex("81 84 00 FF 00 FF 53 8F 61 92"))
     }
 

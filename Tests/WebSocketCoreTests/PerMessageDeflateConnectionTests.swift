@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// permessage-deflate in the connection core (RFC 7692 §6, §7.2): RSV1, the tail, context
@@ -7,8 +8,10 @@ import Testing
 struct PerMessageDeflateConnectionTests {
     typealias PMD = PerMessageDeflate
 
-    static func core(_ role: ConnectionCore.Role, _ parameters: PMD.Parameters? = .init(),
-                     maxMessageSize: Int = 16 << 20, minimumMessageSize: Int = 0) -> ConnectionCore {
+    static func core(
+        _ role: ConnectionCore.Role, _ parameters: PMD.Parameters? = .init(),
+        maxMessageSize: Int = 16 << 20, minimumMessageSize: Int = 0
+    ) -> ConnectionCore {
         var configuration = ConnectionCore.Configuration()
         configuration.maxMessageSize = maxMessageSize
         configuration.deflate = parameters
@@ -24,10 +27,12 @@ struct PerMessageDeflateConnectionTests {
 
     // MARK: §7.2.3 examples, received
 
-    @Test("§7.2.3.1: \"Hello\" compressed in one frame and in two fragments", arguments: [
-        "c1 07 f2 48 cd c9 c9 07 00",
-        "41 03 f2 48 cd 80 04 c9 c9 07 00",
-    ])
+    @Test(
+        "§7.2.3.1: \"Hello\" compressed in one frame and in two fragments",
+        arguments: [
+            "c1 07 f2 48 cd c9 c9 07 00",
+            "41 03 f2 48 cd 80 04 c9 c9 07 00",
+        ])
     func helloExamples(bytes: String) {
         var client = Self.core(.client)
         #expect(client.events(after: hex(bytes)) == [.message(.text("Hello"))])
@@ -36,16 +41,19 @@ struct PerMessageDeflateConnectionTests {
     @Test("§7.2.3.2: the second \"Hello\" uses the first one's window (context takeover)")
     func sharedWindow() {
         var client = Self.core(.client)
-        #expect(client.events(after: hex("c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00"))
+        #expect(
+            client.events(after: hex("c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00"))
                 == [.message(.text("Hello")), .message(.text("Hello"))])
     }
 
-    @Test("§7.2.3.3–7.2.3.6: a stored block, BFINAL set, two blocks, an empty message", arguments: [
-        ("c1 0b 00 05 00 fa ff 48 65 6c 6c 6f 00", "Hello"),
-        ("c1 08 f3 48 cd c9 c9 07 00 00", "Hello"),
-        ("c1 0d f2 48 05 00 00 00 ff ff ca c9 c9 07 00", "Hello"),
-        ("c1 01 00", ""),
-    ])
+    @Test(
+        "§7.2.3.3–7.2.3.6: a stored block, BFINAL set, two blocks, an empty message",
+        arguments: [
+            ("c1 0b 00 05 00 fa ff 48 65 6c 6c 6f 00", "Hello"),
+            ("c1 08 f3 48 cd c9 c9 07 00 00", "Hello"),
+            ("c1 0d f2 48 05 00 00 00 ff ff ca c9 c9 07 00", "Hello"),
+            ("c1 01 00", ""),
+        ])
     func otherExamples(bytes: String, text: String) {
         var client = Self.core(.client)
         #expect(client.events(after: hex(bytes)) == [.message(.text(text))])
@@ -54,7 +62,8 @@ struct PerMessageDeflateConnectionTests {
     @Test("§7.2.3.2: the first message still decodes after BFINAL ended its deflate stream, and so does the next")
     func afterFinalBlock() {
         var client = Self.core(.client)
-        #expect(client.events(after: hex("c1 08 f3 48 cd c9 c9 07 00 00 c1 07 f2 48 cd c9 c9 07 00"))
+        #expect(
+            client.events(after: hex("c1 08 f3 48 cd c9 c9 07 00 00 c1 07 f2 48 cd c9 c9 07 00"))
                 == [.message(.text("Hello")), .message(.text("Hello"))])
     }
 
@@ -127,14 +136,16 @@ struct PerMessageDeflateConnectionTests {
 
     // MARK: §6 RSV1 rules
 
-    @Test("§6: RSV1 is a protocol error without negotiation, on a continuation, and on control frames", arguments: [
-        (false, "c1 07 f2 48 cd c9 c9 07 00"),
-        (true, "41 03 f2 48 cd c0 04 c9 c9 07 00"),
-        (true, "c9 00"),
-        (true, "ca 00"),
-        (true, "c8 02 03 e8"),
-        (true, "a1 07 f2 48 cd c9 c9 07 00"),   // RSV2 is still reserved
-    ])
+    @Test(
+        "§6: RSV1 is a protocol error without negotiation, on a continuation, and on control frames",
+        arguments: [
+            (false, "c1 07 f2 48 cd c9 c9 07 00"),
+            (true, "41 03 f2 48 cd c0 04 c9 c9 07 00"),
+            (true, "c9 00"),
+            (true, "ca 00"),
+            (true, "c8 02 03 e8"),
+            (true, "a1 07 f2 48 cd c9 c9 07 00"),  // RSV2 is still reserved
+        ])
     func reservedBitViolations(negotiated: Bool, bytes: String) {
         var client = Self.core(.client, negotiated ? .init() : nil)
         #expect(failureCode(of: client.events(after: hex(bytes))) == 1002)
@@ -160,14 +171,16 @@ struct PerMessageDeflateConnectionTests {
 
     // MARK: Round trips at every window size
 
-    @Test("§7.1: client ↔ server round trips at every window size 8–15, with and without context takeover",
-          arguments: 8...15)
+    @Test(
+        "§7.1: client ↔ server round trips at every window size 8–15, with and without context takeover",
+        arguments: 8...15)
     func roundTrips(bits: Int) throws {
         var generator = SeededGenerator(seed: UInt64(bits))
         let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "ünïcödé", "🙂"]
         for takeover in [true, false] {
-            let parameters = PMD.Parameters(serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
-                                            serverMaxWindowBits: bits, clientMaxWindowBits: bits)
+            let parameters = PMD.Parameters(
+                serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
+                serverMaxWindowBits: bits, clientMaxWindowBits: bits)
             var client = Self.core(.client, parameters)
             var server = Self.core(.server, parameters)
             for round in 0..<12 {
@@ -247,8 +260,10 @@ struct PerMessageDeflateConnectionTests {
         var first = true
         while offset < bomb.count && events.isEmpty {
             let end = min(offset + 100, bomb.count)
-            client.receive(FrameEncoder.encode(opcode: first ? .binary : .continuation, isFinal: end == bomb.count,
-                                               reservedBits: first ? 0x4 : 0, payload: bomb[offset..<end], maskingKey: nil))
+            client.receive(
+                FrameEncoder.encode(
+                    opcode: first ? .binary : .continuation, isFinal: end == bomb.count,
+                    reservedBits: first ? 0x4 : 0, payload: bomb[offset..<end], maskingKey: nil))
             events = client.drainEvents()
             offset = end
             first = false

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// RFC 3174 §7.3 test vectors, plus lengths around the 55/56/64-byte padding boundaries

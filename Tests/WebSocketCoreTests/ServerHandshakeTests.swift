@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 @Suite("RFC 6455 §4.2 server handshake")
@@ -7,7 +8,7 @@ struct ServerHandshakeTests {
     static func request(
         method: String = "GET",
         target: String = "/chat",
-        version: HTTPVersion = .http1_1,
+        version: HTTPVersion = .http11,
         _ fields: [(String, String)] = sampleFields
     ) -> HTTPRequestHead {
         HTTPRequestHead(method: method, target: target, version: version, headers: HTTPHeaders(fields))
@@ -40,14 +41,15 @@ struct ServerHandshakeTests {
     }
 
     /// RFC 6455 §4.2.1 item 1: origin-form or absolute-form targets.
-    @Test(arguments: [
-        ("/chat?room=1&x", "/chat", "room=1&x"),
-        ("/?", "/", ""),
-        ("/a/b", "/a/b", nil),
-        ("ws://server.example.com/chat?x=1", "/chat", "x=1"),
-        ("HTTPS://server.example.com", "/", nil),
-        ("wss://server.example.com?q", "/", "q"),
-    ] as [(String, String, String?)])
+    @Test(
+        arguments: [
+            ("/chat?room=1&x", "/chat", "room=1&x"),
+            ("/?", "/", ""),
+            ("/a/b", "/a/b", nil),
+            ("ws://server.example.com/chat?x=1", "/chat", "x=1"),
+            ("HTTPS://server.example.com", "/", nil),
+            ("wss://server.example.com?q", "/", "q"),
+        ] as [(String, String, String?)])
     func targetIsSplitIntoPathAndQuery(target: String, path: String, query: String?) throws {
         let upgrade = try ServerHandshake.validate(request: Self.request(target: target))
         #expect(upgrade.path == path)
@@ -70,7 +72,8 @@ struct ServerHandshakeTests {
     }
 
     @Test func responseBytesIncludeNegotiatedExtensions() throws {
-        let upgrade = try ServerHandshake.validate(request: Self.request(Self.fields(adding: [("Sec-WebSocket-Extensions", "permessage-deflate")])))
+        let upgrade = try ServerHandshake.validate(
+            request: Self.request(Self.fields(adding: [("Sec-WebSocket-Extensions", "permessage-deflate")])))
         #expect(upgrade.extensions == "permessage-deflate")
         let bytes = ServerHandshake.responseBytes(for: upgrade, extensions: "permessage-deflate")
         #expect(String(decoding: bytes, as: UTF8.self).contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"))
@@ -114,7 +117,8 @@ struct ServerHandshakeTests {
             try ServerHandshake.validate(request: Self.request(Self.fields(without: "Upgrade", adding: [("Upgrade", "h2c")])))
         }
         #expect(throws: HandshakeError.missingConnectionUpgrade(got: "keep-alive")) {
-            try ServerHandshake.validate(request: Self.request(Self.fields(without: "Connection", adding: [("Connection", "keep-alive")])))
+            try ServerHandshake.validate(
+                request: Self.request(Self.fields(without: "Connection", adding: [("Connection", "keep-alive")])))
         }
     }
 
@@ -127,13 +131,16 @@ struct ServerHandshakeTests {
     /// RFC 6455 §4.2.1 item 6 and §4.4: a version other than 13 gets a 426 naming 13.
     @Test func unsupportedWebSocketVersionIsRejectedWith426() throws {
         let error = #expect(throws: HandshakeError.unsupportedWebSocketVersion("8")) {
-            try ServerHandshake.validate(request: Self.request(Self.fields(without: "Sec-WebSocket-Version", adding: [("Sec-WebSocket-Version", "8")])))
+            try ServerHandshake.validate(
+                request: Self.request(Self.fields(without: "Sec-WebSocket-Version", adding: [("Sec-WebSocket-Version", "8")])))
         }
         #expect(throws: HandshakeError.unsupportedWebSocketVersion(nil)) {
             try ServerHandshake.validate(request: Self.request(Self.fields(without: "Sec-WebSocket-Version")))
         }
         #expect(throws: HandshakeError.unsupportedWebSocketVersion("13, 8")) {
-            try ServerHandshake.validate(request: Self.request(Self.fields(without: "Sec-WebSocket-Version", adding: [("Sec-WebSocket-Version", "13, 8")])))
+            try ServerHandshake.validate(
+                request: Self.request(Self.fields(without: "Sec-WebSocket-Version", adding: [("Sec-WebSocket-Version", "13, 8")]))
+            )
         }
 
         let rejection = try #require(error.map { ServerHandshake.rejectionBytes(for: $0) })
@@ -148,10 +155,10 @@ struct ServerHandshakeTests {
     /// RFC 6455 §4.2.1 item 5 and §11.3.1: one key, base64 of 16 bytes.
     @Test(arguments: [
         [] as [String],
-        ["dGhlIHNhbXBsZSBub25jZQ"],          // unpadded
+        ["dGhlIHNhbXBsZSBub25jZQ"],  // unpadded
         ["dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ=="],
-        ["c2hvcnQ="],                          // 5 bytes
-        ["dGhlIHNhbXBsZSBub25jZSEh"],          // 18 bytes
+        ["c2hvcnQ="],  // 5 bytes
+        ["dGhlIHNhbXBsZSBub25jZSEh"],  // 18 bytes
         ["not base64 at all!!!!!!!"],
     ])
     func invalidKeyIsRejected(keys: [String]) {

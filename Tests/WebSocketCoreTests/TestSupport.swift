@@ -61,8 +61,9 @@ extension ConnectionCore {
 
 /// Encodes a frame the way a peer in `role` would (clients mask with a fixed key).
 func frame(_ opcode: Opcode, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, masked: Bool) -> [UInt8] {
-    FrameEncoder.encode(opcode: opcode, isFinal: fin, reservedBits: rsv, payload: payload,
-                        maskingKey: masked ? MaskingKey(0x37, 0xFA, 0x21, 0x3D) : nil)
+    FrameEncoder.encode(
+        opcode: opcode, isFinal: fin, reservedBits: rsv, payload: payload,
+        maskingKey: masked ? MaskingKey(0x37, 0xFA, 0x21, 0x3D) : nil)
 }
 
 /// A client core and its `failed` close code, for violation tables.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 /// RFC 6455 §8.1 requires failing on invalid UTF-8 (RFC 3629) in text messages and close reasons.
@@ -9,25 +10,29 @@ struct UTF8ValidatorTests {
         return validator.validate(bytes) && validator.isComplete
     }
 
-    @Test("valid text of every sequence length is accepted", arguments: [
-        "", "hello", "κόσμε", "€", "𝄞 music", "Ünïcödé ✓ 日本語 🎉", String(repeating: "a", count: 100) + "é",
-    ])
+    @Test(
+        "valid text of every sequence length is accepted",
+        arguments: [
+            "", "hello", "κόσμε", "€", "𝄞 music", "Ünïcödé ✓ 日本語 🎉", String(repeating: "a", count: 100) + "é",
+        ])
     func validTextIsAccepted(_ text: String) {
         #expect(Self.isValid(Array(text.utf8)))
     }
 
-    @Test("invalid sequences are rejected", arguments: [
-        "80",            // stray continuation byte
-        "C0 80",         // overlong NUL
-        "C1 BF",         // overlong
-        "E0 80 80",      // overlong 3-byte
-        "ED A0 80",      // UTF-16 surrogate U+D800
-        "F4 90 80 80",   // above U+10FFFF
-        "F5 80 80 80",   // invalid lead byte
-        "FF",
-        "CE BA E1 BD B9 CF 83 CE BC CE B5 ED A0 80 65 64 69 74 65 64", // Autobahn 6.3.1
-        "C2 41",         // lead byte followed by ASCII
-    ])
+    @Test(
+        "invalid sequences are rejected",
+        arguments: [
+            "80",  // stray continuation byte
+            "C0 80",  // overlong NUL
+            "C1 BF",  // overlong
+            "E0 80 80",  // overlong 3-byte
+            "ED A0 80",  // UTF-16 surrogate U+D800
+            "F4 90 80 80",  // above U+10FFFF
+            "F5 80 80 80",  // invalid lead byte
+            "FF",
+            "CE BA E1 BD B9 CF 83 CE BC CE B5 ED A0 80 65 64 69 74 65 64",  // Autobahn 6.3.1
+            "C2 41",  // lead byte followed by ASCII
+        ])
     func invalidSequencesAreRejected(_ hexBytes: String) {
         #expect(!Self.isValid(hex(hexBytes)))
     }
@@ -50,7 +55,9 @@ struct UTF8ValidatorTests {
             let whole = Self.isValid(bytes)
             for split in 0...bytes.count {
                 var validator = UTF8Validator()
-                let ok = validator.validate(Array(bytes[..<split])) && validator.validate(Array(bytes[split...])) && validator.isComplete
+                let ok =
+                    validator.validate(Array(bytes[..<split])) && validator.validate(Array(bytes[split...]))
+                    && validator.isComplete
                 #expect(ok == whole)
             }
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketCore
 
 @Suite("RFC 6455 §3 WebSocket URIs")
@@ -125,16 +126,19 @@ struct WebSocketURLTests {
     @Test func errorMessagesAreActionable() {
         #expect(WebSocketURLError.fragmentNotAllowed.description.contains("%23"))
         #expect(WebSocketURLError.userInfoNotAllowed.description.contains("Authorization"))
-        #expect(WebSocketURLError.invalidCharacter(" ", offset: 3).description
-            == "the URL contains a space or control character (U+0020) at offset 3; percent-encode it")
+        #expect(
+            WebSocketURLError.invalidCharacter(" ", offset: 3).description
+                == "the URL contains a space or control character (U+0020) at offset 3; percent-encode it")
         #expect(WebSocketURLError.unsupportedScheme("http").description.contains("ws://"))
         #expect(WebSocketURLError.invalidPort("0").description.contains("1 to 65535"))
     }
 
     @Test func randomStringsNeverTrapAndValidOnesAreConsistent() {
         var rng = SeededGenerator(seed: 3986)
-        let pieces = ["ws", "wss", "://", ":", "/", "?", "#", "@", "[", "]", "::1", "h", "80", "0",
-                      "65535", "%", " ", "\u{E9}", ".", "x=1", "\r"]
+        let pieces = [
+            "ws", "wss", "://", ":", "/", "?", "#", "@", "[", "]", "::1", "h", "80", "0",
+            "65535", "%", " ", "\u{E9}", ".", "x=1", "\r",
+        ]
         for _ in 0..<5000 {
             let input = (0..<Int.random(in: 0...8, using: &rng))
                 .map { _ in pieces.randomElement(using: &rng)! }.joined()

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import WebSocketServer
+
 @testable import WebSockets
 
 /// Runs the built `websocket` binary with `arguments`, writing `input` to its stdin. Stdin is
@@ -16,8 +17,9 @@ func runCLI(
     closeInputWhen ready: @escaping @Sendable (String) -> Bool = { _ in true }
 ) async throws -> (status: Int32, stdout: String, stderr: String) {
     let stdin = Pipe()
-    let child = try RecordedProcess(executable: try cliExecutable(), arguments: arguments, standardInput: stdin,
-                                    changes: changes)
+    let child = try RecordedProcess(
+        executable: try cliExecutable(), arguments: arguments, standardInput: stdin,
+        changes: changes)
     try stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
     let (output, exited) = (child.output, child.exitSeen)
     let inputDone = await changes.wait(timeout: .seconds(30)) { ready(output.text) || exited.isSet }
@@ -70,8 +72,10 @@ final class RecordedProcess {
             exited.yield()
         }
         try process.run()
-        readers = [PipeReader(stdout.fileHandleForReading, into: output),
-                   PipeReader(stderr.fileHandleForReading, into: errors)]
+        readers = [
+            PipeReader(stdout.fileHandleForReading, into: output),
+            PipeReader(stderr.fileHandleForReading, into: errors),
+        ]
     }
 
     /// Waits for the process to exit and both pipes to reach their end (30 s at most for the
@@ -200,14 +204,17 @@ struct CLITests {
     @Test("client mode: stdin lines become text messages, text prints as lines, EOF closes with 1000")
     func clientSendsLinesAndPrintsText() async throws {
         let received = Recorder()
-        try await withTeardown(await WebSocketServer.start { socket in
-            try await socket.send(.text("hello from the server"))
-            try await socket.send(.text(""))
-            for try await message in socket.messages { received.append(message) }
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                try await socket.send(.text("hello from the server"))
+                try await socket.send(.text(""))
+                for try await message in socket.messages { received.append(message) }
+            }
+        ) { server in
             // Stdin stays open until the greeting was printed and both lines arrived: the client
             // closes at EOF, and a close that overtakes the greeting would (rightly) cut it off.
-            let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n", changes: received.changes) { output in
+            let result = try await runCLI([server.url(path: "/echo")], input: "one\ntwo words\n", changes: received.changes) {
+                output in
                 output.hasSuffix("hello from the server\n\n") && received.messages.count == 2
             }
             #expect(result.stdout == "hello from the server\n\n")
@@ -224,11 +231,15 @@ struct CLITests {
             #expect(result.stdout == "hi\n")
             #expect(result.status == 0)
             let events = result.stderr.split(separator: "\n").filter { $0.hasPrefix("event ") }
-            #expect(events.first?.hasPrefix("event debug #") == true && events.first?.hasSuffix(" connecting to \(server.url())") == true)
-            #expect(events.contains { $0.hasPrefix("event info #") && $0.contains(" connected to 127.0.0.1:\(server.port), plain") })
+            #expect(
+                events.first?.hasPrefix("event debug #") == true
+                    && events.first?.hasSuffix(" connecting to \(server.url())") == true)
+            #expect(
+                events.contains { $0.hasPrefix("event info #") && $0.contains(" connected to 127.0.0.1:\(server.port), plain") })
             #expect(events.contains { $0.hasSuffix(" sent text message, 2 bytes") })
             #expect(events.contains { $0.hasSuffix(" received text message, 2 bytes") })
-            #expect(events.last?.hasPrefix("event info #") == true && events.last?.hasSuffix(" closed, peer sent 1000 \"\"") == true)
+            #expect(
+                events.last?.hasPrefix("event info #") == true && events.last?.hasSuffix(" closed, peer sent 1000 \"\"") == true)
             #expect(result.stderr.hasSuffix("closed 1000 \n"), "the closing line stays the last")
         }
     }
@@ -236,11 +247,13 @@ struct CLITests {
     @Test("--binary sends lines as binary; binary messages print as 'binary <N> bytes <hex of 32>'")
     func binaryMessagesPrintAsHex() async throws {
         let received = Recorder()
-        try await withTeardown(await WebSocketServer.start { socket in
-            try await socket.send(.binary([0x61, 0x62, 0x63]))
-            try await socket.send(.binary([UInt8](repeating: 0xAB, count: 40)))
-            for try await message in socket.messages { received.append(message) }
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                try await socket.send(.binary([0x61, 0x62, 0x63]))
+                try await socket.send(.binary([UInt8](repeating: 0xAB, count: 40)))
+                for try await message in socket.messages { received.append(message) }
+            }
+        ) { server in
             let result = try await runCLI([server.url(), "--binary"], input: "abc\n", changes: received.changes) { output in
                 output.split(separator: "\n").count == 2 && received.messages.count == 1
             }
@@ -252,9 +265,11 @@ struct CLITests {
 
     @Test("a server-initiated close prints 'closed <code> <reason>' and exits 0")
     func serverCloseIsReported() async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            try await socket.close(code: CloseCode(4000), reason: "bye now")
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                try await socket.close(code: CloseCode(4000), reason: "bye now")
+            }
+        ) { server in
             // Stdin stays open: the server's close must arrive before any close of ours.
             let result = try await runCLI([server.url()], closeInputWhen: { _ in false })
             #expect(result.stderr == "closed 4000 bye now\n")
@@ -262,15 +277,17 @@ struct CLITests {
         }
     }
 
-    @Test("failures print 'error <status>: <message>' and exit 1", arguments: [
-        (["ws://127.0.0.1:1/"], "error cannotConnect: "),
-        (["ws://no-such-host.invalid/"], "error hostNameNotResolved: "),
-        (["http://example.com/"], "error invalidArgument: "),
-        (["wss://127.0.0.1:1/"], "error cannotConnect: "),
-        (["ws://127.0.0.1:1/", "--open-timeout", "x"], "error invalidArgument: "),
-        (["ws://127.0.0.1:1/", "--pong-timeout", "1"], "error invalidArgument: "),
-        (["ws://127.0.0.1:1/", "--ping-interval", "0"], "error invalidArgument: "),
-    ])
+    @Test(
+        "failures print 'error <status>: <message>' and exit 1",
+        arguments: [
+            (["ws://127.0.0.1:1/"], "error cannotConnect: "),
+            (["ws://no-such-host.invalid/"], "error hostNameNotResolved: "),
+            (["http://example.com/"], "error invalidArgument: "),
+            (["wss://127.0.0.1:1/"], "error cannotConnect: "),
+            (["ws://127.0.0.1:1/", "--open-timeout", "x"], "error invalidArgument: "),
+            (["ws://127.0.0.1:1/", "--pong-timeout", "1"], "error invalidArgument: "),
+            (["ws://127.0.0.1:1/", "--ping-interval", "0"], "error invalidArgument: "),
+        ])
     func failuresArePrinted(_ arguments: [String], _ prefix: String) async throws {
         let result = try await runCLI(arguments)
         #expect(result.stderr.hasPrefix(prefix), "\(result.stderr)")
@@ -290,28 +307,36 @@ struct CLITests {
     @Test("bench prints its result line last: rps/p50/p99 for rtt, mbps/msgs for stream")
     func benchResultLines() async throws {
         try await withTeardown(await WebSocketServer.echo()) { server in
-            let rtt = try await runCLI(["bench", "--url", server.url(), "--size", "64", "--seconds", "0.3", "--mode", "rtt", "--conns", "2"])
+            let rtt = try await runCLI([
+                "bench", "--url", server.url(), "--size", "64", "--seconds", "0.3", "--mode", "rtt", "--conns", "2",
+            ])
             let rttLast = rtt.stdout.split(separator: "\n").last.map(String.init) ?? ""
             #expect(rttLast.wholeMatch(of: /rps=\d+ p50_us=\d+ p99_us=\d+/) != nil, "\(rtt.stdout)")
-            let stream = try await runCLI(["bench", "--url", server.url(), "--size", "1024", "--seconds", "0.3", "--mode", "stream"])
+            let stream = try await runCLI([
+                "bench", "--url", server.url(), "--size", "1024", "--seconds", "0.3", "--mode", "stream",
+            ])
             let streamLast = stream.stdout.split(separator: "\n").last.map(String.init) ?? ""
             #expect(streamLast.wholeMatch(of: /mbps=\d+(\.\d+)? msgs=\d+/) != nil, "\(stream.stdout)")
             #expect(rtt.status == 0 && stream.status == 0)
         }
     }
 
-    @Test("bench prints the rusage line just before the result, on the loop and on the pool",
-          arguments: ["loop", "pool"])
+    @Test(
+        "bench prints the rusage line just before the result, on the loop and on the pool",
+        arguments: ["loop", "pool"])
     func benchResourceUsageLine(executor: String) async throws {
         try await withTeardown(await WebSocketServer.echo()) { server in
-            let result = try await runCLI(["bench", "--url", server.url(), "--size", "64", "--seconds", "0.3",
-                                           "--mode", "rtt", "--executor", executor])
+            let result = try await runCLI([
+                "bench", "--url", server.url(), "--size", "64", "--seconds", "0.3",
+                "--mode", "rtt", "--executor", executor,
+            ])
             let lines = result.stdout.split(separator: "\n").map(String.init)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(lines.count >= 2)
             let usage = lines.dropLast().last ?? ""
-            #expect(usage.wholeMatch(of: /rusage csw_per_op=\d+(\.\d+)? cpu_us_per_op=\d+(\.\d+)? ops=[1-9]\d*/) != nil,
-                    "\(result.stdout)")
+            #expect(
+                usage.wholeMatch(of: /rusage csw_per_op=\d+(\.\d+)? cpu_us_per_op=\d+(\.\d+)? ops=[1-9]\d*/) != nil,
+                "\(result.stdout)")
         }
     }
 
@@ -337,8 +362,9 @@ struct CLITests {
         #expect(!result.stdout.contains("DIFFERENT"))
     }
 
-    @Test("serve echoes in both modes, 4 MiB + 16 included (its limit is 16 MiB), and SIGTERM closes clients with 1001",
-          arguments: ["message", "fragment"])
+    @Test(
+        "serve echoes in both modes, 4 MiB + 16 included (its limit is 16 MiB), and SIGTERM closes clients with 1001",
+        arguments: ["message", "fragment"])
     func serveModes(mode: String) async throws {
         try await withTeardown(await ServeProcess(["--mode", mode, "--ping-interval", "0.05"])) { serve in
             let socket = MessageWebSocket()
@@ -362,9 +388,13 @@ struct CLITests {
 
     @Test("serve applies the hardening limits: --max-header-count (431 above it), --max-connections (503 above it)")
     func serveLimits() async throws {
-        try await withTeardown(await ServeProcess(["--max-connections", "1", "--max-header-count", "6",
-                                                   "--max-concurrent-handshakes", "4", "--handshake-timeout", "5",
-                                                   "--idle-timeout", "30"])) { serve in
+        try await withTeardown(
+            await ServeProcess([
+                "--max-connections", "1", "--max-header-count", "6",
+                "--max-concurrent-handshakes", "4", "--handshake-timeout", "5",
+                "--idle-timeout", "30",
+            ])
+        ) { serve in
             let crowded = try await RawClient.connect(to: serve.port)
             defer { crowded.close() }
             try await crowded.send(RawClient.upgradeRequest(adding: [("A", "1"), ("B", "2")]))  // 7 fields

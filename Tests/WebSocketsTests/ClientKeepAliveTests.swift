@@ -1,6 +1,7 @@
 import Testing
 import WebSocketCore
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// The client's keep-alive (`MessageWebSocketControl.pingInterval`, `.pongTimeout`): pings while
@@ -15,7 +16,9 @@ struct ClientKeepAliveTests {
         #expect(control.pongTimeout == nil)
     }
 
-    @Test("§5.5.2: with pingInterval the client pings an idle peer, each ping numbered, and latency is the answered ping's round trip")
+    @Test(
+        "§5.5.2: with pingInterval the client pings an idle peer, each ping numbered, and latency is the answered ping's round trip"
+    )
     func pingsAnIdlePeerAndMeasuresLatency() async throws {
         var control = MessageWebSocketControl()
         control.pingInterval = .milliseconds(20)
@@ -123,10 +126,12 @@ struct ClientKeepAliveTests {
         await #expect { _ = try await roundTrip.value } throws: { ($0 as? WebSocketError)?.status == .connectionAborted }
     }
 
-    @Test("bad keep-alive settings are refused before connecting", arguments: [
-        (Duration?.some(.zero), Duration?.none), (.some(.seconds(-1)), nil),
-        (.some(.seconds(1)), .some(.zero)), (nil, .some(.seconds(1))),
-    ])
+    @Test(
+        "bad keep-alive settings are refused before connecting",
+        arguments: [
+            (Duration?.some(.zero), Duration?.none), (.some(.seconds(-1)), nil),
+            (.some(.seconds(1)), .some(.zero)), (nil, .some(.seconds(1))),
+        ])
     func badSettingsAreRefused(interval: Duration?, timeout: Duration?) async throws {
         var control = MessageWebSocketControl()
         control.pingInterval = interval
@@ -141,12 +146,15 @@ struct ClientKeepAliveTests {
 /// The CLI client's keep-alive flags.
 @Suite("CLI keep-alive")
 struct CLIKeepAliveTests {
-    @Test("websocket URL --ping-interval S --pong-timeout S: a server that never answers is pinged, closed with 1011, and the CLI exits 1 with error timeout")
+    @Test(
+        "websocket URL --ping-interval S --pong-timeout S: a server that never answers is pinged, closed with 1011, and the CLI exits 1 with error timeout"
+    )
     func cliKeepAliveFindsASilentServer() async throws {
         let server = try MisbehavingServer()  // answers the upgrade, then only reads
         async let clientBytes = server.serveOnce(sending: [])
-        let run = try await runCLI([server.url, "--ping-interval", "0.05", "--pong-timeout", "0.05"],
-                                   closeInputWhen: { _ in false })  // stdin stays open
+        let run = try await runCLI(
+            [server.url, "--ping-interval", "0.05", "--pong-timeout", "0.05"],
+            closeInputWhen: { _ in false })  // stdin stays open
         #expect(run.status == 1)
         #expect(run.stderr.hasPrefix("error timeout: "), "\(run.stderr)")
         var reader = ConnectionCore(role: .server)

@@ -1,13 +1,16 @@
 import Testing
 import WebSocketServer
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// permessage-deflate (RFC 7692) through the public API: negotiation in the handshake, both roles
 /// over loopback, and what `information` reports.
 @Suite("permessage-deflate through MessageWebSocket and WebSocketServer")
 struct CompressionTests {
-    static func echoServer(_ compression: WebSocketCompression = .serverDefault, maxMessageSize: Int = 16 << 20) async throws -> WebSocketServer {
+    static func echoServer(_ compression: WebSocketCompression = .serverDefault, maxMessageSize: Int = 16 << 20) async throws
+        -> WebSocketServer
+    {
         var configuration = WebSocketServer.Configuration()
         configuration.compression = compression
         configuration.receiveBufferLimit = maxMessageSize
@@ -50,20 +53,25 @@ struct CompressionTests {
         }
     }
 
-    @Test("§7.1: every window size 8–15 and both context-takeover settings round-trip against our server",
-          arguments: 8...15)
+    @Test(
+        "§7.1: every window size 8–15 and both context-takeover settings round-trip against our server",
+        arguments: 8...15)
     func windowSizes(bits: Int) async throws {
         try await withTeardown(await Self.echoServer(.deflate(.init()))) { server in
             for takeover in [true, false] {
                 var control = MessageWebSocketControl()
-                control.compression = .deflate(.init(clientMaxWindowBits: bits, serverMaxWindowBits: bits,
-                                                     clientNoContextTakeover: !takeover, serverNoContextTakeover: !takeover,
-                                                     minimumMessageSize: 0))
+                control.compression = .deflate(
+                    .init(
+                        clientMaxWindowBits: bits, serverMaxWindowBits: bits,
+                        clientNoContextTakeover: !takeover, serverNoContextTakeover: !takeover,
+                        minimumMessageSize: 0))
                 let socket = MessageWebSocket(control: control)
                 try await socket.connect(to: "ws://127.0.0.1:\(server.port)/")
-                #expect(await socket.information.compression == PerMessageDeflate.Parameters(
-                    serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
-                    serverMaxWindowBits: bits, clientMaxWindowBits: bits))
+                #expect(
+                    await socket.information.compression
+                        == PerMessageDeflate.Parameters(
+                            serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
+                            serverMaxWindowBits: bits, clientMaxWindowBits: bits))
                 var iterator = socket.messages.makeAsyncIterator()
                 for size in [0, 10, 1000, 100_000] {
                     let message = Message.text(Self.text(size))
@@ -129,19 +137,22 @@ struct CompressionTests {
     // MARK: §7 responses that do not match the offer
 
     static func connect(answering extensions: String, control: MessageWebSocketControl = .init()) async -> WebSocketError? {
-        await HandshakeFailureTests.connect(answering: { request in
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(HandshakeFailureTests.accept(request))\r\nSec-WebSocket-Extensions: \(extensions)\r\n\r\n"
-        }, control: control)
+        await HandshakeFailureTests.connect(
+            answering: { request in
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(HandshakeFailureTests.accept(request))\r\nSec-WebSocket-Extensions: \(extensions)\r\n\r\n"
+            }, control: control)
     }
 
-    @Test("§7: a response that does not match the offer fails with handshakeFailed(101) and says why", arguments: [
-        "permessage-deflate; client_max_window_bits",
-        "permessage-deflate; server_max_window_bits=16",
-        "permessage-deflate; foo=bar",
-        "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-        "x-webkit-deflate-frame",
-        "permessage-deflate, permessage-deflate",
-    ])
+    @Test(
+        "§7: a response that does not match the offer fails with handshakeFailed(101) and says why",
+        arguments: [
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; foo=bar",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "x-webkit-deflate-frame",
+            "permessage-deflate, permessage-deflate",
+        ])
     func badResponses(extensions: String) async {
         let error = await Self.connect(answering: extensions)
         #expect(error?.status == .handshakeFailed(httpStatus: 101))

@@ -1,6 +1,7 @@
 import Testing
 import WebSocketCore
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// What the application may rely on while a connection runs: one reader of `messages`, exact
@@ -8,8 +9,9 @@ import WebSocketTesting
 /// arguments checked before state.
 @Suite("MessageWebSocket contracts")
 struct ConnectionContractTests {
-    @Test("a second concurrent iteration of messages throws .invalidState at once; the first goes on",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "a second concurrent iteration of messages throws .invalidState at once; the first goes on",
+        .timeLimit(.minutes(1)))
     func secondConcurrentIterationFails() async throws {
         let (socket, peer) = try await MockWebSocketServer.connectedPair()
         try await withThrowingTaskGroup(of: Result<Message?, WebSocketError>.self) { group in
@@ -64,8 +66,9 @@ struct ConnectionContractTests {
         #expect(try await peer.nextMessage() == .text("typed"))
     }
 
-    @Test("a send returns once its own frames are written, not after frames other tasks queued meanwhile",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "a send returns once its own frames are written, not after frames other tasks queued meanwhile",
+        .timeLimit(.minutes(1)))
     func sendDoesNotWaitForOtherTasksFrames() async throws {
         let (client, server) = InMemoryTransport.makePair()
         let gated = GatedTransport(client)
@@ -76,20 +79,21 @@ struct ConnectionContractTests {
         try await accepted
         gated.closeGate()
         let first = Task { try await socket.send(text: "A") }
-        await gated.waitUntilHeld(1)                 // A's write is blocked in the transport
-        try await socket.send(text: "B")             // queued behind it: returns at once
+        await gated.waitUntilHeld(1)  // A's write is blocked in the transport
+        try await socket.send(text: "B")  // queued behind it: returns at once
         try await socket.send(text: "C")
-        gated.releaseOne()                           // A's write completes
-        try await first.value                        // ... and A returns, while B and C wait
-        #expect(gated.completedWrites.count == 2)    // the handshake request and A
+        gated.releaseOne()  // A's write completes
+        try await first.value  // ... and A returns, while B and C wait
+        #expect(gated.completedWrites.count == 2)  // the handshake request and A
         gated.openGate()
         #expect(try await peer.nextMessage() == .text("A"))
         #expect(try await peer.nextMessage() == .text("B"))
         #expect(try await peer.nextMessage() == .text("C"))
     }
 
-    @Test("§7.4: close with a code that must not be sent throws .invalidArgument whatever the state",
-          arguments: [CloseCode.noStatusReceived, .abnormalClosure, CloseCode(2999), CloseCode(5000)])
+    @Test(
+        "§7.4: close with a code that must not be sent throws .invalidArgument whatever the state",
+        arguments: [CloseCode.noStatusReceived, .abnormalClosure, CloseCode(2999), CloseCode(5000)])
     func closeArgumentsAreCheckedFirst(_ code: CloseCode) async throws {
         let idle = MessageWebSocket()
         #expect(await thrownStatus { try await idle.close(code: code) } == .invalidArgument)

@@ -3,6 +3,7 @@ import Testing
 import WebSocketCore
 import WebSocketServer
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// Every byte one end of an in-memory pair wrote, as it was handed to the medium.
@@ -22,7 +23,8 @@ final class WrittenBytes: Sendable {
 
 /// A client connected to the scripted peer over an in-memory pair, with the client's end of it.
 func connectedOverMemory(control: MessageWebSocketControl = .init()) async throws
-    -> (socket: MessageWebSocket, peer: MockWebSocketServer, transport: InMemoryTransport) {
+    -> (socket: MessageWebSocket, peer: MockWebSocketServer, transport: InMemoryTransport)
+{
     let (client, server) = InMemoryTransport.makePair()
     let peer = MockWebSocketServer(transport: server)
     let socket = MessageWebSocket(control: control)
@@ -34,7 +36,8 @@ func connectedOverMemory(control: MessageWebSocketControl = .init()) async throw
 
 /// ``connectedOverMemory(control:)``, recording what the client writes from now on.
 func recordedClient(control: MessageWebSocketControl = .init()) async throws
-    -> (socket: MessageWebSocket, peer: MockWebSocketServer, transport: InMemoryTransport, written: WrittenBytes) {
+    -> (socket: MessageWebSocket, peer: MockWebSocketServer, transport: InMemoryTransport, written: WrittenBytes)
+{
     let (socket, peer, client) = try await connectedOverMemory(control: control)
     return (socket, peer, client, WrittenBytes(of: client))
 }
@@ -49,8 +52,9 @@ func violationStatus(_ code: UInt16) -> WebSocketError.Status {
 /// the peer why (the lifecycle issue's invariants 1–3).
 @Suite("How a connection ends: the close frame is out before the error surfaces")
 struct ConnectionEndingTests {
-    @Test("§7.1.7: when messages throws, the close frame with the violation's code was written and the transport closed",
-          arguments: ViolationScenario.all(violatorIsServer: true))
+    @Test(
+        "§7.1.7: when messages throws, the close frame with the violation's code was written and the transport closed",
+        arguments: ViolationScenario.all(violatorIsServer: true))
     func closeFrameIsWrittenBeforeTheErrorSurfaces(_ scenario: ViolationScenario) async throws {
         let (socket, peer, transport, written) = try await recordedClient()
         try await peer.sendRaw(ViolationScenario.frame(0x81, Array("before".utf8), masked: false) + scenario.bytes(false))
@@ -70,23 +74,29 @@ struct ConnectionEndingTests {
     @Test("§7.1.7: answers to messages that arrived before a violation go out before its close frame")
     func answersPrecedeTheFailureClose() async throws {
         let (socket, peer, _, written) = try await recordedClient()
-        try await peer.sendRaw(ViolationScenario.frame(0x81, Array("one".utf8), masked: false)
-            + ViolationScenario.frame(0x81, Array("two".utf8), masked: false) + ViolationScenario.frame(0x83, [], masked: false))
+        try await peer.sendRaw(
+            ViolationScenario.frame(0x81, Array("one".utf8), masked: false)
+                + ViolationScenario.frame(0x81, Array("two".utf8), masked: false)
+                + ViolationScenario.frame(0x83, [], masked: false))
         do {
             for try await message in socket.messages { try await socket.send(message) }
         } catch {
             var reader = ConnectionCore(role: .server)
             reader.receive(written.all)
-            #expect(reader.drainedEvents() == [.message(.text("one")), .message(.text("two")),
-                                               .closed(.init(code: .protocolError, reason: "protocol error"))])
+            #expect(
+                reader.drainedEvents() == [
+                    .message(.text("one")), .message(.text("two")),
+                    .closed(.init(code: .protocolError, reason: "protocol error")),
+                ])
         }
     }
 
     @Test("§7.1.7: after a violation state is closing, then closed once messages threw; send then throws .closed")
     func stateAndSendAfterAViolation() async throws {
         let (socket, peer, _, _) = try await recordedClient()
-        try await peer.sendRaw(ViolationScenario.frame(0x81, Array("before".utf8), masked: false)
-            + ViolationScenario.frame(0x83, [], masked: false))
+        try await peer.sendRaw(
+            ViolationScenario.frame(0x81, Array("before".utf8), masked: false)
+                + ViolationScenario.frame(0x83, [], masked: false))
         var iterator = socket.messages.makeAsyncIterator()
         #expect(try await iterator.next() == .text("before"))
         // The violation arrived with the message: the connection is ending, though the answer to

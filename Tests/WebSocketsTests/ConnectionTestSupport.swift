@@ -1,4 +1,5 @@
 import WebSocketCore
+
 @testable import WebSockets
 
 extension WebSocketConnection {

@@ -2,6 +2,7 @@ import Testing
 import WebSocketCore
 import WebSocketServer
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// The event hook (`MessageWebSocketControl.eventHandler`, `WebSocketServerConfiguration.eventHandler`):
@@ -15,11 +16,14 @@ struct EventHookTests {
         return control
     }
 
-    @Test("a connection's life in order: connecting, connected, sent, received, ping/pong with its round trip, closing (RFC 6455 §7.1.2), closed")
+    @Test(
+        "a connection's life in order: connecting, connected, sent, received, ping/pong with its round trip, closing (RFC 6455 §7.1.2), closed"
+    )
     func lifeInOrderInMemory() async throws {
         let recorder = EventRecorder()
-        let (socket, peer) = try await MockWebSocketServer.connectedPair(control: Self.control(recorder), url: "ws://mock.test/chat",
-                                                                         subprotocol: nil)
+        let (socket, peer) = try await MockWebSocketServer.connectedPair(
+            control: Self.control(recorder), url: "ws://mock.test/chat",
+            subprotocol: nil)
         try await socket.send(text: "héllo")
         #expect(try await peer.nextMessage() == .text("héllo"))
         try await peer.send(.binary([1, 2, 3]))
@@ -35,7 +39,10 @@ struct EventHookTests {
         let kinds = recorder.kinds
         try #require(kinds.count == 8, "\(kinds)")
         #expect(kinds[0] == .connecting(url: "ws://mock.test/chat"))
-        guard case .connected(let connection) = kinds[1] else { Issue.record("\(kinds[1])"); return }
+        guard case .connected(let connection) = kinds[1] else {
+            Issue.record("\(kinds[1])")
+            return
+        }
         #expect(connection.isSecure == false && connection.subprotocol == nil)
         #expect(kinds[2] == .messageSent(.text, size: 6))  // UTF-8 bytes
         #expect(kinds[3] == .messageReceived(.binary, size: 3))
@@ -58,12 +65,17 @@ struct EventHookTests {
         #expect(try await messages.next() == nil)
         await recorder.waitUntilClosed()
         let kinds = recorder.kinds.dropFirst(2)
-        #expect(Array(kinds) == [.closing(code: CloseCode(4000), reason: "server bye", initiatedBy: .peer),
-                                 .closed(code: CloseCode(4000), reason: "server bye", wasClean: true)])
+        #expect(
+            Array(kinds) == [
+                .closing(code: CloseCode(4000), reason: "server bye", initiatedBy: .peer),
+                .closed(code: CloseCode(4000), reason: "server bye", wasClean: true),
+            ])
         #expect(recorder.events.dropFirst(2).first?.level == .warning, "4000 reports a problem")
     }
 
-    @Test("§7.1.7: a protocol violation from the peer is reported as closing with 1002, then failed with .protocolViolation(1002), then closed uncleanly")
+    @Test(
+        "§7.1.7: a protocol violation from the peer is reported as closing with 1002, then failed with .protocolViolation(1002), then closed uncleanly"
+    )
     func protocolViolationIsReported() async throws {
         let recorder = EventRecorder()
         let (socket, peer) = try await MockWebSocketServer.connectedPair(control: Self.control(recorder))
@@ -75,11 +87,20 @@ struct EventHookTests {
         await recorder.waitUntilClosed()
         let tail = Array(recorder.events.dropFirst(2))
         try #require(tail.count == 3, "\(tail)")
-        guard case .closing(.protocolError?, _, .local) = tail[0].kind else { Issue.record("\(tail[0])"); return }
-        guard case .failed(let error) = tail[1].kind else { Issue.record("\(tail[1])"); return }
+        guard case .closing(.protocolError?, _, .local) = tail[0].kind else {
+            Issue.record("\(tail[0])")
+            return
+        }
+        guard case .failed(let error) = tail[1].kind else {
+            Issue.record("\(tail[1])")
+            return
+        }
         #expect(error.status == .protocolViolation(.protocolError))
         #expect(tail[1].level == .error)
-        guard case .closed(_, _, false) = tail[2].kind else { Issue.record("\(tail[2])"); return }
+        guard case .closed(_, _, false) = tail[2].kind else {
+            Issue.record("\(tail[2])")
+            return
+        }
         _ = peer
     }
 
@@ -93,7 +114,10 @@ struct EventHookTests {
         let kinds = recorder.kinds
         try #require(kinds.count == 2, "\(kinds)")
         #expect(kinds[0] == .connecting(url: "ws://127.0.0.1:\(refusing.port)/"))
-        guard case .failed(let error) = kinds[1] else { Issue.record("\(kinds[1])"); return }
+        guard case .failed(let error) = kinds[1] else {
+            Issue.record("\(kinds[1])")
+            return
+        }
         #expect(error.status == .cannotConnect)
     }
 
@@ -102,9 +126,11 @@ struct EventHookTests {
         let serverRecorder = EventRecorder()
         var configuration = WebSocketServer.Configuration()
         configuration.eventHandler = serverRecorder.handler
-        try await withTeardown(await WebSocketServer.start(configuration: configuration) { socket in
-            for try await message in socket.messages { try await socket.send(message) }
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start(configuration: configuration) { socket in
+                for try await message in socket.messages { try await socket.send(message) }
+            }
+        ) { server in
             let recorder = EventRecorder()
             let socket = MessageWebSocket(control: Self.control(recorder))
             let url = server.url(path: "/echo")
@@ -118,28 +144,43 @@ struct EventHookTests {
             let client = recorder.kinds
             try #require(client.count == 6, "\(client)")
             #expect(client[0] == .connecting(url: url))
-            guard case .connected(let details) = client[1] else { Issue.record("\(client[1])"); return }
+            guard case .connected(let details) = client[1] else {
+                Issue.record("\(client[1])")
+                return
+            }
             #expect(details.remoteAddress == "127.0.0.1:\(server.port)")
             #expect(details.isSecure == false)
             #expect(details.extensions?.hasPrefix("permessage-deflate") == true, "compression is negotiated by default")
-            #expect(Array(client[2...]) == [.messageSent(.binary, size: 4), .messageReceived(.binary, size: 4),
-                                            .closing(code: .normalClosure, reason: "bye", initiatedBy: .local),
-                                            .closed(code: .normalClosure, reason: "", wasClean: true)])
+            #expect(
+                Array(client[2...]) == [
+                    .messageSent(.binary, size: 4), .messageReceived(.binary, size: 4),
+                    .closing(code: .normalClosure, reason: "bye", initiatedBy: .local),
+                    .closed(code: .normalClosure, reason: "", wasClean: true),
+                ])
 
             let accepted = serverRecorder.kinds
             try #require(accepted.count == 5, "\(accepted)")
-            guard case .connected(let serverSide) = accepted[0] else { Issue.record("\(accepted[0])"); return }
+            guard case .connected(let serverSide) = accepted[0] else {
+                Issue.record("\(accepted[0])")
+                return
+            }
             #expect(serverSide.remoteAddress == details.localAddress)
-            #expect(Array(accepted[1...]) == [.messageReceived(.binary, size: 4), .messageSent(.binary, size: 4),
-                                              .closing(code: .normalClosure, reason: "bye", initiatedBy: .peer),
-                                              .closed(code: .normalClosure, reason: "bye", wasClean: true)])
+            #expect(
+                Array(accepted[1...]) == [
+                    .messageReceived(.binary, size: 4), .messageSent(.binary, size: 4),
+                    .closing(code: .normalClosure, reason: "bye", initiatedBy: .peer),
+                    .closed(code: .normalClosure, reason: "bye", wasClean: true),
+                ])
             #expect(Set(serverRecorder.events.map(\.connectionID)).isDisjoint(with: recorder.events.map(\.connectionID)))
         }
     }
 
     @Test("levels map one to one onto swift-log's Logger.Level, in its order")
     func levels() {
-        #expect(WebSocketEvent.Level.allCases.map(\.description) == ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        #expect(
+            WebSocketEvent.Level.allCases.map(\.description) == [
+                "trace", "debug", "info", "notice", "warning", "error", "critical",
+            ])
         #expect(WebSocketEvent.Level.allCases == WebSocketEvent.Level.allCases.sorted())
         #expect(WebSocketEvent(connectionID: 1, kind: .failed(WebSocketError(.operationCanceled, "x"))).level == .notice)
         #expect(WebSocketEvent(connectionID: 1, kind: .closing(code: .goingAway, reason: "", initiatedBy: .peer)).level == .info)

@@ -1,5 +1,6 @@
 import Testing
 import WebSocketServer
+
 @testable import WebSockets
 
 /// Applications running their message loops on the connections' event-loop thread
@@ -42,8 +43,9 @@ struct EventLoopExecutorTests {
     /// once both ends' buffers are full.) 512 KiB messages fit in `outboundBufferSize` and take
     /// the immediate send path, whose partial writes finish in the background; 1 MiB messages
     /// take the actor's path.
-    @Test("many large messages in flight both ways never stall with every task on the loop",
-          .timeLimit(.minutes(1)), arguments: [1 << 19, 1 << 20])
+    @Test(
+        "many large messages in flight both ways never stall with every task on the loop",
+        .timeLimit(.minutes(1)), arguments: [1 << 19, 1 << 20])
     func largeMessagesBothWaysOnTheLoop(size: Int) async throws {
         try await withTeardown(await Self.loopEchoServer()) { server in
             let socket = MessageWebSocket()
@@ -68,4 +70,3 @@ struct EventLoopExecutorTests {
         }
     }
 }
-

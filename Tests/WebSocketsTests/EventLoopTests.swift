@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import WebSockets
 
 /// An actor whose code runs on an event loop's thread.

@@ -1,5 +1,6 @@
 import Synchronization
 import WebSocketCore
+
 @testable import WebSockets
 
 /// Collects the ``WebSocketEvent``s a handler receives, from any thread, and lets a test wait until

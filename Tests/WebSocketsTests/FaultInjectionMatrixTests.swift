@@ -20,8 +20,9 @@ struct FaultInjectionMatrixTests {
     /// A case takes milliseconds; this only turns a hang into a failure.
     static let deadline: Duration = .seconds(20)
 
-    @Test("Without a fault the scenario ends in a clean close, also when every byte arrives on its own",
-          arguments: roles, [false, true])
+    @Test(
+        "Without a fault the scenario ends in a clean close, also when every byte arrives on its own",
+        arguments: roles, [false, true])
     func cleanScenario(role: ConnectionCore.Role, oneBytePieces: Bool) async throws {
         let faultCase = FaultCase(role: role, oneBytePieces: oneBytePieces)
         let outcome = try #require(try await withDeadline(Self.deadline) { await FaultScenario.run(faultCase) })
@@ -38,8 +39,9 @@ struct FaultInjectionMatrixTests {
         }
     }
 
-    @Test("(a) A drop after any byte, in either direction, ends in a typed error or a clean close and loses nothing delivered",
-          arguments: roles, [false, true])
+    @Test(
+        "(a) A drop after any byte, in either direction, ends in a typed error or a clean close and loses nothing delivered",
+        arguments: roles, [false, true])
     func dropAfterEveryByte(role: ConnectionCore.Role, oneBytePieces: Bool) async throws {
         let baseline = try await Self.baseline(role)
         var cases: [FaultCase] = []
@@ -52,8 +54,9 @@ struct FaultInjectionMatrixTests {
         await Self.expectEveryCase(cases)
     }
 
-    @Test("(b) A failed write at any step, of either end, ends in a typed error or a clean close and loses nothing delivered",
-          arguments: roles, [false, true])
+    @Test(
+        "(b) A failed write at any step, of either end, ends in a typed error or a clean close and loses nothing delivered",
+        arguments: roles, [false, true])
     func failEveryWrite(role: ConnectionCore.Role, oneBytePieces: Bool) async throws {
         let baseline = try await Self.baseline(role)
         var cases: [FaultCase] = []
@@ -177,7 +180,9 @@ struct FaultInjectionMatrixTests {
         }
         if local.opened || faultCase.role == .client {
             // The script reads `messages` until it ends; then once more, which must return nil.
-            if local.afterEnd != "nil" { problems.append("messages did not end exactly once: after its end, next() gave \(local.afterEnd)") }
+            if local.afterEnd != "nil" {
+                problems.append("messages did not end exactly once: after its end, next() gave \(local.afterEnd)")
+            }
         }
         // Nothing lost, corrupted or reordered: each side received exactly the messages whose
         // frames fully reached it (which are those sent, in order).

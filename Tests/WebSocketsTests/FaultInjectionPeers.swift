@@ -13,7 +13,10 @@ enum ScriptedPeers {
         do {
             try await peer.acceptHandshake()
             for message in FaultScenario.peerMessages {
-                do { try await peer.send(message) } catch { record.writeFailed = true; throw error }
+                do { try await peer.send(message) } catch {
+                    record.writeFailed = true
+                    throw error
+                }
                 record.sent.append(message)
             }
             while let event = try await peer.nextEvent() {
@@ -50,7 +53,10 @@ enum ScriptedPeers {
                 case .text(let text): try core.send(text: text)
                 case .binary(let bytes): try bytes.withUnsafeBytes { try core.send(binary: $0) }
                 }
-                do { try await transport.write(core.takeOutput()) } catch { record.writeFailed = true; throw error }
+                do { try await transport.write(core.takeOutput()) } catch {
+                    record.writeFailed = true
+                    throw error
+                }
                 record.sent.append(message)
             }
             while true {
@@ -58,7 +64,10 @@ enum ScriptedPeers {
                     if case .message(let message) = event { record.received.append(message) }
                 }
                 let replies = core.takeOutput()  // pongs, the echo of the close frame
-                do { try await transport.write(replies) } catch { record.writeFailed = true; throw error }
+                do { try await transport.write(replies) } catch {
+                    record.writeFailed = true
+                    throw error
+                }
                 let count = try await transport.read(into: &buffer)
                 guard count > 0 else { break }
                 core.receive(buffer[..<count])

@@ -1,6 +1,7 @@
 import WebSocketCore
-@testable import WebSocketServer
 import WebSocketTesting
+
+@testable import WebSocketServer
 @testable import WebSockets
 
 // The scenario of the fault-injection matrix (FaultInjectionMatrixTests.swift), run once per case:
@@ -167,7 +168,8 @@ enum FaultScenario {
                 transport, maxHeadSize: configuration.maxRequestHeadSize)
             let upgrade = WebSocketUpgrade(
                 request: request, transport: transport, bufferedBytes: buffered, configuration: configuration,
-                registry: ConnectionRegistry(maxConnections: configuration.maxConnections), handshakeID: ObjectIdentifier(transport))
+                registry: ConnectionRegistry(maxConnections: configuration.maxConnections),
+                handshakeID: ObjectIdentifier(transport))
             socket = try await upgrade.accept()
             record.opened = true
         } catch {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSocketServer
 @testable import WebSockets
 
@@ -44,7 +45,8 @@ struct FragmentContextTests {
         _ configure: (inout WebSocketServerConfiguration) -> Void = { _ in },
         _ body: (MessageWebSocket, WebSocketFragmentContext) async throws -> T
     ) async throws -> T {
-        try await withTeardown(await connect(configure), tearDown: { listener, _, _ in await listener.shutDown() }) { _, client, context in
+        try await withTeardown(await connect(configure), tearDown: { listener, _, _ in await listener.shutDown() }) {
+            _, client, context in
             try await body(client, context)
         }
     }
@@ -57,17 +59,21 @@ struct FragmentContextTests {
         _ configure: (inout WebSocketServerConfiguration) -> Void = { _ in },
         _ body: (RawWebSocketClient, WebSocketFragmentContext) async throws -> T
     ) async throws -> T {
-        try await withTeardown(await connectRaw(configure), tearDown: { listener, raw, _ in
-            raw.close()
-            await listener.shutDown()
-        }) { _, raw, context in
+        try await withTeardown(
+            await connectRaw(configure),
+            tearDown: { listener, raw, _ in
+                raw.close()
+                await listener.shutDown()
+            }
+        ) { _, raw, context in
             try await body(raw, context)
         }
     }
 
     /// Reads one whole message piece by piece with a `size`-byte buffer.
     static func readMessage(_ context: WebSocketFragmentContext, bufferSize size: Int) async throws
-        -> (bytes: [UInt8], reads: [FragmentReadResult]) {
+        -> (bytes: [UInt8], reads: [FragmentReadResult])
+    {
         var buffer = [UInt8](repeating: 0, count: size)
         var bytes: [UInt8] = []
         var reads: [FragmentReadResult] = []
@@ -125,7 +131,8 @@ struct FragmentContextTests {
         try await Self.withConnection { client, context in
             try await client.send([UInt8]())
             var buffer = [UInt8](repeating: 0, count: 16)
-            #expect(try await context.readFragment(into: &buffer)
+            #expect(
+                try await context.readFragment(into: &buffer)
                     == FragmentReadResult(byteCount: 0, isUTF8: false, isFinalFragment: true, isConnectionClose: false))
             await client.close()
         }
@@ -176,11 +183,14 @@ struct FragmentContextTests {
                 while true {
                     let read = try await context.readFragment(into: &buffer)
                     if read.isConnectionClose { return }
-                    _ = try await context.writeFragment(Array(buffer[..<read.byteCount]), isUTF8: read.isUTF8,
-                                                        isFinalFragment: read.isFinalFragment)
+                    _ = try await context.writeFragment(
+                        Array(buffer[..<read.byteCount]), isUTF8: read.isUTF8,
+                        isFinalFragment: read.isFinalFragment)
                 }
             }
-            let messages: [Message] = [.text(String(repeating: "ä", count: 5000)), .binary(Array(repeating: 9, count: 300_000)), .text("")]
+            let messages: [Message] = [
+                .text(String(repeating: "ä", count: 5000)), .binary(Array(repeating: 9, count: 300_000)), .text(""),
+            ]
             var iterator = client.messages.makeAsyncIterator()
             for message in messages {
                 try await client.send(message)
@@ -309,7 +319,8 @@ struct FragmentContextTests {
         try await Self.withRawConnection { raw, context in
             // A client core refuses to send invalid text, so the frames are encoded by hand.
             let key = MaskingKey(1, 2, 3, 4)
-            let frames = FrameEncoder.encode(opcode: .text, isFinal: false, reservedBits: 0, payload: [0x61, 0x62], maskingKey: key)
+            let frames =
+                FrameEncoder.encode(opcode: .text, isFinal: false, reservedBits: 0, payload: [0x61, 0x62], maskingKey: key)
                 + FrameEncoder.encode(opcode: .continuation, isFinal: true, reservedBits: 0, payload: [0xFF], maskingKey: key)
             try await raw.transport.write([frames], isolation: nil)
             var buffer = [UInt8](repeating: 0, count: 16)

@@ -1,5 +1,6 @@
 import Synchronization
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// A transport whose writes can be held at a gate, to see what a connection does while a write

@@ -1,5 +1,6 @@
 import Testing
 import WebSocketCore
+
 @testable import WebSockets
 
 /// Sends made on the event loop thread during one turn of the loop: the first is written at once,

@@ -1,5 +1,6 @@
 import Testing
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// RFC 6455 §4.1: the client fails the connection on any defect in the server's response.
@@ -60,9 +61,10 @@ struct HandshakeFailureTests {
     func unofferedSubprotocol() async throws {
         var control = MessageWebSocketControl()
         control.supportedProtocols = ["a"]
-        let error = await Self.connect(answering: { request in
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(Self.accept(request))\r\nSec-WebSocket-Protocol: b\r\n\r\n"
-        }, control: control)
+        let error = await Self.connect(
+            answering: { request in
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(Self.accept(request))\r\nSec-WebSocket-Protocol: b\r\n\r\n"
+            }, control: control)
         #expect(error?.status == .handshakeFailed(httpStatus: 101))
         #expect(error?.message.contains("b") == true)
     }
@@ -71,9 +73,10 @@ struct HandshakeFailureTests {
     func oversizedResponse() async throws {
         var control = MessageWebSocketControl()
         control.maxHandshakeResponseSize = 1024
-        let error = await Self.connect(answering: { _ in
-            "HTTP/1.1 101 Switching Protocols\r\nX-Filler: " + String(repeating: "x", count: 4096) + "\r\n\r\n"
-        }, control: control)
+        let error = await Self.connect(
+            answering: { _ in
+                "HTTP/1.1 101 Switching Protocols\r\nX-Filler: " + String(repeating: "x", count: 4096) + "\r\n\r\n"
+            }, control: control)
         #expect(error?.status == .handshakeFailed(httpStatus: 0))
     }
 
@@ -95,13 +98,15 @@ struct HandshakeFailureTests {
         _ = server
     }
 
-    @Test("malformed URLs are refused before any I/O", arguments: [
-        ("http://example.com/", WebSocketError.Status.invalidArgument),
-        ("ws://example.com/#fragment", .invalidArgument),
-        ("ws://:80/", .invalidArgument),
-        ("ws://example.com:99999/", .invalidArgument),
-        ("wss://example.com:99999/", .invalidArgument),
-    ])
+    @Test(
+        "malformed URLs are refused before any I/O",
+        arguments: [
+            ("http://example.com/", WebSocketError.Status.invalidArgument),
+            ("ws://example.com/#fragment", .invalidArgument),
+            ("ws://:80/", .invalidArgument),
+            ("ws://example.com:99999/", .invalidArgument),
+            ("wss://example.com:99999/", .invalidArgument),
+        ])
     func refusedURLs(_ url: String, _ status: WebSocketError.Status) async {
         let socket = MessageWebSocket()
         #expect(await thrownStatus { try await socket.connect(to: url) } == status)

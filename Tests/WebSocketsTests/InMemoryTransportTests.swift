@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import WebSockets
+
 @testable import WebSocketTesting
 
 @Suite("InMemoryTransport")
@@ -390,14 +391,23 @@ struct InMemoryTransportTests {
             let writer = Task.detached { for _ in 0..<3 { try? await client.write([[1, 2]]) } }
             let allowed: Set<WebSocketError.Status?>
             switch round % 4 {
-            case 0: reader.cancel(); allowed = [.operationCanceled]
-            case 1: client.close(); allowed = [nil]
-            case 2: server.close(); allowed = [.closed]
+            case 0:
+                reader.cancel()
+                allowed = [.operationCanceled]
+            case 1:
+                client.close()
+                allowed = [nil]
+            case 2:
+                server.close()
+                allowed = [.closed]
             default:
                 if round % 8 == 3 {
-                    client.abort(); allowed = [.connectionAborted]
+                    client.abort()
+                    allowed = [.connectionAborted]
                 } else {
-                    reader.cancel(); client.close(); allowed = [.operationCanceled, nil]
+                    reader.cancel()
+                    client.close()
+                    allowed = [.operationCanceled, nil]
                 }
             }
             await writer.value

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSockets
 
 /// Interoperability with independent implementations: Python `websockets` and `aiohttp` servers
@@ -22,8 +23,10 @@ struct InteropTests {
         let socket = try await Self.connect(peer.url())
         var iterator = socket.messages.makeAsyncIterator()
         let mebibyte = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
-        for message: Message in [.text("héllo wörld"), .binary([0, 255, 1]), .text(""), .binary([]), .binary(mebibyte),
-                                 .text(String(repeating: "ü", count: 300_000))] {
+        for message: Message in [
+            .text("héllo wörld"), .binary([0, 255, 1]), .text(""), .binary([]), .binary(mebibyte),
+            .text(String(repeating: "ü", count: 300_000)),
+        ] {
             try await socket.send(message)
             #expect(try await iterator.next() == message)
         }
@@ -116,8 +119,10 @@ struct CompressionInteropTests {
     static func messages() -> [Message] {
         var json = ""
         for index in 0..<3000 { json += "{\"id\":\(index),\"name\":\"item \(index % 13)\",\"ok\":true}," }
-        return [.text("héllo wörld"), .text(""), .binary([]), .text(json), .binary(Array(json.utf8).reversed()),
-                .text(String(repeating: "ü", count: 300_000)), .binary((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })]
+        return [
+            .text("héllo wörld"), .text(""), .binary([]), .text(json), .binary(Array(json.utf8).reversed()),
+            .text(String(repeating: "ü", count: 300_000)), .binary((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }),
+        ]
     }
 
     static func roundTrip(_ socket: MessageWebSocket) async throws {
@@ -140,7 +145,9 @@ struct CompressionInteropTests {
         let peer = try await PythonPeer(script: "echo_server.py", arguments: ["--compression", "on"])
         let socket = MessageWebSocket()
         try await socket.connect(to: peer.url())
-        #expect(await socket.information.compression == PerMessageDeflate.Parameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12))
+        #expect(
+            await socket.information.compression == PerMessageDeflate.Parameters(serverMaxWindowBits: 12, clientMaxWindowBits: 12)
+        )
         try await Self.roundTrip(socket)
         let stats = await socket.information.statistics.compression
         #expect(stats.compressedBytesSent * 3 < stats.uncompressedBytesSent)
@@ -152,14 +159,18 @@ struct CompressionInteropTests {
         let peer = try await PythonPeer(script: "echo_server.py", arguments: ["--compression", "accept-all"])
         for takeover in [true, false] {
             var control = MessageWebSocketControl()
-            control.compression = .deflate(.init(clientMaxWindowBits: bits, serverMaxWindowBits: bits,
-                                                 clientNoContextTakeover: !takeover, serverNoContextTakeover: !takeover,
-                                                 minimumMessageSize: 0))
+            control.compression = .deflate(
+                .init(
+                    clientMaxWindowBits: bits, serverMaxWindowBits: bits,
+                    clientNoContextTakeover: !takeover, serverNoContextTakeover: !takeover,
+                    minimumMessageSize: 0))
             let socket = MessageWebSocket(control: control)
             try await socket.connect(to: peer.url())
-            #expect(await socket.information.compression == PerMessageDeflate.Parameters(
-                serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
-                serverMaxWindowBits: bits, clientMaxWindowBits: bits))
+            #expect(
+                await socket.information.compression
+                    == PerMessageDeflate.Parameters(
+                        serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover,
+                        serverMaxWindowBits: bits, clientMaxWindowBits: bits))
             try await Self.roundTrip(socket)
         }
     }

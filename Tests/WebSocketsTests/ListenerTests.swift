@@ -1,5 +1,6 @@
 import Testing
 import WebSocketServer
+
 @testable import WebSockets
 
 /// `WebSocketListener` over loopback TCP: the application sees each upgrade request and answers
@@ -71,7 +72,9 @@ struct ListenerTests {
             let url = listener.url()
             let connecting = Task { try await client.connect(to: url) }
             try await Self.nextUpgrade(listener).reject(status: 404)
-            await #expect { try await connecting.value } throws: { ($0 as? WebSocketError)?.status == .handshakeFailed(httpStatus: 404) }
+            await #expect { try await connecting.value } throws: {
+                ($0 as? WebSocketError)?.status == .handshakeFailed(httpStatus: 404)
+            }
         }
     }
 
@@ -82,7 +85,9 @@ struct ListenerTests {
             try await client.configure { $0.supportedProtocols = ["a"] }
             async let connected: Void = client.connect(to: listener.url())
             let upgrade = try await Self.nextUpgrade(listener)
-            await #expect { try await upgrade.accept(subprotocol: "b") } throws: { ($0 as? WebSocketError)?.status == .invalidArgument }
+            await #expect { try await upgrade.accept(subprotocol: "b") } throws: {
+                ($0 as? WebSocketError)?.status == .invalidArgument
+            }
             _ = try await upgrade.accept(subprotocol: "a")
             try await connected
             await #expect { try await upgrade.accept() } throws: { ($0 as? WebSocketError)?.status == .invalidState }
@@ -192,20 +197,25 @@ struct ListenerTests {
         }
     }
 
-    @Test("after a violation the close carries its code (1007), not the handler's 1000, and follows the echo of what came before (§7.1.7)")
+    @Test(
+        "after a violation the close carries its code (1007), not the handler's 1000, and follows the echo of what came before (§7.1.7)"
+    )
     func violationCodeWinsOverHandlerClose() async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            do {
-                for try await message in socket.messages { try await socket.send(message) }
-            } catch {
-                try await socket.close(code: .normalClosure)  // what a handler typically does
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                do {
+                    for try await message in socket.messages { try await socket.send(message) }
+                } catch {
+                    try await socket.close(code: .normalClosure)  // what a handler typically does
+                }
             }
-        }) { server in
+        ) { server in
             let raw = try await RawWebSocketClient(port: server.port)
             defer { raw.close() }
             try await raw.upgrade()
             let key = MaskingKey(9, 8, 7, 6)
-            let frames = FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: Array("fine".utf8), maskingKey: key)
+            let frames =
+                FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: Array("fine".utf8), maskingKey: key)
                 + FrameEncoder.encode(opcode: .text, isFinal: true, reservedBits: 0, payload: [0xC0, 0xAF], maskingKey: key)
             try await raw.transport.write([frames], isolation: nil)
             #expect(try await raw.nextEvent() == .message(.text("fine")))
@@ -370,13 +380,15 @@ struct ListenerTests {
         }
     }
 
-    @Test("invalid configurations are refused at bind time", arguments: [
-        { (c: inout WebSocketServerConfiguration) in c.port = 70_000 },
-        { (c: inout WebSocketServerConfiguration) in c.receiveBufferLimit = 0 },
-        { (c: inout WebSocketServerConfiguration) in c.pingInterval = .zero },
-        { (c: inout WebSocketServerConfiguration) in c.pingTimeout = .milliseconds(-1) },
-        { (c: inout WebSocketServerConfiguration) in c.host = "localhost" },
-    ] as [@Sendable (inout WebSocketServerConfiguration) -> Void])
+    @Test(
+        "invalid configurations are refused at bind time",
+        arguments: [
+            { (c: inout WebSocketServerConfiguration) in c.port = 70_000 },
+            { (c: inout WebSocketServerConfiguration) in c.receiveBufferLimit = 0 },
+            { (c: inout WebSocketServerConfiguration) in c.pingInterval = .zero },
+            { (c: inout WebSocketServerConfiguration) in c.pingTimeout = .milliseconds(-1) },
+            { (c: inout WebSocketServerConfiguration) in c.host = "localhost" },
+        ] as [@Sendable (inout WebSocketServerConfiguration) -> Void])
     func invalidConfiguration(change: @Sendable (inout WebSocketServerConfiguration) -> Void) async {
         var configuration = WebSocketServerConfiguration()
         change(&configuration)

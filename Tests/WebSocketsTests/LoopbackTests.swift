@@ -1,9 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WebSocketServer
+
 @testable import WebSockets
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The number of open file descriptors of this process.
 func openDescriptorCount() -> Int {
@@ -62,9 +64,11 @@ struct LoopbackTests {
             let socket = MessageWebSocket()
             try await socket.connect(to: server.url(path: "/echo"))
             let big = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-            let messages: [Message] = [.text("héllo"), .binary([0, 1, 2]), .text(""), .binary(big), .text(String(repeating: "z", count: 70_000)),
-                                   // Large enough to be read straight into the message; characters span reads.
-                                   .text(String(repeating: "é€𝄞", count: 40_000))]
+            let messages: [Message] = [
+                .text("héllo"), .binary([0, 1, 2]), .text(""), .binary(big), .text(String(repeating: "z", count: 70_000)),
+                // Large enough to be read straight into the message; characters span reads.
+                .text(String(repeating: "é€𝄞", count: 40_000)),
+            ]
             var iterator = socket.messages.makeAsyncIterator()
             for message in messages {
                 try await socket.send(message)
@@ -83,9 +87,11 @@ struct LoopbackTests {
     func echoOverIPv6() async throws {
         var configuration = WebSocketServer.Configuration()
         configuration.host = "::1"
-        try await withTeardown(await WebSocketServer.start(configuration: configuration) { socket in
-            for try await message in socket.messages { try await socket.send(message) }
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start(configuration: configuration) { socket in
+                for try await message in socket.messages { try await socket.send(message) }
+            }
+        ) { server in
             let socket = MessageWebSocket()
             try await socket.connect(to: "ws://[::1]:\(server.port)/")
             try await socket.send(text: "v6")
@@ -98,9 +104,11 @@ struct LoopbackTests {
 
     @Test("a server-initiated close reaches the client with its code and reason")
     func serverInitiatedClose() async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            try await socket.close(code: CloseCode(4001), reason: "server says bye")
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                try await socket.close(code: CloseCode(4001), reason: "server says bye")
+            }
+        ) { server in
             let socket = MessageWebSocket()
             try await socket.connect(to: server.url())
             let ending = await drain(socket)
@@ -165,10 +173,12 @@ struct LoopbackTests {
         let release = AsyncStream<Void>.makeStream()
         var configuration = WebSocketServer.Configuration()
         configuration.maxPendingMessages = 1
-        try await withTeardown(await WebSocketServer.start(configuration: configuration) { socket in
-            for await _ in release.stream { break }  // do not read until released
-            for try await _ in socket.messages {}
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start(configuration: configuration) { socket in
+                for await _ in release.stream { break }  // do not read until released
+                for try await _ in socket.messages {}
+            }
+        ) { server in
             var control = MessageWebSocketControl()
             control.outboundBufferSize = 64 * 1024
             // Uncompressed: permessage-deflate would shrink each chunk of ones to a few hundred
@@ -191,9 +201,10 @@ struct LoopbackTests {
             }
             // The socket's buffers are full while the server does not read: the connection's
             // write is parked, waiting for the socket to drain.
-            #expect(try await awaitState("the client's write waits for the socket") {
-                await transport.registration.waitUntilParked(.writable)
-            })
+            #expect(
+                try await awaitState("the client's write waits for the socket") {
+                    await transport.registration.waitUntilParked(.writable)
+                })
             let sends = returned.value
             let written = await socket.information.statistics.bytesSent
             // 200 × 256 KiB = 50 MiB cannot all have gone out while the server is not reading.
@@ -239,7 +250,9 @@ struct LoopbackTests {
             try await warmup.connect(to: server.url())
             await warmup.close()
             // The server's side of it has ended too (its socket closed).
-            try await awaitState("the server has no open connection") { await server.listener.waitUntil { $0.openConnections == 0 } }
+            try await awaitState("the server has no open connection") {
+                await server.listener.waitUntil { $0.openConnections == 0 }
+            }
             let before = openDescriptorCount()
             for cycle in 0..<300 {
                 let socket = MessageWebSocket()
@@ -249,7 +262,9 @@ struct LoopbackTests {
                 #expect(try await messages.next() == .text("cycle \(cycle)"))
                 await socket.close()
             }
-            try await awaitState("the server has no open connection") { await server.listener.waitUntil { $0.openConnections == 0 } }
+            try await awaitState("the server has no open connection") {
+                await server.listener.waitUntil { $0.openConnections == 0 }
+            }
             #expect(openDescriptorCount() <= before + 2)
         }
     }

@@ -1,5 +1,6 @@
 import Testing
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// The status of the error `body` throws (`nil` when it does not throw a ``WebSocketError``).
@@ -108,13 +109,18 @@ struct MessageWebSocketTests {
         #expect(try await peer.nextClose().code == .messageTooBig)
     }
 
-    @Test("protocol violations by the server fail the connection with the right code", arguments: [
-        ("masked frame from a server (§5.1)", [UInt8]([0x81, 0x81, 1, 2, 3, 4, 0x41]), UInt16(1002)),
-        ("reserved opcode (§5.2)", [0x83, 0x00], 1002),
-        ("oversized control frame (§5.5)", [0x89, 0x7E, 0x00, 0x7E] + [UInt8](repeating: 0, count: 126), 1002),
-        ("invalid UTF-8 (§8.1)", [0x81, 0x02, 0xC0, 0x80], 1007),
-        ("64-bit length claiming exabytes (§5.2, limit)", [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 1009),
-    ])
+    @Test(
+        "protocol violations by the server fail the connection with the right code",
+        arguments: [
+            ("masked frame from a server (§5.1)", [UInt8]([0x81, 0x81, 1, 2, 3, 4, 0x41]), UInt16(1002)),
+            ("reserved opcode (§5.2)", [0x83, 0x00], 1002),
+            ("oversized control frame (§5.5)", [0x89, 0x7E, 0x00, 0x7E] + [UInt8](repeating: 0, count: 126), 1002),
+            ("invalid UTF-8 (§8.1)", [0x81, 0x02, 0xC0, 0x80], 1007),
+            (
+                "64-bit length claiming exabytes (§5.2, limit)", [0x82, 0x7F, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+                1009
+            ),
+        ])
     func serverViolations(_ name: String, _ bytes: [UInt8], _ code: UInt16) async throws {
         let (socket, peer) = try await MockWebSocketServer.connectedPair()
         try await peer.sendRaw(bytes)
@@ -139,7 +145,9 @@ struct MessageWebSocketTests {
     func invalidCloseCodeIsRejected() async throws {
         let (socket, peer) = try await MockWebSocketServer.connectedPair()
         #expect(await thrownStatus { try await socket.close(code: .noStatusReceived) } == .invalidArgument)
-        #expect(await thrownStatus { try await socket.close(code: .normalClosure, reason: String(repeating: "r", count: 124)) } == .invalidArgument)
+        #expect(
+            await thrownStatus { try await socket.close(code: .normalClosure, reason: String(repeating: "r", count: 124)) }
+                == .invalidArgument)
         #expect(await socket.state == .open)
         withExtendedLifetime(peer) {}
     }
@@ -187,7 +195,9 @@ struct MessageWebSocketTests {
     func requestHeaders() async throws {
         let socket = MessageWebSocket()
         try await socket.setRequestHeader("Authorization", "Bearer abc")
-        #expect(await thrownStatus { try await socket.setRequestHeader("Sec-WebSocket-Extensions", "permessage-deflate") } == .invalidArgument)
+        #expect(
+            await thrownStatus { try await socket.setRequestHeader("Sec-WebSocket-Extensions", "permessage-deflate") }
+                == .invalidArgument)
         #expect(await thrownStatus { try await socket.setRequestHeader("Upgrade", "h2c") } == .invalidArgument)
         #expect(await thrownStatus { try await socket.setRequestHeader("Bad Name", "x") } == .invalidArgument)
         #expect(await thrownStatus { try await socket.setRequestHeader("X-Ok", "line\r\nbreak") } == .invalidArgument)

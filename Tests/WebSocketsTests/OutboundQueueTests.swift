@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSockets
 
 /// The writer's bookkeeping, without a socket.

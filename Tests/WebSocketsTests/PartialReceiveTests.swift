@@ -1,6 +1,7 @@
 import Testing
 import WebSocketCore
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// A piece as the tests compare it: its kind, its text (or bytes), whether it completes its message.
@@ -65,8 +66,9 @@ func closeCleanly(_ socket: MessageWebSocket, _ peer: any ScriptedPeer) async th
 struct PartialReceiveTests {
     static let readSize = LoopReadBuffer.size
 
-    @Test("§5.4: pieces of a 10 MiB message arrive before its last frame was sent, none larger than one read",
-          .timeLimit(.minutes(2)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+    @Test(
+        "§5.4: pieces of a 10 MiB message arrive before its last frame was sent, none larger than one read",
+        .timeLimit(.minutes(2)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func tenMebibytesStreamInPieces(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         let payload = (0..<(10 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
@@ -108,31 +110,36 @@ struct PartialReceiveTests {
         try await closeCleanly(socket, peer)
     }
 
-    @Test("§5.6: a multi-byte character split between frames is never split between pieces",
-          .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+    @Test(
+        "§5.6: a multi-byte character split between frames is never split between pieces",
+        .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func charactersSplitBetweenFramesStayWhole(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         var pieces = socket.fragments.makeAsyncIterator()
         // "é" (C3 A9) across two frames.
         try await peer.sendRaw(scriptedFrame(.text, [0x61, 0xC3], isFinal: false) + scriptedFrame(.continuation, [0xA9, 0x62]))
-        #expect(try await nextMessagePieces(&pieces).map(Piece.init) == [
-            Piece(text: "a", complete: false), Piece(text: "éb", complete: true),
-        ])
+        #expect(
+            try await nextMessagePieces(&pieces).map(Piece.init) == [
+                Piece(text: "a", complete: false), Piece(text: "éb", complete: true),
+            ])
         // "😀" (F0 9F 98 80) across three frames, the middle one holding only a continuation byte:
         // no empty piece for it.
-        try await peer.sendRaw(scriptedFrame(.text, [0x78, 0xF0, 0x9F], isFinal: false)
-            + scriptedFrame(.continuation, [0x98], isFinal: false) + scriptedFrame(.continuation, [0x80, 0x79]))
-        #expect(try await nextMessagePieces(&pieces).map(Piece.init) == [
-            Piece(text: "x", complete: false), Piece(text: "😀y", complete: true),
-        ])
+        try await peer.sendRaw(
+            scriptedFrame(.text, [0x78, 0xF0, 0x9F], isFinal: false)
+                + scriptedFrame(.continuation, [0x98], isFinal: false) + scriptedFrame(.continuation, [0x80, 0x79]))
+        #expect(
+            try await nextMessagePieces(&pieces).map(Piece.init) == [
+                Piece(text: "x", complete: false), Piece(text: "😀y", complete: true),
+            ])
         // A message of only a split character: one piece, the complete one.
         try await peer.sendRaw(scriptedFrame(.text, [0xE2, 0x82], isFinal: false) + scriptedFrame(.continuation, [0xAC]))
         #expect(try await nextMessagePieces(&pieces).map(Piece.init) == [Piece(text: "€", complete: true)])
         try await closeCleanly(socket, peer)
     }
 
-    @Test("a text frame larger than a read is cut by reads, never inside a character: each piece decodes alone",
-          .timeLimit(.minutes(1)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+    @Test(
+        "a text frame larger than a read is cut by reads, never inside a character: each piece decodes alone",
+        .timeLimit(.minutes(1)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func readBoundariesNeverSplitCharacters(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         // Odd offset and 2-, 3- and 4-byte characters: 64 KiB reads fall inside characters.
@@ -150,8 +157,9 @@ struct PartialReceiveTests {
         try await closeCleanly(socket, peer)
     }
 
-    @Test("§8.1: invalid UTF-8 in a later frame fails with 1007 after the earlier pieces were delivered",
-          .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+    @Test(
+        "§8.1: invalid UTF-8 in a later frame fails with 1007 after the earlier pieces were delivered",
+        .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func invalidUTF8InALaterFrame(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         var pieces = socket.fragments.makeAsyncIterator()
@@ -164,8 +172,9 @@ struct PartialReceiveTests {
         #expect(try await closeCode == 1007)
     }
 
-    @Test("§10.4: maxMessageSize bounds the whole message, not a piece: 1009 once the pieces exceed it",
-          .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+    @Test(
+        "§10.4: maxMessageSize bounds the whole message, not a piece: 1009 once the pieces exceed it",
+        .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func maxMessageSizeAcrossPieces(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl { $0.maxMessageSize = 1000 })
         var pieces = socket.fragments.makeAsyncIterator()
@@ -180,8 +189,9 @@ struct PartialReceiveTests {
         #expect(try await closeCode == 1009)
     }
 
-    @Test("backpressure: the reader pauses once maxPendingMessages pieces wait, within one message",
-          .timeLimit(.minutes(1)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+    @Test(
+        "backpressure: the reader pauses once maxPendingMessages pieces wait, within one message",
+        .timeLimit(.minutes(1)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func backpressureCountsPieces(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl { $0.maxPendingMessages = 2 })
         let frames = (0..<8).map { index in
@@ -196,25 +206,27 @@ struct PartialReceiveTests {
         try await closeCleanly(socket, peer)
     }
 
-    @Test("kinds and isMessageComplete: unfragmented, fragmented around a ping, empty, and ended by an empty frame",
-          .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+    @Test(
+        "kinds and isMessageComplete: unfragmented, fragmented around a ping, empty, and ended by an empty frame",
+        .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func kindsAndCompleteness(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         try await peer.sendRaw(
             scriptedFrame(.binary, [1, 2, 3])
-            + scriptedFrame(.text, Array("ab".utf8), isFinal: false) + scriptedFrame(.ping, [7])
-            + scriptedFrame(.continuation, Array("cd".utf8), isFinal: false) + scriptedFrame(.continuation, Array("ef".utf8))
-            + scriptedFrame(.text, [])
-            + scriptedFrame(.binary, [9], isFinal: false) + scriptedFrame(.continuation, []))
+                + scriptedFrame(.text, Array("ab".utf8), isFinal: false) + scriptedFrame(.ping, [7])
+                + scriptedFrame(.continuation, Array("cd".utf8), isFinal: false) + scriptedFrame(.continuation, Array("ef".utf8))
+                + scriptedFrame(.text, [])
+                + scriptedFrame(.binary, [9], isFinal: false) + scriptedFrame(.continuation, []))
         var pieces = socket.fragments.makeAsyncIterator()
         var seen: [Piece] = []
         for _ in 0..<4 { seen += try await nextMessagePieces(&pieces).map(Piece.init) }
-        #expect(seen == [
-            Piece(binary: [1, 2, 3], complete: true),
-            Piece(text: "ab", complete: false), Piece(text: "cd", complete: false), Piece(text: "ef", complete: true),
-            Piece(text: "", complete: true),
-            Piece(binary: [9], complete: false), Piece(binary: [], complete: true),
-        ])
+        #expect(
+            seen == [
+                Piece(binary: [1, 2, 3], complete: true),
+                Piece(text: "ab", complete: false), Piece(text: "cd", complete: false), Piece(text: "ef", complete: true),
+                Piece(text: "", complete: true),
+                Piece(binary: [9], complete: false), Piece(binary: [], complete: true),
+            ])
         try await closeCleanly(socket, peer)
     }
 
@@ -257,12 +269,14 @@ struct PartialReceiveTests {
 /// Partial receive against Python `websockets`, whose `send` of an iterable sends one fragmented
 /// message, one non-final frame per element and an empty final frame (`Scripts/python/echo_server.py`,
 /// path `/fragments`).
-@Suite("Interop: partial receive from Python websockets", .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage),
-       .serialized)
+@Suite(
+    "Interop: partial receive from Python websockets", .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage),
+    .serialized)
 struct PartialReceiveInteropTests {
     /// Asks the peer for one fragmented message: `command` is the JSON `/fragments` understands.
     static func request(_ command: String, from peer: PythonPeer, control: MessageWebSocketControl = partialControl())
-        async throws -> MessageWebSocket {
+        async throws -> MessageWebSocket
+    {
         let socket = MessageWebSocket(control: control)
         try await socket.connect(to: peer.url("/fragments"))
         try await socket.send(text: command)
@@ -276,10 +290,11 @@ struct PartialReceiveInteropTests {
         var pieces = socket.fragments.makeAsyncIterator()
         let message = try await nextMessagePieces(&pieces).map(Piece.init)
         // websockets sends each element as a non-final frame, then an empty final frame.
-        #expect(message == [
-            Piece(text: "a", complete: false), Piece(text: "éb", complete: false), Piece(text: "€", complete: false),
-            Piece(text: "", complete: true),
-        ])
+        #expect(
+            message == [
+                Piece(text: "a", complete: false), Piece(text: "éb", complete: false), Piece(text: "€", complete: false),
+                Piece(text: "", complete: true),
+            ])
         try await socket.close(code: .normalClosure, reason: "")
     }
 

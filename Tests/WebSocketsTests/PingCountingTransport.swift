@@ -1,5 +1,6 @@
 import Synchronization
 import WebSocketCore
+
 @testable import WebSockets
 
 /// A client's transport that counts the pings the server sends, so that a test can wait for

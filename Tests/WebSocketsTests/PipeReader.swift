@@ -1,8 +1,9 @@
 import Foundation
+
 @testable import WebSockets
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads a child process's output pipe to its end on a thread of its own, with blocking reads,

@@ -59,12 +59,16 @@ final class PythonPeer: Sendable {
     /// running alongside past their deadlines (seen under the sanitizers).
     init(script: String = "echo_server.py", arguments: [String] = []) async throws {
         guard Self.isAvailable else {
-            throw PeerError("Python peers are required (WEBSOCKETS_INTEROP=1) but `\(Self.python)` cannot import websockets and aiohttp")
+            throw PeerError(
+                "Python peers are required (WEBSOCKETS_INTEROP=1) but `\(Self.python)` cannot import websockets and aiohttp")
         }
         let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [Self.python, Self.scriptsDirectory.appendingPathComponent(script).path,
-                             "--host", "127.0.0.1", "--port", "0"] + arguments
+        process.arguments =
+            [
+                Self.python, Self.scriptsDirectory.appendingPathComponent(script).path,
+                "--host", "127.0.0.1", "--port", "0",
+            ] + arguments
         let output = Pipe()
         let input = Pipe()
         process.standardOutput = output

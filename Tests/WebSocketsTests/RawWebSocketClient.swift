@@ -1,4 +1,5 @@
 import WebSocketServer
+
 @testable import WebSockets
 
 /// A hand-driven client over real TCP for server tests: it writes exactly the request bytes it is
@@ -16,8 +17,10 @@ final class RawWebSocketClient {
 
     /// A valid RFC 6455 §4.1 request for `path`, with extra header lines.
     static func upgradeRequest(path: String = "/", protocols: [String] = [], extraHeaders: [String] = []) -> String {
-        var lines = ["GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
+        var lines = [
+            "GET \(path) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+        ]
         if !protocols.isEmpty { lines.append("Sec-WebSocket-Protocol: \(protocols.joined(separator: ", "))") }
         lines += extraHeaders
         return lines.joined(separator: "\r\n") + "\r\n\r\n"

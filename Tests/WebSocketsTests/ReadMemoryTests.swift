@@ -1,5 +1,6 @@
 import Testing
 import WebSocketCore
+
 @testable import WebSockets
 
 /// Per-connection memory: a connection owns no read buffer. Over TCP (and TLS over TCP) its

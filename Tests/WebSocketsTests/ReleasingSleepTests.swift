@@ -1,4 +1,5 @@
 import Testing
+
 @testable import WebSockets
 
 /// `releasingSleep(for:)`: the timeouts' sleep, whose cancelled timers are freed at once.

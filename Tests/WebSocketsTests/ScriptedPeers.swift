@@ -1,6 +1,7 @@
 import Testing
 import WebSocketCore
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// A server the test scripts byte by byte, over the in-memory pair or over loopback TCP, so that
@@ -59,7 +60,8 @@ final class LoopbackScriptedPeer: ScriptedPeer {
         listener.close()
     }
 
-    static func connectedPair(control: MessageWebSocketControl) async throws -> (socket: MessageWebSocket, peer: any ScriptedPeer) {
+    static func connectedPair(control: MessageWebSocketControl) async throws -> (socket: MessageWebSocket, peer: any ScriptedPeer)
+    {
         let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
         let socket = MessageWebSocket(control: control)
         async let accepted = accept(on: listener)

@@ -1,16 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import WebSocketServer
+
 @testable import WebSockets
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A server that a hostile client cannot exhaust: every limit of `WebSocketServerConfiguration`
 /// that guards descriptors, memory and tasks, driven over loopback by raw TCP clients that write
 /// exactly the bytes a slowloris, a header flood or a connection flood would.
 @Suite("Server hardening", .timeLimit(.minutes(1)))
 struct ServerHardeningTests {
-    @Test("the defaults: 10,000 connections, 256 concurrent handshakes, 100 header fields, 16 KiB heads, a 10 s handshake deadline, no idle timeout")
+    @Test(
+        "the defaults: 10,000 connections, 256 concurrent handshakes, 100 header fields, 16 KiB heads, a 10 s handshake deadline, no idle timeout"
+    )
     func defaults() {
         let configuration = WebSocketServerConfiguration()
         #expect(configuration.maxConnections == 10_000)
@@ -21,13 +25,15 @@ struct ServerHardeningTests {
         #expect(configuration.idleTimeout == nil)
     }
 
-    @Test("limits that are not positive are refused at bind time", arguments: [
-        { (c: inout WebSocketServerConfiguration) in c.maxConnections = 0 },
-        { (c: inout WebSocketServerConfiguration) in c.maxConcurrentHandshakes = 0 },
-        { (c: inout WebSocketServerConfiguration) in c.maxRequestHeaderCount = -1 },
-        { (c: inout WebSocketServerConfiguration) in c.handshakeTimeout = .zero },
-        { (c: inout WebSocketServerConfiguration) in c.idleTimeout = .zero },
-    ] as [@Sendable (inout WebSocketServerConfiguration) -> Void])
+    @Test(
+        "limits that are not positive are refused at bind time",
+        arguments: [
+            { (c: inout WebSocketServerConfiguration) in c.maxConnections = 0 },
+            { (c: inout WebSocketServerConfiguration) in c.maxConcurrentHandshakes = 0 },
+            { (c: inout WebSocketServerConfiguration) in c.maxRequestHeaderCount = -1 },
+            { (c: inout WebSocketServerConfiguration) in c.handshakeTimeout = .zero },
+            { (c: inout WebSocketServerConfiguration) in c.idleTimeout = .zero },
+        ] as [@Sendable (inout WebSocketServerConfiguration) -> Void])
     func invalidLimits(change: @Sendable (inout WebSocketServerConfiguration) -> Void) async {
         var configuration = WebSocketServerConfiguration()
         change(&configuration)
@@ -72,7 +78,9 @@ struct ServerHardeningTests {
         }
     }
 
-    @Test("maxConnections holds when the application accepts upgrades queued before the limit was reached: the extra one gets 503 and accept throws .closed")
+    @Test(
+        "maxConnections holds when the application accepts upgrades queued before the limit was reached: the extra one gets 503 and accept throws .closed"
+    )
     func connectionLimitAtAccept() async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.maxConnections = 1
@@ -126,7 +134,10 @@ struct ServerHardeningTests {
             do { answer = try await client.readToEnd(timeout: .seconds(30)) } catch { answer = [] }  // a reset is an end too
             trickle.cancel()
             let sent = await trickle.value
-            #expect(answer == [], "the server answered or kept the connection open: \(answer.map { String(decoding: $0, as: UTF8.self) } ?? "still open")")
+            #expect(
+                answer == [],
+                "the server answered or kept the connection open: \(answer.map { String(decoding: $0, as: UTF8.self) } ?? "still open")"
+            )
             #expect(clock.now - started >= timeout)
             // The connection lived through several reads that each came well within the timeout.
             #expect(sent >= 3, "only \(sent) bytes were sent before the server closed")
@@ -162,13 +173,17 @@ struct ServerHardeningTests {
 
     // MARK: - maxConcurrentHandshakes
 
-    @Test("at maxConcurrentHandshakes the listener stops accepting: a new client waits in the backlog and is served once a handshake ends")
+    @Test(
+        "at maxConcurrentHandshakes the listener stops accepting: a new client waits in the backlog and is served once a handshake ends"
+    )
     func concurrentHandshakeLimit() async throws {
         let log = ServerLog()
-        try await withTeardown(await WebSocketServer.logging(log) {
-            $0.maxConcurrentHandshakes = 2
-            $0.handshakeTimeout = .seconds(60)  // only the test ends the silent handshakes
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.logging(log) {
+                $0.maxConcurrentHandshakes = 2
+                $0.handshakeTimeout = .seconds(60)  // only the test ends the silent handshakes
+            }
+        ) { server in
             let listener = server.listener
             let silent = try await [RawClient.connect(to: server.port), RawClient.connect(to: server.port)]
             defer { for client in silent { client.close() } }
@@ -190,7 +205,9 @@ struct ServerHardeningTests {
 
     // MARK: - accept failing for lack of descriptors
 
-    @Test("EMFILE on accept does not spin: every failed attempt is followed by a pause, and the queued client is served once accept works again")
+    @Test(
+        "EMFILE on accept does not spin: every failed attempt is followed by a pause, and the queued client is served once accept works again"
+    )
     func acceptFailureDoesNotSpin() async throws {
         var configuration = WebSocketServerConfiguration()
         // Short pauses, so that many failures happen; each must still be followed by one.
@@ -217,7 +234,9 @@ struct ServerHardeningTests {
         }
     }
 
-    @Test("after EMFILE the listener tries again as soon as one of its connections ends (a descriptor is free), not only after its back-off")
+    @Test(
+        "after EMFILE the listener tries again as soon as one of its connections ends (a descriptor is free), not only after its back-off"
+    )
     func acceptResumesWhenADescriptorIsReleased() async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.acceptRetryDelay = .seconds(3600)...(.seconds(3600))  // only a release can resume it
@@ -278,8 +297,9 @@ struct ServerHardeningTests {
 
     // Timing-based by nature: generous margins, and not alongside the 1,000-connection test,
     // which can keep the shared event loop busy for longer than any sane timeout.
-    @Test("idleTimeout counts from the last frame received: a client that keeps sending stays open past it",
-          .exclusiveProcessResources)
+    @Test(
+        "idleTimeout counts from the last frame received: a client that keeps sending stays open past it",
+        .exclusiveProcessResources)
     func activeClientStaysOpen() async throws {
         var configuration = WebSocketServerConfiguration()
         configuration.idleTimeout = .seconds(1)

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import WebSocketServer
+
 @testable import WebSockets
 
 /// A Python `websockets` client (Scripts/python/interop_client.py) run as a child process against
@@ -34,10 +35,14 @@ struct PythonClient {
     /// Runs `scenario` against `url` and waits for the client to exit, at most `timeout` (then it
     /// is killed, and the result says so). Each step of the client may take 30 s: generous, since
     /// a loaded machine running the whole suite can stall the in-process server for seconds.
-    static func run(_ url: String, _ scenario: String, _ arguments: [String] = [],
-                    timeout: Duration = .seconds(60)) async throws -> Result {
+    static func run(
+        _ url: String, _ scenario: String, _ arguments: [String] = [],
+        timeout: Duration = .seconds(60)
+    ) async throws -> Result {
         guard PythonPeer.isAvailable else {
-            throw PeerError("Python peers are required (WEBSOCKETS_INTEROP=1) but `\(PythonPeer.python)` cannot import websockets and aiohttp")
+            throw PeerError(
+                "Python peers are required (WEBSOCKETS_INTEROP=1) but `\(PythonPeer.python)` cannot import websockets and aiohttp"
+            )
         }
         let child = try RecordedProcess(
             executable: URL(fileURLWithPath: "/usr/bin/env"),
@@ -59,15 +64,19 @@ struct PythonClient {
 /// by Scripts/python/interop_client.py on loopback.
 @Suite("Server interop: Python websockets client", .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage), .serialized)
 struct ServerInteropTests {
-    @Test("§5.6: text, binary, empty and 1 MiB messages from the Python client echo intact (with and without compression)",
-          arguments: ["on", "off"])
+    @Test(
+        "§5.6: text, binary, empty and 1 MiB messages from the Python client echo intact (with and without compression)",
+        arguments: ["on", "off"])
     func echo(compression: String) async throws {
         let log = ServerLog()
         try await withTeardown(await WebSocketServer.logging(log)) { server in
             let result = try await PythonClient.run(server.url(path: "/echo"), "echo", ["--compression", compression])
             #expect(result.passed, "\(result)")
-            #expect(result.values("ECHO") == ["text 13 ok", "binary 3 ok", "text 0 ok", "binary 0 ok",
-                                              "binary 1048576 ok", "text 1048576 ok"])
+            #expect(
+                result.values("ECHO") == [
+                    "text 13 ok", "binary 3 ok", "text 0 ok", "binary 0 ok",
+                    "binary 1048576 ok", "text 1048576 ok",
+                ])
             // The Python client closed with 1000 "done"; our server echoed the code (§5.5.1).
             #expect(result.values("CLOSE_RCVD") == ["1000 "])
 
@@ -97,18 +106,21 @@ struct ServerInteropTests {
             #expect(connection.messages.count == 4)
             #expect(connection.messages.first == .text("fragmented ✓"))
             #expect(connection.messages.dropFirst().first == .binary([1, 2, 3]))
-            #expect(connection.messages.dropFirst(2).first == .binary((0..<16).flatMap { [UInt8](repeating: UInt8($0), count: 64 * 1024) }))
+            #expect(
+                connection.messages.dropFirst(2).first
+                    == .binary((0..<16).flatMap { [UInt8](repeating: UInt8($0), count: 64 * 1024) }))
             #expect(connection.messages.last == .text("only the middle frame has data"))
         }
     }
 
-    @Test("§4.2.2 (/subprotocol/): the server selects the first of its subprotocols that the Python client offers",
-          arguments: [
+    @Test(
+        "§4.2.2 (/subprotocol/): the server selects the first of its subprotocols that the Python client offers",
+        arguments: [
             (["chat.v1", "chat.v2"], "chat.v2"),  // the server's preference wins over the client's order
             (["chat.v1"], "chat.v1"),
             (["other"], "-"),  // nothing in common: no Sec-WebSocket-Protocol, the client accepts that
             ([], "-"),
-          ])
+        ])
     func subprotocol(offered: [String], expected: String) async throws {
         let log = ServerLog()
         try await withTeardown(await WebSocketServer.logging(log) { $0.subprotocols = ["chat.v2", "chat.v1"] }) { server in
@@ -122,8 +134,9 @@ struct ServerInteropTests {
         }
     }
 
-    @Test("§7.1.2/§5.5.1: a close the Python client starts reaches the handler's closeStatus, and the server echoes the code",
-          arguments: [(UInt16(1000), ""), (4000, "client reason"), (4999, "bye ✓"), (3000, "")])
+    @Test(
+        "§7.1.2/§5.5.1: a close the Python client starts reaches the handler's closeStatus, and the server echoes the code",
+        arguments: [(UInt16(1000), ""), (4000, "client reason"), (4999, "bye ✓"), (3000, "")])
     func clientCloses(code: UInt16, reason: String) async throws {
         let log = ServerLog()
         try await withTeardown(await WebSocketServer.logging(log)) { server in
@@ -169,7 +182,9 @@ struct ServerInteropTests {
         }
     }
 
-    @Test("RFC 7692 §7.1: websockets' default permessage-deflate offer is accepted with 12-bit windows; large messages round-trip compressed")
+    @Test(
+        "RFC 7692 §7.1: websockets' default permessage-deflate offer is accepted with 12-bit windows; large messages round-trip compressed"
+    )
     func compressionNegotiated() async throws {
         let log = ServerLog()
         try await withTeardown(await WebSocketServer.logging(log)) { server in  // compression: .serverDefault

@@ -1,11 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Synchronization
 import Testing
 import WebSocketServer
+
 @testable import WebSockets
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Tests of the server side through its public API only (`WebSocketServer.start/echo/url/port/
 // shutDown` and `ServerWebSocket`): raw HTTP clients with broken handshakes, a thousand clients at
@@ -146,7 +148,9 @@ struct RawClient: Sendable {
     func close() { transport.close() }
 
     /// Runs `body`, giving up (and cancelling it) after `timeout`: then the result is `nil`.
-    private static func within<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+    private static func within<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws
+        -> T?
+    {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
@@ -203,8 +207,10 @@ struct RawClient: Sendable {
         method: String = "GET", target: String = "/chat", version: String = "HTTP/1.1",
         omitting: Set<String> = [], replacing: [(String, String)] = [], adding: [(String, String)] = []
     ) -> String {
-        let defaults = [("Host", "127.0.0.1"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+        let defaults = [
+            ("Host", "127.0.0.1"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
+        ]
         var text = "\(method) \(target) \(version)\r\n"
         for (name, value) in defaults where !omitting.contains(name) {
             text += "\(name): \(replacing.first { $0.0 == name }?.1 ?? value)\r\n"
@@ -319,9 +325,9 @@ enum DescriptorLimit {
     static func ensure(needed: Int, wanted: Int) -> Bool {
         var limit = rlimit()
         #if canImport(Glibc)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
         #else
-        let resource = RLIMIT_NOFILE
+            let resource = RLIMIT_NOFILE
         #endif
         guard getrlimit(resource, &limit) == 0 else { return false }
         if limit.rlim_cur >= rlim_t(needed) { return true }
@@ -353,36 +359,61 @@ struct ServerHandshakeRejectionTests {
     }
 
     static let cases: [Case] = [
-        Case(name: "§4.2.1 item 3: no Upgrade header (a plain GET)", request: RawClient.upgradeRequest(omitting: ["Upgrade"]), status: 400),
-        Case(name: "§4.2.1 item 3: Upgrade names another protocol", request: RawClient.upgradeRequest(replacing: [("Upgrade", "h2c")]), status: 400),
-        Case(name: "§4.2.1 item 4: no Connection: Upgrade", request: RawClient.upgradeRequest(replacing: [("Connection", "keep-alive")]), status: 400),
-        Case(name: "§4.2.1 item 5: no Sec-WebSocket-Key", request: RawClient.upgradeRequest(omitting: ["Sec-WebSocket-Key"]), status: 400),
-        Case(name: "§4.2.1 item 5: a key of 15 bytes", request: RawClient.upgradeRequest(replacing: [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAA")]), status: 400),
-        Case(name: "§4.2.1 item 5: a key of 17 bytes", request: RawClient.upgradeRequest(replacing: [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAAA=")]), status: 400),
-        Case(name: "§4.2.1 item 5: a key that is not base64", request: RawClient.upgradeRequest(replacing: [("Sec-WebSocket-Key", "not a base64 key!!!!!!==")]), status: 400),
-        Case(name: "§4.2.1 item 5: two keys", request: RawClient.upgradeRequest(adding: [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")]), status: 400),
-        Case(name: "§4.2.2/§4.4: Sec-WebSocket-Version 8", request: RawClient.upgradeRequest(replacing: [("Sec-WebSocket-Version", "8")]),
-             status: 426, requiredHeaders: [("Sec-WebSocket-Version", "13")]),
-        Case(name: "§4.2.2/§4.4: no Sec-WebSocket-Version", request: RawClient.upgradeRequest(omitting: ["Sec-WebSocket-Version"]),
-             status: 426, requiredHeaders: [("Sec-WebSocket-Version", "13")]),
-        Case(name: "§4.2.1 item 1: POST", request: RawClient.upgradeRequest(method: "POST"), status: 405, requiredHeaders: [("Allow", "GET")]),
+        Case(
+            name: "§4.2.1 item 3: no Upgrade header (a plain GET)", request: RawClient.upgradeRequest(omitting: ["Upgrade"]),
+            status: 400),
+        Case(
+            name: "§4.2.1 item 3: Upgrade names another protocol",
+            request: RawClient.upgradeRequest(replacing: [("Upgrade", "h2c")]), status: 400),
+        Case(
+            name: "§4.2.1 item 4: no Connection: Upgrade",
+            request: RawClient.upgradeRequest(replacing: [("Connection", "keep-alive")]), status: 400),
+        Case(
+            name: "§4.2.1 item 5: no Sec-WebSocket-Key", request: RawClient.upgradeRequest(omitting: ["Sec-WebSocket-Key"]),
+            status: 400),
+        Case(
+            name: "§4.2.1 item 5: a key of 15 bytes",
+            request: RawClient.upgradeRequest(replacing: [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAA")]), status: 400),
+        Case(
+            name: "§4.2.1 item 5: a key of 17 bytes",
+            request: RawClient.upgradeRequest(replacing: [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAAA=")]), status: 400),
+        Case(
+            name: "§4.2.1 item 5: a key that is not base64",
+            request: RawClient.upgradeRequest(replacing: [("Sec-WebSocket-Key", "not a base64 key!!!!!!==")]), status: 400),
+        Case(
+            name: "§4.2.1 item 5: two keys",
+            request: RawClient.upgradeRequest(adding: [("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")]), status: 400),
+        Case(
+            name: "§4.2.2/§4.4: Sec-WebSocket-Version 8",
+            request: RawClient.upgradeRequest(replacing: [("Sec-WebSocket-Version", "8")]),
+            status: 426, requiredHeaders: [("Sec-WebSocket-Version", "13")]),
+        Case(
+            name: "§4.2.2/§4.4: no Sec-WebSocket-Version", request: RawClient.upgradeRequest(omitting: ["Sec-WebSocket-Version"]),
+            status: 426, requiredHeaders: [("Sec-WebSocket-Version", "13")]),
+        Case(
+            name: "§4.2.1 item 1: POST", request: RawClient.upgradeRequest(method: "POST"), status: 405,
+            requiredHeaders: [("Allow", "GET")]),
         Case(name: "§4.2.1 item 1: HTTP/1.0", request: RawClient.upgradeRequest(version: "HTTP/1.0"), status: 400),
         Case(name: "§4.2.1 item 2: no Host", request: RawClient.upgradeRequest(omitting: ["Host"]), status: 400),
-        Case(name: "a body declared with Content-Length", request: RawClient.upgradeRequest(adding: [("Content-Length", "5")]), status: 400),
+        Case(
+            name: "a body declared with Content-Length", request: RawClient.upgradeRequest(adding: [("Content-Length", "5")]),
+            status: 400),
         Case(name: "a garbage line", request: "HELLO\r\n\r\n", status: 400),
         Case(name: "a request line with no version", request: "GET /chat\r\nHost: x\r\n\r\n", status: 400),
         // Exactly the 16 KiB limit without the blank line that ends a head: the server has read
         // every byte when it answers, so its close is a clean FIN rather than a reset.
-        Case(name: "RFC 6585 §5: a head over the 16 KiB default limit",
-             request: { () -> String in
-                 let start = "GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: "
-                 return start + String(repeating: "x", count: 16 * 1024 - start.utf8.count - 2) + "\r\n"
-             }(),
-             status: 431),
+        Case(
+            name: "RFC 6585 §5: a head over the 16 KiB default limit",
+            request: { () -> String in
+                let start = "GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: "
+                return start + String(repeating: "x", count: 16 * 1024 - start.utf8.count - 2) + "\r\n"
+            }(),
+            status: 431),
     ]
 
-    @Test("each malformed request gets its HTTP error with Connection: close, the server closes the connection, and keeps serving",
-          arguments: cases)
+    @Test(
+        "each malformed request gets its HTTP error with Connection: close, the server closes the connection, and keeps serving",
+        arguments: cases)
     func rejected(_ testCase: Case) async throws {
         let log = ServerLog()
         try await withTeardown(await WebSocketServer.logging(log)) { server in
@@ -468,7 +499,9 @@ struct ServerHandshakeRejectionTests {
         }
     }
 
-    @Test("§4.2.2: a valid raw request gets 101 with the accept value of the RFC's example key, and frames sent right behind it are served")
+    @Test(
+        "§4.2.2: a valid raw request gets 101 with the accept value of the RFC's example key, and frames sent right behind it are served"
+    )
     func validRawHandshake() async throws {
         let log = ServerLog()
         try await withTeardown(await WebSocketServer.logging(log)) { server in
@@ -476,8 +509,9 @@ struct ServerHandshakeRejectionTests {
             defer { client.close() }
             // The head and a masked text frame in one write: the frame arrives with the head (§4.2.2
             // "the server [...] can begin sending and receiving data" once the 101 is out).
-            try await client.send(bytes: Array(RawClient.upgradeRequest(target: "/chat?room=1").utf8)
-                + RawFrame.clientFrame(opcode: 0x1, Array("hi".utf8)))
+            try await client.send(
+                bytes: Array(RawClient.upgradeRequest(target: "/chat?room=1").utf8)
+                    + RawFrame.clientFrame(opcode: 0x1, Array("hi".utf8)))
             let (response, afterHead) = try await client.readHead()
             #expect(response.status == 101)
             #expect(response.values("Upgrade").map { $0.lowercased() } == ["websocket"])
@@ -556,9 +590,11 @@ struct ServerHandshakeRejectionTests {
 struct ServerHandlerTests {
     @Test("§7.1.2: when the handler returns, the server closes the connection with 1000")
     func handlerReturnCloses() async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            try await socket.send(text: "bye")
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                try await socket.send(text: "bye")
+            }
+        ) { server in
             let socket = MessageWebSocket()
             try await socket.connect(to: server.url())
             let ending = await drain(socket)
@@ -570,9 +606,11 @@ struct ServerHandlerTests {
 
     @Test("§7.4.1: when the handler throws, the server closes the connection with 1011")
     func handlerThrowCloses() async throws {
-        try await withTeardown(await WebSocketServer.start { _ in
-            throw PeerError("the application failed")
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { _ in
+                throw PeerError("the application failed")
+            }
+        ) { server in
             let socket = MessageWebSocket()
             try await socket.connect(to: server.url())
             let ending = await drain(socket)
@@ -608,10 +646,12 @@ struct ServerLoadTests {
     // The time limit only catches a hang. It is generous because this test runs at low priority
     // on purpose and so waits for the rest of the suite: under ThreadSanitizer, started at once
     // alongside the interop suites, it was starved past one minute (its clients need 10-15 s).
-    @Test("1,000 clients connected at once each get their own message echoed; all close with 1000 and the server ran 1,000 handlers",
-          .enabled(if: DescriptorLimit.thousandConnections,
-                   "RLIMIT_NOFILE cannot be raised to 2,600 descriptors (hard limit too low) for 1,000 loopback connections"),
-          .exclusiveProcessResources, .timeLimit(.minutes(3)))
+    @Test(
+        "1,000 clients connected at once each get their own message echoed; all close with 1000 and the server ran 1,000 handlers",
+        .enabled(
+            if: DescriptorLimit.thousandConnections,
+            "RLIMIT_NOFILE cannot be raised to 2,600 descriptors (hard limit too low) for 1,000 loopback connections"),
+        .exclusiveProcessResources, .timeLimit(.minutes(3)))
     func thousandConcurrentConnections() async throws {
         let count = 1_000
         let log = ServerLog()
@@ -685,7 +725,9 @@ struct ServerLoadTests {
                             try await socket.close(code: .normalClosure, reason: "")
                             return await socket.closeStatus
                         }
-                        if status?.code != .normalClosure { return "client \(index): close answered with \(String(describing: status))" }
+                        if status?.code != .normalClosure {
+                            return "client \(index): close answered with \(String(describing: status))"
+                        }
                     } catch {
                         return "client \(index): close: \(error)"
                     }
@@ -733,8 +775,9 @@ struct ServerShutdownTests {
         try await probe.close(code: .normalClosure)
     }
 
-    @Test("§7.4.1: shutDown closes every client with 1001 going away; their message streams end cleanly and the port stops accepting",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "§7.4.1: shutDown closes every client with 1001 going away; their message streams end cleanly and the port stops accepting",
+        .timeLimit(.minutes(1)))
     func shutDownClosesEveryClient() async throws {
         let log = ServerLog()
         let server = try await WebSocketServer.logging(log)
@@ -767,8 +810,9 @@ struct ServerShutdownTests {
         #expect(await thrownStatus { _ = try await TCPTransport.connect(host: "127.0.0.1", port: server.port) } == .cannotConnect)
     }
 
-    @Test("shutDown returns within its timeout when a client never answers the close, and drops that client",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "shutDown returns within its timeout when a client never answers the close, and drops that client",
+        .timeLimit(.minutes(1)))
     func shutDownDropsAnUnresponsiveClient() async throws {
         let log = ServerLog()
         // The close timeout (60 s) is far longer than the shutdown timeout: shutDown must not wait for it.
@@ -800,8 +844,9 @@ struct ServerShutdownTests {
         #expect(await log.wait { $0.finished.count == 4 })
     }
 
-    @Test("a connection still in its opening handshake at shutDown is closed by it, not left to the handshake timeout",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "a connection still in its opening handshake at shutDown is closed by it, not left to the handshake timeout",
+        .timeLimit(.minutes(1)))
     func shutDownClosesPendingHandshakes() async throws {
         let log = ServerLog()
         // A handshake timeout far beyond the wait below: only shutDown can end the connection in time.
@@ -818,8 +863,9 @@ struct ServerShutdownTests {
         #expect(log.started == 1)  // the probe
     }
 
-    @Test("§4.2.2: a request that completes after shutDown is not answered with 101 Switching Protocols",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "§4.2.2: a request that completes after shutDown is not answered with 101 Switching Protocols",
+        .timeLimit(.minutes(1)))
     func noUpgradeAfterShutDown() async throws {
         let log = ServerLog()
         let server = try await WebSocketServer.logging(log)

@@ -2,6 +2,7 @@ import Testing
 import WebSocketCore
 import WebSocketServer
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// `RoundTripTimeStatistics` and `BandwidthStatistics` (WinRT's, from Linux `TCP_INFO`): how each
@@ -9,14 +10,19 @@ import WebSocketTesting
 /// ones, while a transport without TCP has none.
 @Suite("TCP statistics", .timeLimit(.minutes(1)))
 struct StatisticsTests {
-    static func info(rtt: UInt32 = 100, rttvar: UInt32 = 50, minRTT: UInt32 = 80, rate: UInt64 = 0,
-                     appLimited: Bool = true, received: UInt64 = 0) -> TCPInfo {
-        TCPInfo(smoothedRoundTripTime: rtt, roundTripTimeVariation: rttvar, minimumRoundTripTime: minRTT,
-                deliveryRate: rate, isDeliveryRateApplicationLimited: appLimited, bytesAcknowledged: 0,
-                bytesReceived: received)
+    static func info(
+        rtt: UInt32 = 100, rttvar: UInt32 = 50, minRTT: UInt32 = 80, rate: UInt64 = 0,
+        appLimited: Bool = true, received: UInt64 = 0
+    ) -> TCPInfo {
+        TCPInfo(
+            smoothedRoundTripTime: rtt, roundTripTimeVariation: rttvar, minimumRoundTripTime: minRTT,
+            deliveryRate: rate, isDeliveryRateApplicationLimited: appLimited, bytesAcknowledged: 0,
+            bytesReceived: received)
     }
 
-    @Test("round trips: smoothed and variance are the kernel's, min is tcpi_min_rtt (at most smoothed), max the largest smoothed sampled")
+    @Test(
+        "round trips: smoothed and variance are the kernel's, min is tcpi_min_rtt (at most smoothed), max the largest smoothed sampled"
+    )
     func roundTripDerivation() throws {
         let start = ContinuousClock.now
         var sampler = TCPStatisticsSampler(baseline: Self.info(), at: start)
@@ -30,7 +36,9 @@ struct StatisticsTests {
         #expect(try #require(sampler.latest).roundTrip.min == 40)
     }
 
-    @Test("bandwidth: outbound is the delivery rate × 8, inbound the received bytes × 8 over the time between samples, instability a smoothed mean absolute deviation")
+    @Test(
+        "bandwidth: outbound is the delivery rate × 8, inbound the received bytes × 8 over the time between samples, instability a smoothed mean absolute deviation"
+    )
     func bandwidthDerivation() throws {
         let start = ContinuousClock.now
         var sampler = TCPStatisticsSampler(baseline: Self.info(received: 1_000), at: start)
@@ -38,7 +46,9 @@ struct StatisticsTests {
         var bandwidth = try #require(sampler.latest).bandwidth
         #expect(bandwidth.outboundBitsPerSecond == 8_000)
         #expect(bandwidth.inboundBitsPerSecond == 40_000, "10,000 bytes over 2 s")
-        #expect(bandwidth.outboundBitsPerSecondInstability == 0 && bandwidth.inboundBitsPerSecondInstability == 0, "one sample: no spread yet")
+        #expect(
+            bandwidth.outboundBitsPerSecondInstability == 0 && bandwidth.inboundBitsPerSecondInstability == 0,
+            "one sample: no spread yet")
         #expect(bandwidth.outboundBandwidthPeaked, "not application-limited: the network is the limit")
         #expect(!bandwidth.inboundBandwidthPeaked, "one sample is no evidence of a peak")
 
@@ -68,7 +78,9 @@ struct StatisticsTests {
         #expect(latest.bandwidth.inboundBitsPerSecond == 8_000)
         #expect(latest.roundTrip.smoothed == 120, "round trips are updated")
         sampler.record(Self.info(received: 2_000), at: start + .seconds(2))
-        #expect(try #require(sampler.latest).bandwidth.inboundBitsPerSecond == 8_000, "1,000 bytes over the 1 s since the last measurement")
+        #expect(
+            try #require(sampler.latest).bandwidth.inboundBitsPerSecond == 8_000,
+            "1,000 bytes over the 1 s since the last measurement")
     }
 
     @Test("the in-memory transport has no TCP underneath: no round-trip or bandwidth figures")
@@ -83,22 +95,26 @@ struct StatisticsTests {
         #expect(InMemoryTransport.makePair().client.tcpInfo() == nil)
     }
 
-    @Test("over loopback TCP, traffic produces plausible figures on both ends (min ≤ smoothed ≤ max, non-zero rates), still readable after the close")
+    @Test(
+        "over loopback TCP, traffic produces plausible figures on both ends (min ≤ smoothed ≤ max, non-zero rates), still readable after the close"
+    )
     func loopbackFigures() async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            for try await message in socket.messages {
-                guard message == .text("figures?") else {
-                    try await socket.send(message)
-                    continue
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                for try await message in socket.messages {
+                    guard message == .text("figures?") else {
+                        try await socket.send(message)
+                        continue
+                    }
+                    // Bandwidth first: each read samples, and this first one measures the inbound rate
+                    // since the start. Read second, after a stall of ≥ 100 ms (a loaded machine), it
+                    // would measure the stall alone, in which nothing arrived: 0 (seen once).
+                    let bandwidth = await socket.bandwidthStatistics
+                    let roundTrip = await socket.roundTripTimeStatistics
+                    try await socket.send(text: "\(roundTrip?.smoothed ?? 0) \(bandwidth?.inboundBitsPerSecond ?? 0)")
                 }
-                // Bandwidth first: each read samples, and this first one measures the inbound rate
-                // since the start. Read second, after a stall of ≥ 100 ms (a loaded machine), it
-                // would measure the stall alone, in which nothing arrived: 0 (seen once).
-                let bandwidth = await socket.bandwidthStatistics
-                let roundTrip = await socket.roundTripTimeStatistics
-                try await socket.send(text: "\(roundTrip?.smoothed ?? 0) \(bandwidth?.inboundBitsPerSecond ?? 0)")
             }
-        }) { server in
+        ) { server in
             var control = MessageWebSocketControl()
             control.compression = .disabled  // the bytes on the wire are the bytes sent
             let socket = MessageWebSocket(control: control)
@@ -118,7 +134,9 @@ struct StatisticsTests {
             #expect(bandwidth.outboundBitsPerSecond > 0, "2 MiB were acknowledged")
             try await socket.send(text: "figures?")
             let serverFigures = try #require(try await messages.next()?.text).split(separator: " ").compactMap { UInt64($0) }
-            #expect(serverFigures.count == 2 && serverFigures.allSatisfy { $0 > 0 }, "the server's RTT and inbound rate: \(serverFigures)")
+            #expect(
+                serverFigures.count == 2 && serverFigures.allSatisfy { $0 > 0 },
+                "the server's RTT and inbound rate: \(serverFigures)")
             try await socket.close(code: .normalClosure, reason: "done")
             #expect(try await messages.next() == nil)
             #expect(await socket.information.roundTripTimeStatistics != nil, "the last sample stays readable after the end")

@@ -1,6 +1,7 @@
 import Testing
 import WebSocketCore
 import WebSocketServer
+
 @testable import WebSockets
 
 /// Echoes the client's bytes back as they arrive, through the server's stream view: each piece
@@ -13,8 +14,9 @@ let streamEchoHandler: WebSocketServer.StreamHandler = { socket in
 /// stream view (`ServerStreamWebSocket`) on the other end.
 @Suite("StreamWebSocket over loopback TCP", .timeLimit(.minutes(2)))
 struct StreamWebSocketLoopbackTests {
-    @Test("100 MiB both ways through the stream views, in pieces of at most 64 KiB, with bounded read memory",
-          .exclusiveProcessResources)
+    @Test(
+        "100 MiB both ways through the stream views, in pieces of at most 64 KiB, with bounded read memory",
+        .exclusiveProcessResources)
     func hundredMebibytesBothWays() async throws {
         try await withTeardown(await WebSocketServer.startStreams(handler: streamEchoHandler)) { server in
             let socket = StreamWebSocket()
@@ -54,12 +56,14 @@ struct StreamWebSocketLoopbackTests {
 
     @Test("each write reaches a message-level server as one binary message")
     func writesAreMessagesAtAMessageServer() async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            for try await message in socket.messages {
-                guard case .binary(let bytes) = message else { return }
-                try await socket.send(.binary(Array("\(bytes.count);".utf8)))  // the size of each message seen
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                for try await message in socket.messages {
+                    guard case .binary(let bytes) = message else { return }
+                    try await socket.send(.binary(Array("\(bytes.count);".utf8)))  // the size of each message seen
+                }
             }
-        }) { server in
+        ) { server in
             let socket = StreamWebSocket()
             try await socket.connect(to: server.url())
             try await socket.write([UInt8](repeating: 1, count: 70_000))
@@ -73,10 +77,12 @@ struct StreamWebSocketLoopbackTests {
 
     @Test("a text message from a message-level server fails the stream with 1003 (RFC 6455 §7.4.1)")
     func textFromTheServerIsRefused() async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            try await socket.send(text: "text")
-            for try await _ in socket.messages {}
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                try await socket.send(text: "text")
+                for try await _ in socket.messages {}
+            }
+        ) { server in
             let socket = StreamWebSocket()
             try await socket.connect(to: server.url())
             let ending = await drainStream(socket.input)
@@ -88,13 +94,15 @@ struct StreamWebSocketLoopbackTests {
     @Test("the server's stream view refuses a text message with 1003 (RFC 6455 §7.4.1) and its read throws")
     func serverViewRefusesText() async throws {
         let outcome = Recorder()
-        try await withTeardown(await WebSocketServer.startStreams { socket in
-            do {
-                for try await chunk in socket.input { try await socket.write(chunk) }
-            } catch let error as WebSocketError {
-                outcome.append(.text("\(error.status)"))
+        try await withTeardown(
+            await WebSocketServer.startStreams { socket in
+                do {
+                    for try await chunk in socket.input { try await socket.write(chunk) }
+                } catch let error as WebSocketError {
+                    outcome.append(.text("\(error.status)"))
+                }
             }
-        }) { server in
+        ) { server in
             let client = MessageWebSocket()
             try await client.connect(to: server.url())
             try await client.send([1, 2])
@@ -110,12 +118,14 @@ struct StreamWebSocketLoopbackTests {
     @Test("a client close ends the server view's input normally, with its closeStatus set")
     func serverViewSeesTheClose() async throws {
         let status = Recorder()
-        try await withTeardown(await WebSocketServer.startStreams { socket in
-            var bytes: [UInt8] = []
-            for try await chunk in socket.input { bytes += chunk }
-            let close = await socket.closeStatus
-            status.append(.text("\(bytes.count) \(close?.code.rawValue ?? 0) \(close?.reason ?? "")"))
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.startStreams { socket in
+                var bytes: [UInt8] = []
+                for try await chunk in socket.input { bytes += chunk }
+                let close = await socket.closeStatus
+                status.append(.text("\(bytes.count) \(close?.code.rawValue ?? 0) \(close?.reason ?? "")"))
+            }
+        ) { server in
             let socket = StreamWebSocket()
             try await socket.connect(to: server.url())
             try await socket.write([1, 2, 3])
@@ -127,11 +137,13 @@ struct StreamWebSocketLoopbackTests {
 }
 
 /// The stream socket against Python `websockets` (see ``PythonPeer`` for how these are enabled).
-@Suite("StreamWebSocket interop with Python websockets", .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage), .serialized,
-       .timeLimit(.minutes(2)))
+@Suite(
+    "StreamWebSocket interop with Python websockets", .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage), .serialized,
+    .timeLimit(.minutes(2)))
 struct StreamWebSocketInteropTests {
-    @Test("8 MiB written in 256 KiB writes echo back intact through the Python peer", .exclusiveProcessResources,
-          arguments: InteropTests.peers)
+    @Test(
+        "8 MiB written in 256 KiB writes echo back intact through the Python peer", .exclusiveProcessResources,
+        arguments: InteropTests.peers)
     func largeBinaryEcho(_ script: String) async throws {
         let peer = try await PythonPeer(script: script)
         let socket = StreamWebSocket()
@@ -169,10 +181,12 @@ struct StreamCLITests {
 
     @Test("--stream exits 1 with an error line when the server sends text")
     func streamRefusesText() async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            try await socket.send(text: "text")
-            for try await _ in socket.messages {}
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                try await socket.send(text: "text")
+                for try await _ in socket.messages {}
+            }
+        ) { server in
             let result = try await runCLI([server.url(), "--stream"], closeInputWhen: { _ in false })
             #expect(result.stdout == "")
             #expect(result.stderr.hasPrefix("error protocolViolation(1003): "))

@@ -1,10 +1,13 @@
 import Testing
 import WebSocketCore
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// A stream socket connected to a scripted peer over an in-memory pair.
-func connectedStreamPair(control: StreamWebSocketControl = .init()) async throws -> (socket: StreamWebSocket, peer: MockWebSocketServer) {
+func connectedStreamPair(control: StreamWebSocketControl = .init()) async throws -> (
+    socket: StreamWebSocket, peer: MockWebSocketServer
+) {
     let socket = StreamWebSocket(control: control)
     let peer = try await MockWebSocketServer.acceptingPeer { try await socket.connect(to: "ws://mock.test/", over: $0) }
     return (socket, peer)
@@ -77,8 +80,9 @@ struct StreamWebSocketTests {
         #expect(ending.bytes == [1, 2])
         #expect(ending.error == .protocolViolation(.unsupportedData))
         #expect(try await peerSaw.code == .unsupportedData)
-        #expect(await thrownStatus { _ = try await socket.read(upTo: 1) } == .protocolViolation(.unsupportedData),
-                "later reads report the same end")
+        #expect(
+            await thrownStatus { _ = try await socket.read(upTo: 1) } == .protocolViolation(.unsupportedData),
+            "later reads report the same end")
     }
 
     @Test("every control change after connect throws invalidState (stricter than the message socket)")
@@ -94,7 +98,9 @@ struct StreamWebSocketTests {
     func beforeConnecting() async throws {
         let socket = StreamWebSocket()
         try await socket.configure { $0.maxPendingChunks = 0 }
-        #expect(await thrownStatus { try await socket.connect(to: "ws://mock.test/", over: InMemoryTransport.makePair().0) } == .invalidArgument)
+        #expect(
+            await thrownStatus { try await socket.connect(to: "ws://mock.test/", over: InMemoryTransport.makePair().0) }
+                == .invalidArgument)
         #expect(await thrownStatus { try await socket.setRequestHeader("Sec-WebSocket-Key", "x") } == .invalidArgument)
         #expect(await thrownStatus { try await socket.write([1]) } == .invalidState)
         #expect(StreamWebSocketControl().compression == .disabled)
@@ -168,8 +174,9 @@ struct StreamWebSocketTests {
         #expect(received == Array(0..<8))
     }
 
-    @Test("a 16 MiB message streams through in pieces of at most 64 KiB while the connection holds no more than a read's worth",
-          .exclusiveProcessResources)
+    @Test(
+        "a 16 MiB message streams through in pieces of at most 64 KiB while the connection holds no more than a read's worth",
+        .exclusiveProcessResources)
     func largeMessageInPieces() async throws {
         let (socket, peer) = try await connectedStreamPair()
         let size = 16 << 20

@@ -1,8 +1,9 @@
 import Testing
+
 @testable import WebSockets
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A connected client/server pair over loopback, closed by the caller (also used by ReadMemoryTests).
@@ -65,14 +66,22 @@ struct TCPTransportTests {
     @Test("reports endpoints as host:port, IPv6 in brackets")
     func reportsEndpoints() async throws {
         let (client, server, listener) = try await tcpPair(host: "::1")
-        defer { client.close(); server.close(); listener.close() }
+        defer {
+            client.close()
+            server.close()
+            listener.close()
+        }
         #expect(client.remoteAddress == "[::1]:\(listener.port)")
         #expect(server.localAddress == "[::1]:\(listener.port)")
         #expect(client.localAddress == server.remoteAddress)
         #expect(client.localAddress?.hasPrefix("[::1]:") == true)
 
         let (client4, server4, listener4) = try await tcpPair(host: "127.0.0.1")
-        defer { client4.close(); server4.close(); listener4.close() }
+        defer {
+            client4.close()
+            server4.close()
+            listener4.close()
+        }
         #expect(client4.remoteAddress == "127.0.0.1:\(listener4.port)")
         #expect(listener4.localAddress == "127.0.0.1:\(listener4.port)")
     }
@@ -80,13 +89,19 @@ struct TCPTransportTests {
     @Test("a 16 MiB write completes through partial writes and arrives intact")
     func largeWriteArrivesIntact() async throws {
         let (client, server, listener) = try await tcpPair()
-        defer { client.close(); server.close(); listener.close() }
+        defer {
+            client.close()
+            server.close()
+            listener.close()
+        }
         let size = 16 * 1024 * 1024
         var payload = [UInt8](repeating: 0, count: size)
         payload.withUnsafeMutableBufferPointer { bytes in
             var state: UInt32 = 2_463_534_242  // xorshift: no repeating period a bug could hide in
             for index in bytes.indices {
-                state ^= state << 13; state ^= state >> 17; state ^= state << 5
+                state ^= state << 13
+                state ^= state >> 17
+                state ^= state << 5
                 bytes[index] = UInt8(truncatingIfNeeded: state)
             }
         }
@@ -94,14 +109,19 @@ struct TCPTransportTests {
         try await client.write([payload])
         let bytes = try await received
         #expect(bytes.count == size)
-        let same = bytes.withUnsafeBytes { a in payload.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, size) == 0 } }
+        let same = bytes.withUnsafeBytes { a in payload.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, size) == 0 }
+        }
         #expect(same)
     }
 
     @Test("a write of several buffers arrives in order, empty buffers skipped")
     func gatheredWriteKeepsOrder() async throws {
         let (client, server, listener) = try await tcpPair()
-        defer { client.close(); server.close(); listener.close() }
+        defer {
+            client.close()
+            server.close()
+            listener.close()
+        }
         // More buffers than one sendmsg takes (32), of varied sizes, some empty.
         let buffers: [[UInt8]] = (0..<100).map { index in
             index % 7 == 3 ? [] : [UInt8](repeating: UInt8(index), count: 1 + (index * 37) % 3000)
@@ -159,7 +179,10 @@ struct TCPTransportTests {
         async let accepted = listener.accept()
         let client = try await TCPTransport.connect(host: "localhost", port: listener.port)
         let server = try await accepted
-        defer { client.close(); server.close() }
+        defer {
+            client.close()
+            server.close()
+        }
         try await client.write([[1, 2, 3]])
         #expect(try await receiveExactly(3, from: server) == [1, 2, 3])
     }
@@ -167,7 +190,10 @@ struct TCPTransportTests {
     @Test("close() wakes a pending read, which throws closed")
     func closeWakesPendingRead() async throws {
         let (client, server, listener) = try await tcpPair()
-        defer { server.close(); listener.close() }
+        defer {
+            server.close()
+            listener.close()
+        }
         let reading = Task {
             var buffer = [UInt8](repeating: 0, count: 16)
             return try await client.read(into: &buffer)
@@ -191,7 +217,10 @@ struct TCPTransportTests {
     @Test("the peer closing makes read return 0, and a write then fails with connectionAborted")
     func peerCloseEndsStream() async throws {
         let (client, server, listener) = try await tcpPair()
-        defer { client.close(); listener.close() }
+        defer {
+            client.close()
+            listener.close()
+        }
         try await server.write([[9, 8, 7]])
         server.close()
         #expect(try await receiveExactly(3, from: client) == [9, 8, 7])
@@ -212,7 +241,11 @@ struct TCPTransportTests {
     @Test("cancelling a task blocked in read resumes it with operationCanceled")
     func cancellingBlockedReadResumes() async throws {
         let (client, server, listener) = try await tcpPair()
-        defer { client.close(); server.close(); listener.close() }
+        defer {
+            client.close()
+            server.close()
+            listener.close()
+        }
         let reading = Task {
             var buffer = [UInt8](repeating: 0, count: 16)
             return try await client.read(into: &buffer)
@@ -260,7 +293,9 @@ struct TCPTransportTests {
         defer { listener.close() }
         // Warm up: the loop's and the listener's own descriptors exist before the baseline.
         let (warmClient, warmServer, warmListener) = try await tcpPair()
-        warmClient.close(); warmServer.close(); warmListener.close()
+        warmClient.close()
+        warmServer.close()
+        warmListener.close()
         let before = countOpenDescriptors()
         for _ in 0..<200 {
             async let accepted = listener.accept()

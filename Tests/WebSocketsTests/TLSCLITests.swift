@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WebSocketServer
+
 @testable import WebSockets
 
 /// The CLI's TLS flags: `--ca-file`, `--client-cert/--client-key`, `--pin-sha256`,
@@ -12,8 +13,9 @@ struct TLSCLITests {
     @Test("--ca-file trusts the test CA; without it the failure prints every problem and exits 1")
     func caFile() async throws {
         try await withTeardown(await fixtures.server()) { server in
-            let trusted = try await runCLI([server.url(), "--ca-file", fixtures.caFile], input: "hello\n",
-                                           closeInputWhen: { $0.contains("hello") })
+            let trusted = try await runCLI(
+                [server.url(), "--ca-file", fixtures.caFile], input: "hello\n",
+                closeInputWhen: { $0.contains("hello") })
             #expect(trusted.status == 0)
             #expect(trusted.stdout == "hello\n")
             let untrusted = try await runCLI([server.url()])
@@ -26,8 +28,9 @@ struct TLSCLITests {
     @Test("--ignore-cert-error tolerates the named problems and rejects unknown names")
     func ignoreCertError() async throws {
         try await withTeardown(await fixtures.server("wronghost")) { server in
-            let ignored = try await runCLI([server.url(), "--ignore-cert-error", "untrusted", "--ignore-cert-error", "invalidName"],
-                                           input: "x\n", closeInputWhen: { $0.contains("x") })
+            let ignored = try await runCLI(
+                [server.url(), "--ignore-cert-error", "untrusted", "--ignore-cert-error", "invalidName"],
+                input: "x\n", closeInputWhen: { $0.contains("x") })
             #expect(ignored.status == 0)
             let partly = try await runCLI([server.url(), "--ignore-cert-error", "untrusted"])
             #expect(partly.stderr.hasPrefix("error serverCertificateInvalid: "))
@@ -41,12 +44,16 @@ struct TLSCLITests {
     @Test("--pin-sha256 accepts the pinned leaf (colon form from openssl works) and rejects any other")
     func pinSHA256() async throws {
         try await withTeardown(await fixtures.server()) { server in
-            let colons = try fixtures.run(["x509", "-in", "server.pem", "-noout", "-fingerprint", "-sha256"])
+            let colons =
+                try fixtures.run(["x509", "-in", "server.pem", "-noout", "-fingerprint", "-sha256"])
                 .split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
-            let pinned = try await runCLI([server.url(), "--ca-file", fixtures.caFile, "--pin-sha256", colons],
-                                          input: "pin\n", closeInputWhen: { $0.contains("pin") })
+            let pinned = try await runCLI(
+                [server.url(), "--ca-file", fixtures.caFile, "--pin-sha256", colons],
+                input: "pin\n", closeInputWhen: { $0.contains("pin") })
             #expect(pinned.status == 0)
-            let wrong = try await runCLI([server.url(), "--ca-file", fixtures.caFile, "--pin-sha256", String(repeating: "0", count: 64)])
+            let wrong = try await runCLI([
+                server.url(), "--ca-file", fixtures.caFile, "--pin-sha256", String(repeating: "0", count: 64),
+            ])
             #expect(wrong.status == 1)
             #expect(wrong.stderr.hasPrefix("error serverCertificateRejected: "))
         }
@@ -55,9 +62,12 @@ struct TLSCLITests {
     @Test("--client-cert and --client-key present a client certificate to a server that requires one")
     func clientCertificate() async throws {
         try await withTeardown(await fixtures.server(clientCertificates: .require)) { server in
-            let result = try await runCLI([server.url(), "--ca-file", fixtures.caFile,
-                                           "--client-cert", fixtures.path("client.pem"), "--client-key", fixtures.path("client.key")],
-                                          input: "mtls\n", closeInputWhen: { $0.contains("mtls") })
+            let result = try await runCLI(
+                [
+                    server.url(), "--ca-file", fixtures.caFile,
+                    "--client-cert", fixtures.path("client.pem"), "--client-key", fixtures.path("client.key"),
+                ],
+                input: "mtls\n", closeInputWhen: { $0.contains("mtls") })
             #expect(result.status == 0)
             #expect(result.stdout == "mtls\n")
         }
@@ -65,7 +75,9 @@ struct TLSCLITests {
 
     @Test("serve --tls-cert --tls-key serves wss:// on loopback")
     func serveOverTLS() async throws {
-        try await withTeardown(await ServeProcess(["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])) { serve in
+        try await withTeardown(
+            await ServeProcess(["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
+        ) { serve in
             let port = serve.port
             var control = MessageWebSocketControl()
             control.additionalTrustRoots = [fixtures.caRoot]

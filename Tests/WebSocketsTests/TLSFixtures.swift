@@ -25,11 +25,15 @@ final class TLSFixtures: Sendable {
 
     private init() throws {
         directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("websockets-tls-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
+            .appendingPathComponent(
+                "websockets-tls-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-        try run(["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=WebSockets Test CA",
-                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try run(
+            ["req", "-x509"] + ec + [
+                "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=WebSockets Test CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ])
         try write("server.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
         try write("wrong.ext", "subjectAltName=DNS:example.com\nextendedKeyUsage=serverAuth\n")
         try write("client.ext", "extendedKeyUsage=clientAuth\n")
@@ -37,8 +41,11 @@ final class TLSFixtures: Sendable {
         try issue("expired", subject: "/CN=localhost", extensions: "server.ext", days: "-1")
         try issue("wronghost", subject: "/CN=example.com", extensions: "wrong.ext", days: "3")
         try issue("client", subject: "/CN=test client", extensions: "client.ext", days: "3")
-        try run(["req", "-x509"] + ec + ["-keyout", "selfsigned.key", "-out", "selfsigned.pem", "-days", "3", "-subj", "/CN=localhost",
-                 "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        try run(
+            ["req", "-x509"] + ec + [
+                "-keyout", "selfsigned.key", "-out", "selfsigned.pem", "-days", "3", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ])
     }
 
     deinit {
@@ -46,10 +53,14 @@ final class TLSFixtures: Sendable {
     }
 
     private func issue(_ name: String, subject: String, extensions: String, days: String) throws {
-        try run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                 "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject])
-        try run(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", "\(name).pem", "-days", days, "-extfile", extensions])
+        try run([
+            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject,
+        ])
+        try run([
+            "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "\(name).pem", "-days", days, "-extfile", extensions,
+        ])
     }
 
     private func write(_ name: String, _ text: String) throws {

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import WebSocketServer
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// `wss://` against the package's own TLS server on loopback, with generated certificates.
@@ -11,7 +12,8 @@ struct TLSTests {
     let fixtures = TLSFixtures.shared
 
     /// A client control trusting the test CA (unless told otherwise).
-    func control(trustingCA: Bool = true, _ update: (inout MessageWebSocketControl) -> Void = { _ in }) -> MessageWebSocketControl {
+    func control(trustingCA: Bool = true, _ update: (inout MessageWebSocketControl) -> Void = { _ in }) -> MessageWebSocketControl
+    {
         var control = MessageWebSocketControl()
         if trustingCA { control.additionalTrustRoots = [fixtures.caRoot] }
         control.openTimeout = .seconds(10)
@@ -54,7 +56,10 @@ struct TLSTests {
             let roundTrip = try #require(information.roundTripTimeStatistics)
             #expect(roundTrip.smoothed > 0 && roundTrip.min <= roundTrip.smoothed && roundTrip.smoothed <= roundTrip.max)
             #expect(try #require(information.bandwidthStatistics).inboundBitsPerSecond > 0)
-            guard case .connected(let details)? = recorder.kinds.dropFirst().first else { Issue.record("\(recorder.kinds)"); return }
+            guard case .connected(let details)? = recorder.kinds.dropFirst().first else {
+                Issue.record("\(recorder.kinds)")
+                return
+            }
             #expect(details.isSecure)
         }
     }
@@ -81,9 +86,11 @@ struct TLSTests {
             #expect(error?.status == .serverCertificateInvalid)
             #expect(Set(error?.certificateProblems.map(\.result) ?? []) == [.untrusted])
             #expect(error?.message.contains("untrusted") == true)
-            let information = try await echo(server.url(), control: control(trustingCA: false) {
-                $0.ignorableServerCertificateErrors = [.untrusted]
-            })
+            let information = try await echo(
+                server.url(),
+                control: control(trustingCA: false) {
+                    $0.ignorableServerCertificateErrors = [.untrusted]
+                })
             #expect(Set(information.serverCertificateErrors) == [.untrusted])
             #expect(information.serverCertificateErrorSeverity == .ignorable)
         }
@@ -117,9 +124,11 @@ struct TLSTests {
         try await withTeardown(await fixtures.server("wronghost")) { server in
             let error = await connectError(server.url(), control: control(trustingCA: false))
             #expect(Set(error?.certificateProblems.map(\.result) ?? []) == [.untrusted, .invalidName])
-            let ignoringOne = await connectError(server.url(), control: control(trustingCA: false) {
-                $0.ignorableServerCertificateErrors = [.untrusted]
-            })
+            let ignoringOne = await connectError(
+                server.url(),
+                control: control(trustingCA: false) {
+                    $0.ignorableServerCertificateErrors = [.untrusted]
+                })
             #expect(ignoringOne?.certificateProblems.map(\.result) == [.invalidName])
         }
     }
@@ -134,12 +143,14 @@ struct TLSTests {
     func hookSeesCertificate() async throws {
         try await withTeardown(await fixtures.server()) { server in
             let seen = Lock<ServerValidationRequest?>(nil)
-            try await echo(server.url(), control: control {
-                $0.serverCustomValidation = { request in
-                    seen.withLock { $0 = request }
-                    return .accept
-                }
-            })
+            try await echo(
+                server.url(),
+                control: control {
+                    $0.serverCustomValidation = { request in
+                        seen.withLock { $0 = request }
+                        return .accept
+                    }
+                })
             let request = seen.withLock { $0 }!
             #expect(request.serverCertificate.sha256Hex == (try fixtures.fingerprint("server")))
             #expect(request.serverCertificate.issuer == "CN=WebSockets Test CA")
@@ -154,13 +165,15 @@ struct TLSTests {
     func hookSeesIgnoredErrors() async throws {
         try await withTeardown(await fixtures.server()) { server in
             let seen = Lock<[ChainValidationResult]>([])
-            try await echo(server.url(), control: control(trustingCA: false) {
-                $0.ignorableServerCertificateErrors = [.untrusted]
-                $0.serverCustomValidation = { request in
-                    seen.withLock { $0 = request.serverCertificateErrors }
-                    return .accept
-                }
-            })
+            try await echo(
+                server.url(),
+                control: control(trustingCA: false) {
+                    $0.ignorableServerCertificateErrors = [.untrusted]
+                    $0.serverCustomValidation = { request in
+                        seen.withLock { $0 = request.serverCertificateErrors }
+                        return .accept
+                    }
+                })
             #expect(Set(seen.withLock { $0 }) == [.untrusted])
         }
     }
@@ -172,7 +185,8 @@ struct TLSTests {
         tls.clientTrustRoots = []
         var configuration = WebSocketServer.Configuration()
         configuration.tls = tls
-        try await withTeardown(await WebSocketServer.start(configuration: configuration) { _ in upgrades.withLock { $0 += 1 } }) { server in
+        try await withTeardown(await WebSocketServer.start(configuration: configuration) { _ in upgrades.withLock { $0 += 1 } }) {
+            server in
             struct Nope: Error {}
             let rejecting: [ServerValidationHandler] = [{ _ in .reject }, { _ in throw Nope() }]
             for hook in rejecting {
@@ -222,17 +236,21 @@ struct TLSTests {
     @Test("a deferral completed later still accepts; reject before complete rejects")
     func lateDeferral() async throws {
         try await withTeardown(await fixtures.server()) { server in
-            try await echo(server.url(), control: control {
-                $0.serverCustomValidation = Self.completingAfterCallback { _, deferral in
-                    try deferral.complete()
-                }
-            })
-            let error = await connectError(server.url(), control: control {
-                $0.serverCustomValidation = Self.completingAfterCallback { event, deferral in
-                    event.reject()
-                    try deferral.complete()
-                }
-            })
+            try await echo(
+                server.url(),
+                control: control {
+                    $0.serverCustomValidation = Self.completingAfterCallback { _, deferral in
+                        try deferral.complete()
+                    }
+                })
+            let error = await connectError(
+                server.url(),
+                control: control {
+                    $0.serverCustomValidation = Self.completingAfterCallback { event, deferral in
+                        event.reject()
+                        try deferral.complete()
+                    }
+                })
             #expect(error?.status == .serverCertificateRejected)
         }
     }
@@ -241,13 +259,15 @@ struct TLSTests {
     func deferralCompletedTwice() async throws {
         try await withTeardown(await fixtures.server()) { server in
             let second = Lock<WebSocketError?>(nil)
-            try await echo(server.url(), control: control {
-                $0.serverCustomValidation = ServerValidationEvent.handler { event in
-                    let deferral = event.getDeferral()
-                    try? deferral.complete()
-                    do throws(WebSocketError) { try deferral.complete() } catch { second.withLock { $0 = error } }
-                }
-            })
+            try await echo(
+                server.url(),
+                control: control {
+                    $0.serverCustomValidation = ServerValidationEvent.handler { event in
+                        let deferral = event.getDeferral()
+                        try? deferral.complete()
+                        do throws(WebSocketError) { try deferral.complete() } catch { second.withLock { $0 = error } }
+                    }
+                })
             #expect(second.withLock { $0 }?.status == .invalidState)
         }
     }
@@ -257,10 +277,12 @@ struct TLSTests {
         try await withTeardown(await fixtures.server()) { server in
             let clock = ContinuousClock()
             let start = clock.now
-            let error = await connectError(server.url(), control: control {
-                $0.openTimeout = .milliseconds(500)
-                $0.serverCustomValidation = ServerValidationEvent.handler { event in _ = event.getDeferral() }
-            })
+            let error = await connectError(
+                server.url(),
+                control: control {
+                    $0.openTimeout = .milliseconds(500)
+                    $0.serverCustomValidation = ServerValidationEvent.handler { event in _ = event.getDeferral() }
+                })
             #expect(error?.status == .timeout)
             #expect(error?.message.contains("serverCustomValidation") == true)
             #expect(clock.now - start < .seconds(5))
@@ -336,10 +358,13 @@ struct TLSTests {
         server.close()
     }
 
-    @Test("interop: wss:// to a Python websockets TLS server, text and a 1 MiB binary message",
-          .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage))
+    @Test(
+        "interop: wss:// to a Python websockets TLS server, text and a 1 MiB binary message",
+        .enabled(if: PythonPeer.shouldRun, PythonPeer.skipMessage))
     func pythonTLSServer() async throws {
-        let peer = try await PythonPeer(arguments: ["--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
+        let peer = try await PythonPeer(arguments: [
+            "--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key"),
+        ])
         let socket = MessageWebSocket(control: control())
         try await socket.connect(to: "wss://localhost:\(peer.port)/echo")
         let big = Message.binary((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })

@@ -1,6 +1,7 @@
 import Dispatch
 import Synchronization
 import Testing
+
 @testable import WebSockets
 
 /// A ``Transport`` that forwards to a ``TCPTransport`` and remembers whether one of its reads
@@ -126,7 +127,11 @@ struct TLSTransportCloseTests {
     @Test("reads reuse one ciphertext buffer: every read of the inner transport gets the same storage")
     func readsReuseOneCiphertextBuffer() async throws {
         let pair = try await TLSTransportTestPair.make()
-        defer { pair.client.close(); pair.server.close(); pair.listener.close() }
+        defer {
+            pair.client.close()
+            pair.server.close()
+            pair.listener.close()
+        }
         let before = pair.clientTCP.readBufferAddresses.count
         for round in 0..<20 {
             let message = [UInt8](repeating: UInt8(round), count: 1000 + round)
@@ -138,12 +143,14 @@ struct TLSTransportCloseTests {
         #expect(Set(addresses).count == 1, "a new ciphertext buffer for some reads: \(Set(addresses).count) distinct")
     }
 
-    @Test("close() sends close_notify: the peer's read returns 0 before its TCP stream ends",
-          arguments: ["client", "server"])
+    @Test(
+        "close() sends close_notify: the peer's read returns 0 before its TCP stream ends",
+        arguments: ["client", "server"])
     func closeSendsCloseNotify(closing side: String) async throws {
         let pair = try await TLSTransportTestPair.make()
         defer { pair.closeAll() }
-        let (closer, reader, readerTCP) = side == "client"
+        let (closer, reader, readerTCP) =
+            side == "client"
             ? (pair.client, pair.server, pair.serverTCP)
             : (pair.server, pair.client, pair.clientTCP)
         closer.close()
@@ -209,7 +216,9 @@ struct TLSTransportCloseTests {
         #expect(pair.clientTCP.sawEndOfStream)
     }
 
-    @Test("close() during a large write blocked on a full socket: close() returns, the write throws .closed, the peer reads to a clean 0")
+    @Test(
+        "close() during a large write blocked on a full socket: close() returns, the write throws .closed, the peer reads to a clean 0"
+    )
     func closeDuringBlockedWrite() async throws {
         let pair = try await TLSTransportTestPair.make()
         defer { pair.closeAll() }

@@ -1,5 +1,6 @@
 import Testing
 import WebSocketTesting
+
 @testable import WebSockets
 
 /// "An empty buffer means the same thing for every Transport" (see ``Transport``): the same checks,
@@ -25,13 +26,20 @@ struct TLSTransportEmptyBufferTests {
             async let accepted = listener.accept()
             let near = try await TCPTransport.connect(host: "127.0.0.1", port: listener.port)
             let far = try await accepted
-            return Ends(near: near, far: far) { near.close(); far.close(); listener.close() }
+            return Ends(near: near, far: far) {
+                near.close()
+                far.close()
+                listener.close()
+            }
         case .tls:
             let pair = try await TLSTransportTestPair.make()
             return Ends(near: pair.client, far: pair.server) { pair.closeAll() }
         case .inMemory:
             let (near, far) = InMemoryTransport.makePair()
-            return Ends(near: near, far: far) { near.close(); far.close() }
+            return Ends(near: near, far: far) {
+                near.close()
+                far.close()
+            }
         }
     }
 
@@ -79,8 +87,9 @@ struct TLSTransportEmptyBufferTests {
         #expect(Array(buffer[..<count]) == [7], "the first bytes to arrive are the first non-empty write's")
     }
 
-    @Test("after close(): an empty read still throws invalidArgument, an empty write still returns, the rest throws closed",
-          arguments: Kind.allCases)
+    @Test(
+        "after close(): an empty read still throws invalidArgument, an empty write still returns, the rest throws closed",
+        arguments: Kind.allCases)
     func emptyAfterClose(kind: Kind) async throws {
         let ends = try await Self.connect(kind)
         defer { ends.cleanup() }
@@ -89,10 +98,11 @@ struct TLSTransportEmptyBufferTests {
         try await ends.near.write([], isolation: nil)
         try await ends.near.write([[], []], isolation: nil)
         #expect(await thrownStatus { try await ends.near.write([[1]], isolation: nil) } == .closed)
-        #expect(await thrownStatus {
-            var buffer = [UInt8](repeating: 0, count: 16)
-            _ = try await ends.near.read(into: &buffer, isolation: nil)
-        } == .closed)
+        #expect(
+            await thrownStatus {
+                var buffer = [UInt8](repeating: 0, count: 16)
+                _ = try await ends.near.read(into: &buffer, isolation: nil)
+            } == .closed)
         // The other end: its stream ended; an empty write still returns, an empty read still throws.
         var buffer = [UInt8](repeating: 0, count: 16)
         #expect(try await ends.far.read(into: &buffer, isolation: nil) == 0)

@@ -1,6 +1,7 @@
 import Testing
 import WebSocketCore
 import WebSocketServer
+
 @testable import WebSockets
 
 /// A WebSocket server on 127.0.0.1 that accepts one connection, sends `bytes` right after the
@@ -42,8 +43,9 @@ struct MisbehavingServer {
 /// must have the close frame with the right code (RFC 6455 §7.1.7) before the connection ends.
 @Suite("Violating peers over loopback get the right close frame")
 struct ViolatingPeerTests {
-    @Test("the websocket CLI, which exits as soon as messages throws, sends the violation's close code first",
-          arguments: ViolationScenario.all(violatorIsServer: true))
+    @Test(
+        "the websocket CLI, which exits as soon as messages throws, sends the violation's close code first",
+        arguments: ViolationScenario.all(violatorIsServer: true))
     func cliClosesWithTheViolationsCode(_ scenario: ViolationScenario) async throws {
         let server = try MisbehavingServer()
         async let clientBytes = server.serveOnce(sending: scenario.bytes(false))
@@ -53,12 +55,15 @@ struct ViolatingPeerTests {
         #expect(closeCodes(in: try await clientBytes, writtenBy: .client) == [scenario.expectedCode], "\(scenario)")
     }
 
-    @Test("our server, whose handler returns when messages throws, sends the violation's close code first",
-          arguments: ViolationScenario.all(violatorIsServer: false))
+    @Test(
+        "our server, whose handler returns when messages throws, sends the violation's close code first",
+        arguments: ViolationScenario.all(violatorIsServer: false))
     func serverClosesWithTheViolationsCode(_ scenario: ViolationScenario) async throws {
-        try await withTeardown(await WebSocketServer.start { socket in
-            do { for try await _ in socket.messages {} } catch {}
-        }) { server in
+        try await withTeardown(
+            await WebSocketServer.start { socket in
+                do { for try await _ in socket.messages {} } catch {}
+            }
+        ) { server in
             let raw = try await RawWebSocketClient(port: server.port)
             defer { raw.close() }
             try await raw.upgrade()
@@ -67,11 +72,17 @@ struct ViolatingPeerTests {
         }
     }
 
-    @Test("the fragment context: when readFragment throws, the violation's close frame is on the wire",
-          arguments: ViolationScenario.all(violatorIsServer: false))
+    @Test(
+        "the fragment context: when readFragment throws, the violation's close frame is on the wire",
+        arguments: ViolationScenario.all(violatorIsServer: false))
     func fragmentContextClosesWithTheViolationsCode(_ scenario: ViolationScenario) async throws {
-        try await withTeardown(await FragmentContextTests.connectRaw(),
-                               tearDown: { listener, raw, _ in raw.close(); await listener.shutDown() }) { _, raw, context in
+        try await withTeardown(
+            await FragmentContextTests.connectRaw(),
+            tearDown: { listener, raw, _ in
+                raw.close()
+                await listener.shutDown()
+            }
+        ) { _, raw, context in
             try await raw.transport.write([scenario.bytes(true)], isolation: nil)
             var buffer = [UInt8](repeating: 0, count: 1024)
             await #expect(throws: WebSocketError.self, "\(scenario)") {

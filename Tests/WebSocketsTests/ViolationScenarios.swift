@@ -40,34 +40,48 @@ struct ViolationScenario: Sendable, CustomStringConvertible {
             .init(name: "RSV1 without an extension", bytes: { frame(0xC1, [0x41], masked: $0) }, expectedCode: 1002),
             .init(name: "RSV2", bytes: { frame(0xA1, [0x41], masked: $0) }, expectedCode: 1002),
             .init(name: "RSV3", bytes: { frame(0x91, [0x41], masked: $0) }, expectedCode: 1002),
-            .init(name: "ping over 125 bytes", bytes: { frame(0x89, [UInt8](repeating: 0x61, count: 126), masked: $0) }, expectedCode: 1002),
+            .init(
+                name: "ping over 125 bytes", bytes: { frame(0x89, [UInt8](repeating: 0x61, count: 126), masked: $0) },
+                expectedCode: 1002),
             .init(name: "fragmented ping", bytes: { frame(0x09, [0x41], masked: $0) }, expectedCode: 1002),
             .init(name: "continuation without a start", bytes: { frame(0x80, [0x41], masked: $0) }, expectedCode: 1002),
-            .init(name: "new data frame inside a fragmented message",
-                  bytes: { frame(0x01, [0x41], masked: $0) + frame(0x81, [0x42], masked: $0) }, expectedCode: 1002),
-            .init(name: "64-bit length with the top bit set",
-                  bytes: { frame(0x82, [], masked: $0, length: [127, 0x80, 0, 0, 0, 0, 0, 0, 0]) }, expectedCode: 1002),
-            .init(name: "huge declared length",
-                  bytes: { frame(0x82, [], masked: $0, length: [127, 0, 0, 0x10, 0, 0, 0, 0, 0]) }, expectedCode: 1009),
-            .init(name: "message over the default size limit (16 MiB)",
-                  bytes: { frame(0x82, [], masked: $0, length: [127, 0, 0, 0, 0, 0x01, 0, 0, 1]) }, expectedCode: 1009),
+            .init(
+                name: "new data frame inside a fragmented message",
+                bytes: { frame(0x01, [0x41], masked: $0) + frame(0x81, [0x42], masked: $0) }, expectedCode: 1002),
+            .init(
+                name: "64-bit length with the top bit set",
+                bytes: { frame(0x82, [], masked: $0, length: [127, 0x80, 0, 0, 0, 0, 0, 0, 0]) }, expectedCode: 1002),
+            .init(
+                name: "huge declared length",
+                bytes: { frame(0x82, [], masked: $0, length: [127, 0, 0, 0x10, 0, 0, 0, 0, 0]) }, expectedCode: 1009),
+            .init(
+                name: "message over the default size limit (16 MiB)",
+                bytes: { frame(0x82, [], masked: $0, length: [127, 0, 0, 0, 0, 0x01, 0, 0, 1]) }, expectedCode: 1009),
             .init(name: "invalid UTF-8: bad byte", bytes: { frame(0x81, [0x41, 0xFF], masked: $0) }, expectedCode: 1007),
             .init(name: "invalid UTF-8: surrogate", bytes: { frame(0x81, [0xED, 0xA0, 0x80], masked: $0) }, expectedCode: 1007),
             .init(name: "invalid UTF-8: overlong", bytes: { frame(0x81, [0xC0, 0xAF], masked: $0) }, expectedCode: 1007),
-            .init(name: "invalid UTF-8: above U+10FFFF", bytes: { frame(0x81, [0xF4, 0x90, 0x80, 0x80], masked: $0) }, expectedCode: 1007),
-            .init(name: "invalid UTF-8 split across frames",
-                  bytes: { frame(0x01, [0x41, 0xE2], masked: $0) + frame(0x80, [0x28, 0xA1], masked: $0) }, expectedCode: 1007),
+            .init(
+                name: "invalid UTF-8: above U+10FFFF", bytes: { frame(0x81, [0xF4, 0x90, 0x80, 0x80], masked: $0) },
+                expectedCode: 1007),
+            .init(
+                name: "invalid UTF-8 split across frames",
+                bytes: { frame(0x01, [0x41, 0xE2], masked: $0) + frame(0x80, [0x28, 0xA1], masked: $0) }, expectedCode: 1007),
             .init(name: "close with a 1-byte payload", bytes: { frame(0x88, [0x03], masked: $0) }, expectedCode: 1002),
-            .init(name: "close with a 126-byte payload",
-                  bytes: { close(1000, [UInt8](repeating: 0x61, count: 124), masked: $0) }, expectedCode: 1002),
-            .init(name: "close with invalid UTF-8 in the reason", bytes: { close(1000, [0xC0, 0x80], masked: $0) }, expectedCode: 1007),
+            .init(
+                name: "close with a 126-byte payload",
+                bytes: { close(1000, [UInt8](repeating: 0x61, count: 124), masked: $0) }, expectedCode: 1002),
+            .init(
+                name: "close with invalid UTF-8 in the reason", bytes: { close(1000, [0xC0, 0x80], masked: $0) },
+                expectedCode: 1007),
         ]
         for code: UInt16 in [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
             list.append(.init(name: "close code \(code)", bytes: { close(code, masked: $0) }, expectedCode: 1002))
         }
-        list.append(violatorIsServer
-            ? .init(name: "masked frame from a server", bytes: { _ in frame(0x81, [0x41], masked: true) }, expectedCode: 1002)
-            : .init(name: "unmasked frame from a client", bytes: { _ in frame(0x81, [0x41], masked: false) }, expectedCode: 1002))
+        list.append(
+            violatorIsServer
+                ? .init(name: "masked frame from a server", bytes: { _ in frame(0x81, [0x41], masked: true) }, expectedCode: 1002)
+                : .init(
+                    name: "unmasked frame from a client", bytes: { _ in frame(0x81, [0x41], masked: false) }, expectedCode: 1002))
         return list
     }
 }

@@ -37,8 +37,9 @@ public func fuzzClientHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
     let response = input.rest
     let offersDeflate = config & 0x04 != 0
     let maxHeadSize = headLimits[Int(config >> 3) & 7]
-    let handshake = ClientHandshake(url: exampleURL, protocols: offers[Int(config & 3)],
-                                    extensionOffer: offersDeflate ? PerMessageDeflate.clientOffer(options) : nil, key: sampleNonce)
+    let handshake = ClientHandshake(
+        url: exampleURL, protocols: offers[Int(config & 3)],
+        extensionOffer: offersDeflate ? PerMessageDeflate.clientOffer(options) : nil, key: sampleNonce)
     require(handshake.expectedAccept == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "accept value \(handshake.expectedAccept)")
 
     let outcome = parseHead(response.isEmpty ? [] : [response[...]], maxHeadSize: maxHeadSize, as: HTTPResponseHead.self)
@@ -54,13 +55,19 @@ public func fuzzClientHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
     do {
         result = try handshake.validate(head)
     } catch {
-        if case .unexpectedStatus(let got) = error { require(got.status != 101 && got == head, "unexpectedStatus(\(got.status))") }
+        if case .unexpectedStatus(let got) = error {
+            require(got.status != 101 && got == head, "unexpectedStatus(\(got.status))")
+        }
         require(!error.description.isEmpty, "empty error description")
         return 0
     }
     require(head.status == 101 && head.version >= .http1_1, "accepted \(head.version) \(head.status)")
-    require(head.headers.all("Sec-WebSocket-Accept") == [handshake.expectedAccept], "accepted Sec-WebSocket-Accept \(head.headers.all("Sec-WebSocket-Accept"))")
-    require(head.headers.values("Upgrade").count == 1 && head.headers.containsToken("Upgrade", token: "websocket"), "accepted Upgrade \(head.headers.all("Upgrade"))")
+    require(
+        head.headers.all("Sec-WebSocket-Accept") == [handshake.expectedAccept],
+        "accepted Sec-WebSocket-Accept \(head.headers.all("Sec-WebSocket-Accept"))")
+    require(
+        head.headers.values("Upgrade").count == 1 && head.headers.containsToken("Upgrade", token: "websocket"),
+        "accepted Upgrade \(head.headers.all("Upgrade"))")
     require(head.headers.containsToken("Connection", token: "Upgrade"), "accepted Connection \(head.headers.all("Connection"))")
     if let subprotocol = result.subprotocol {
         require(handshake.protocols.contains(subprotocol), "accepted subprotocol \(subprotocol), offered \(handshake.protocols)")
@@ -71,8 +78,9 @@ public func fuzzClientHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
             if let agreed = try PerMessageDeflate.clientAccept(response: result.extensions, offered: options) {
                 checkAgreement(agreed, clientOffered: options)
             } else {
-                require(result.extensions.map { (try? PerMessageDeflate.parseExtensions($0))?.isEmpty == true } ?? true,
-                        "\(result.extensions ?? "") declined")
+                require(
+                    result.extensions.map { (try? PerMessageDeflate.parseExtensions($0))?.isEmpty == true } ?? true,
+                    "\(result.extensions ?? "") declined")
             }
         } catch {
             require(result.extensions != nil, "clientAccept threw \(error) without a header")

@@ -13,8 +13,9 @@ func isTerminal(_ event: Event) -> Bool {
 func run(_ scenario: Scenario, fragments: Bool, chunking: Chunking) -> Trace {
     var configuration = scenario.configuration
     configuration.deliversFragments = fragments
-    var core = ConnectionCore(role: scenario.role, configuration: configuration,
-                              randomNumberGenerator: SplitMix64(seed: 0x5EED))
+    var core = ConnectionCore(
+        role: scenario.role, configuration: configuration,
+        randomNumberGenerator: SplitMix64(seed: 0x5EED))
     var trace = Trace()
     var rng = SplitMix64(seed: 0)
     if case .random(let seed) = chunking { rng = SplitMix64(seed: seed) }
@@ -35,7 +36,8 @@ func run(_ scenario: Scenario, fragments: Bool, chunking: Chunking) -> Trace {
                 delivered += 1
                 require(fragments, "a fragment delivered in message mode")
             case .failed(let violation):
-                require([1002, 1007, 1009].contains(violation.closeCode.rawValue), "violation with close code \(violation.closeCode)")
+                require(
+                    [1002, 1007, 1009].contains(violation.closeCode.rawValue), "violation with close code \(violation.closeCode)")
                 if !scenario.deferFailureClose { core.closeAfterFailure() }
             case .ping(let payload), .pong(let payload):
                 require(payload.count <= 125, "control payload of \(payload.count) bytes")
@@ -72,8 +74,9 @@ func run(_ scenario: Scenario, fragments: Bool, chunking: Chunking) -> Trace {
                 let delivered = drain(&core, &trace)
                 require(consumed > 0 && consumed <= rest.count, "receive consumed \(consumed) of \(rest.count) bytes")
                 require(delivered <= maxMessages, "\(delivered) messages delivered with maxMessages \(maxMessages)")
-                require(consumed == rest.count || delivered == maxMessages,
-                        "receive stopped at \(consumed) of \(rest.count) bytes after \(delivered) of \(maxMessages) messages")
+                require(
+                    consumed == rest.count || delivered == maxMessages,
+                    "receive stopped at \(consumed) of \(rest.count) bytes after \(delivered) of \(maxMessages) messages")
                 rest = rest[(rest.startIndex + consumed)...]
             }
         }
@@ -103,9 +106,13 @@ func perform(_ action: Action, on core: inout ConnectionCore) -> UsageError? {
             try core.sendPong(payload)
         case .fragments(let text, let split, let finished):
             let bytes = Array(text.utf8)
-            try withBytes(bytes[..<split]) { (buffer) throws(UsageError) in try core.sendFrame(buffer, kind: .text, isFinal: false) }
+            try withBytes(bytes[..<split]) { (buffer) throws(UsageError) in
+                try core.sendFrame(buffer, kind: .text, isFinal: false)
+            }
             if finished {
-                try withBytes(bytes[split...]) { (buffer) throws(UsageError) in try core.sendFrame(buffer, kind: .text, isFinal: true) }
+                try withBytes(bytes[split...]) { (buffer) throws(UsageError) in
+                    try core.sendFrame(buffer, kind: .text, isFinal: true)
+                }
             }
         }
         return nil
@@ -136,10 +143,13 @@ func decodeOutput(_ output: [[UInt8]], role: ConnectionCore.Role, deflate: Bool)
         guard case .header(let header, let size) = bytes.withUnsafeBytes({ FrameHeader.decode($0) }) else {
             fail("written bytes are not a frame: \(bytes.prefix(16))")
         }
-        require(UInt64(bytes.count - size) == header.payloadLength, "one write holds \(bytes.count) bytes for a \(size)+\(header.payloadLength) frame")
+        require(
+            UInt64(bytes.count - size) == header.payloadLength,
+            "one write holds \(bytes.count) bytes for a \(size)+\(header.payloadLength) frame")
         require((header.maskingKey != nil) == (role == .client), "masking \(header.maskingKey != nil) in the \(role) role")
         let allowedRSV: UInt8 = deflate && (header.opcode == .text || header.opcode == .binary) ? 0x4 : 0
-        require(header.reservedBits & ~allowedRSV == 0, "RSV 0x\(String(header.reservedBits, radix: 16)) written on \(header.opcode)")
+        require(
+            header.reservedBits & ~allowedRSV == 0, "RSV 0x\(String(header.reservedBits, radix: 16)) written on \(header.opcode)")
         require(!closed, "\(header.opcode) frame written after our close frame")
         var payload = Array(bytes[size...])
         if let key = header.maskingKey { payload.withUnsafeMutableBytes { _ = key.apply(to: $0) } }
@@ -166,7 +176,9 @@ func assemble(_ events: [Event], limit: Int) -> (messages: [Message], others: [E
     for event in events {
         switch event {
         case .fragment(let fragment):
-            require(kind == nil || kind == fragment.kind, "fragment of kind \(fragment.kind) inside a \(String(describing: kind)) message")
+            require(
+                kind == nil || kind == fragment.kind,
+                "fragment of kind \(fragment.kind) inside a \(String(describing: kind)) message")
             kind = fragment.kind
             bytes += fragment.bytes
             require(bytes.count <= limit, "fragments add up to \(bytes.count) bytes, limit \(limit)")
@@ -215,4 +227,3 @@ func genericReason(_ code: CloseCode) -> String {
     default: return "protocol error"
     }
 }
-

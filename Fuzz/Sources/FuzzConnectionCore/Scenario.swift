@@ -59,10 +59,12 @@ struct Scenario {
         configuration.allowedReservedBits = flags & 0x08 != 0 ? 0x7 : 0
         configuration.maxMessageSize = limits[Int(sizes & 0x0F)]
         if flags & 0x02 != 0 {
-            configuration.deflate = .init(serverNoContextTakeover: flags & 0x10 != 0, clientNoContextTakeover: flags & 0x20 != 0,
-                                          serverMaxWindowBits: 8 + Int(windows & 7), clientMaxWindowBits: 8 + Int((windows >> 4) & 7))
-            configuration.deflateOptions = .init(memoryLevel: 1 + Int(sizes >> 4) % 9, compressionLevel: 1 + Int(sizes >> 4) % 9,
-                                                 minimumMessageSize: sizes & 0x80 != 0 ? 0 : 128)
+            configuration.deflate = .init(
+                serverNoContextTakeover: flags & 0x10 != 0, clientNoContextTakeover: flags & 0x20 != 0,
+                serverMaxWindowBits: 8 + Int(windows & 7), clientMaxWindowBits: 8 + Int((windows >> 4) & 7))
+            configuration.deflateOptions = .init(
+                memoryLevel: 1 + Int(sizes >> 4) % 9, compressionLevel: 1 + Int(sizes >> 4) % 9,
+                minimumMessageSize: sizes & 0x80 != 0 ? 0 : 128)
         }
     }
 }

@@ -43,7 +43,9 @@ public func fuzzConnectionCore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
     let whole = run(scenario, fragments: false, chunking: .whole)
     let pieces = run(scenario, fragments: false, chunking: .random(scenario.seed))
     let streamed = run(scenario, fragments: true, chunking: .random(scenario.seed ^ 0xF00D))
-    trace("\(scenario.role), deflate \(String(describing: scenario.configuration.deflate)), limit \(limit), action \(scenario.action) at \(scenario.actionOffset): \(String(describing: whole.actionResult))")
+    trace(
+        "\(scenario.role), deflate \(String(describing: scenario.configuration.deflate)), limit \(limit), action \(scenario.action) at \(scenario.actionOffset): \(String(describing: whole.actionResult))"
+    )
     trace("events: \(whole.events.map { "\($0)".prefix(100) })")
     trace("output: \(whole.output.map { $0.prefix(16) })")
     for run in [whole, pieces, streamed] { checkEnding(run, scenario) }
@@ -54,11 +56,13 @@ public func fuzzConnectionCore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
     let (messages, others) = assemble(whole.events, limit: limit)
     let (streamedMessages, streamedOthers) = assemble(streamed.events, limit: limit)
     require(sameEvents(whole.events, pieces.events), "events differ with chunking:\n\(whole.events)\n\(pieces.events)")
-    require(sameMessages(messages, streamedMessages) && sameEvents(others, streamedOthers),
-            "fragment mode differs:\n\(messages)\n\(others)\n\(streamedMessages)\n\(streamedOthers)")
+    require(
+        sameMessages(messages, streamedMessages) && sameEvents(others, streamedOthers),
+        "fragment mode differs:\n\(messages)\n\(others)\n\(streamedMessages)\n\(streamedOthers)")
     require(sameBytes(whole.output, pieces.output), "output differs with chunking")
-    require(whole.actionResult == pieces.actionResult && whole.lifecycleAtAction == pieces.lifecycleAtAction,
-            "the action saw another state with chunking")
+    require(
+        whole.actionResult == pieces.actionResult && whole.lifecycleAtAction == pieces.lifecycleAtAction,
+        "the action saw another state with chunking")
     require(sameBytes(whole.output, streamed.output), "output differs in fragment mode")
     require(whole.actionResult == streamed.actionResult, "the action saw another state in fragment mode")
 
@@ -66,7 +70,9 @@ public func fuzzConnectionCore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
         do throws(UsageError) {
             try ConnectionCore.validateClose(code: code, reason: reason)
         } catch {
-            require(whole.actionResult == .some(error), "close(\(String(describing: code)), \(reason.utf8.count) bytes) gave \(String(describing: whole.actionResult))")
+            require(
+                whole.actionResult == .some(error),
+                "close(\(String(describing: code)), \(reason.utf8.count) bytes) gave \(String(describing: whole.actionResult))")
         }
     }
 
@@ -75,10 +81,12 @@ public func fuzzConnectionCore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
     let closes = frames.filter { $0.header.opcode == .close }.map(\.payload)
     var expectedClose: [UInt8]?
     if case .close(let code, let reason) = scenario.action, case .some(nil) = whole.actionResult,
-       whole.lifecycleAtAction == .open {
+        whole.lifecycleAtAction == .open
+    {
         expectedClose = code.map { [UInt8($0.rawValue >> 8), UInt8($0.rawValue & 0xFF)] + Array(reason.utf8) } ?? []
     } else if case .failing(let violation) = whole.lifecycleAtAction, case .close(let code, let reason) = scenario.action,
-              (try? ConnectionCore.validateClose(code: code, reason: reason)) != nil {
+        (try? ConnectionCore.validateClose(code: code, reason: reason)) != nil
+    {
         require(whole.actionResult == .some(nil), "close() threw while failing")
         expectedClose = violation.closeCode.bytes + Array(genericReason(violation.closeCode).utf8)
     } else {
@@ -99,8 +107,9 @@ public func fuzzConnectionCore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
     peerConfiguration.maxMessageSize = .max
     peerConfiguration.answersPings = false
     peerConfiguration.deflate = scenario.configuration.deflate
-    var peer = ConnectionCore(role: scenario.role == .client ? .server : .client, configuration: peerConfiguration,
-                              randomNumberGenerator: SplitMix64(seed: 1))
+    var peer = ConnectionCore(
+        role: scenario.role == .client ? .server : .client, configuration: peerConfiguration,
+        randomNumberGenerator: SplitMix64(seed: 1))
     var peerEvents: [Event] = []
     for bytes in whole.output {
         peer.receive(bytes)
@@ -117,14 +126,16 @@ public func fuzzConnectionCore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
         switch scenario.action {
         case .sendText(let text): require(sameMessages(peerMessages, [.text(text)]), "the peer received \(peerMessages)")
         case .sendBinary(let bytes): require(sameMessages(peerMessages, [.binary(bytes)]), "the peer received \(peerMessages)")
-        case .fragments(let text, _, true): require(sameMessages(peerMessages, [.text(text)]), "the peer received \(peerMessages)")
+        case .fragments(let text, _, true):
+            require(sameMessages(peerMessages, [.text(text)]), "the peer received \(peerMessages)")
         case .ping(let payload): require(peerEvents.contains(.ping(payload)), "the peer did not receive our ping")
         default: require(peerMessages.isEmpty, "the peer received \(peerMessages)")
         }
     } else {
         require(peerMessages.isEmpty, "the peer received \(peerMessages) though the action failed")
     }
-    if case .pong = scenario.action {} else {
+    if case .pong = scenario.action {
+    } else {
         let pongs = peerEvents.compactMap { event -> [UInt8]? in
             if case .pong(let payload) = event { return payload }
             return nil

@@ -17,8 +17,9 @@
 //   removed), inflate back to themselves, or to exactly `limit` bytes of themselves with `.tooBig`
 //   when they are larger; with context takeover across messages, or a reset after each.
 
-@testable import WebSocketCore
 import FuzzSupport
+
+@testable import WebSocketCore
 
 let limits = [0, 1, 2, 10, 100, 1000, 4095, 4096, 32767, 32768, 32769, 65536, 100_000, 1 << 20, 16 << 20, Int.max]
 let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
@@ -34,11 +35,13 @@ public func fuzzInflate(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     if config & 1 == 0 {
         let whole = inflate([bytes[...]], limit: limit)
         let pieces = inflate(chunks(of: bytes[...], using: &rng), limit: limit)
-        require(whole.outcome == pieces.outcome && sameBytes(whole.output, pieces.output),
-                "one-shot \(whole.outcome) after \(whole.output.count) bytes, chunked \(pieces.outcome) after \(pieces.output.count)")
+        require(
+            whole.outcome == pieces.outcome && sameBytes(whole.output, pieces.output),
+            "one-shot \(whole.outcome) after \(whole.output.count) bytes, chunked \(pieces.outcome) after \(pieces.output.count)")
     } else {
-        roundTrip(bytes, windowBits: windowBits, level: 1 + Int(config >> 4) % 9, noContextTakeover: config & 0x80 != 0,
-                  limit: limit, rng: &rng)
+        roundTrip(
+            bytes, windowBits: windowBits, level: 1 + Int(config >> 4) % 9, noContextTakeover: config & 0x80 != 0,
+            limit: limit, rng: &rng)
     }
     return 0
 }
@@ -76,8 +79,12 @@ func roundTrip(_ bytes: [UInt8], windowBits: Int, level: Int, noContextTakeover:
         // Compress in random pieces (a fragmented send), the last one ending the message.
         var compressed: [[UInt8]] = []
         // (At most 8 pieces for the large message: each piece is a sync flush.)
-        let pieces = message.count <= 4096 ? chunks(of: message[...], using: &rng)
-            : stride(from: 0, to: message.count, by: message.count / 8 + 1).map { message[$0..<min(message.count, $0 + message.count / 8 + 1)] }
+        let pieces =
+            message.count <= 4096
+            ? chunks(of: message[...], using: &rng)
+            : stride(from: 0, to: message.count, by: message.count / 8 + 1).map {
+                message[$0..<min(message.count, $0 + message.count / 8 + 1)]
+            }
         if pieces.isEmpty {
             compressed.append(deflater.compress(UnsafeRawBufferPointer(start: nil, count: 0), endOfMessage: true))
         }
@@ -92,10 +99,13 @@ func roundTrip(_ bytes: [UInt8], windowBits: Int, level: Int, noContextTakeover:
             require(output.count <= limit, "inflated \(output.count) bytes with a limit of \(limit)")
         }
         if message.count <= limit {
-            require(outcome == .ok && sameBytes(output, message), "a message of \(message.count) bytes inflates to \(output.count) bytes: \(outcome)")
+            require(
+                outcome == .ok && sameBytes(output, message),
+                "a message of \(message.count) bytes inflates to \(output.count) bytes: \(outcome)")
         } else {
-            require(outcome == .tooBig && output.count == limit && sameBytes(output[...], message[..<limit]),
-                    "a message of \(message.count) bytes over the limit \(limit) gives \(outcome) after \(output.count) bytes")
+            require(
+                outcome == .tooBig && output.count == limit && sameBytes(output[...], message[..<limit]),
+                "a message of \(message.count) bytes over the limit \(limit) gives \(outcome) after \(output.count) bytes")
             return  // the stream stops at the limit; the connection fails there
         }
         if noContextTakeover { inflater.reset() }

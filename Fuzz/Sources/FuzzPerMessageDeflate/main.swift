@@ -58,13 +58,15 @@ public func fuzzPerMessageDeflate(_ data: UnsafePointer<UInt8>?, _ size: Int) ->
         if mode & 3 == 3 { header = "x-webkit-deflate-frame; no_context_takeover, " + offer }
         if mode & 4 != 0, let elements, !elements.isEmpty { header = value + ", " + header }
         guard let (response, agreed) = PerMessageDeflate.serverAccept(offers: header, options: serverOptions),
-              let own = PerMessageDeflate.serverAccept(offers: offer, options: serverOptions) else {
+            let own = PerMessageDeflate.serverAccept(offers: offer, options: serverOptions)
+        else {
             fail("the server declines \(header.debugDescription)")
         }
         checkAgreement(agreed, serverOptions: serverOptions)
         // Unless one of the value's offers was chosen instead, the answer is the one to our offer.
-        require(header.hasPrefix(value + ", ") || (response == own.response && agreed == own.parameters),
-                "the server answers \(response) to \(header.debugDescription), \(own.response) to our offer alone")
+        require(
+            header.hasPrefix(value + ", ") || (response == own.response && agreed == own.parameters),
+            "the server answers \(response) to \(header.debugDescription), \(own.response) to our offer alone")
         if response == own.response {
             checkAgreement(agreed, clientOffered: clientOptions)
             do {
@@ -128,8 +130,9 @@ func exchange(_ bytes: [UInt8], agreed: PerMessageDeflate.Parameters) {
                     fail("send failed: \(error)")
                 }
             }
-            require(sameEvents(events, [.message(.binary(message))]),
-                    "\(message.count) bytes sent with \(agreed) arrive as \(events.map { "\($0)".prefix(80) })")
+            require(
+                sameEvents(events, [.message(.binary(message))]),
+                "\(message.count) bytes sent with \(agreed) arrive as \(events.map { "\($0)".prefix(80) })")
         }
     }
 }

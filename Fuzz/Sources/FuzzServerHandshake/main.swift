@@ -40,10 +40,12 @@ public func fuzzServerHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
     var rng = SplitMix64(seed: UInt64(input.byte()))
     let request = input.rest
 
-    let outcome = parseHead(request.isEmpty ? [] : [request[...]], maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount,
-                            as: HTTPRequestHead.self)
-    let chunked = parseHead(chunks(of: request[...], using: &rng), maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount,
-                            as: HTTPRequestHead.self)
+    let outcome = parseHead(
+        request.isEmpty ? [] : [request[...]], maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount,
+        as: HTTPRequestHead.self)
+    let chunked = parseHead(
+        chunks(of: request[...], using: &rng), maxHeadSize: maxHeadSize, maxFieldCount: maxFieldCount,
+        as: HTTPRequestHead.self)
     require(outcome == chunked, "one chunk gives \(outcome), random chunks \(chunked)")
     let head: HTTPRequestHead
     switch outcome {
@@ -56,10 +58,12 @@ public func fuzzServerHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
         require(request.suffix(remaining.count).elementsEqual(remaining), "remaining bytes are not the input's tail")
         head = parsed
     }
-    require(head.headers.fields.count <= maxFieldCount, "\(head.headers.fields.count) fields accepted with a cap of \(maxFieldCount)")
+    require(
+        head.headers.fields.count <= maxFieldCount, "\(head.headers.fields.count) fields accepted with a cap of \(maxFieldCount)")
     checkFields(head.headers)
     require(HTTPSyntax.isToken(head.method), "method \(head.method.debugDescription)")
-    require(!head.target.isEmpty && head.target.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F }, "target \(head.target.debugDescription)")
+    require(
+        !head.target.isEmpty && head.target.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F }, "target \(head.target.debugDescription)")
 
     let upgrade: UpgradeRequest
     do {
@@ -69,8 +73,10 @@ public func fuzzServerHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
         return 0
     }
     require(head.method == "GET" && head.version >= .http1_1, "accepted \(head.method) \(head.version)")
-    require(upgrade.path.hasPrefix("/") && !head.target.contains("#"),
-            "accepted target \(head.target.debugDescription) as path \(upgrade.path.debugDescription) query \(String(describing: upgrade.query))")
+    require(
+        upgrade.path.hasPrefix("/") && !head.target.contains("#"),
+        "accepted target \(head.target.debugDescription) as path \(upgrade.path.debugDescription) query \(String(describing: upgrade.query))"
+    )
     require(head.headers.all("Host") == [upgrade.host] && !upgrade.host.isEmpty, "accepted Host \(head.headers.all("Host"))")
     guard let key = Base64.decode(upgrade.key), key.count == 16 else {
         fail("accepted key \(upgrade.key.debugDescription)")
@@ -91,12 +97,14 @@ public func fuzzServerHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
     var offered: [String] = []
     for name in upgrade.protocols where !offered.contains(name) { offered.append(name) }
     let response = ServerHandshake.responseBytes(for: upgrade, subprotocol: offered.first, extensions: negotiated?.response)
-    guard case .complete(let responseHead, let rest) = parseHead([response[...]], maxHeadSize: 1 << 20, as: HTTPResponseHead.self) else {
+    guard case .complete(let responseHead, let rest) = parseHead([response[...]], maxHeadSize: 1 << 20, as: HTTPResponseHead.self)
+    else {
         fail("our 101 response does not parse")
     }
     require(rest.isEmpty, "bytes after our 101 response")
-    let client = ClientHandshake(url: exampleURL, protocols: offered,
-                                 extensionOffer: upgrade.extensions, key: key)
+    let client = ClientHandshake(
+        url: exampleURL, protocols: offered,
+        extensionOffer: upgrade.extensions, key: key)
     do {
         let result = try client.validate(responseHead)
         require(result.subprotocol == offered.first, "client sees subprotocol \(String(describing: result.subprotocol))")
@@ -123,7 +131,9 @@ func checkRejection(of error: HandshakeError) {
     default: expected = 400
     }
     require(head.status == expected, "status \(head.status) for \(error)")
-    require(head.headers.all("Content-Length") == [String(body.count)], "Content-Length \(head.headers.all("Content-Length")) for \(body.count) bytes")
+    require(
+        head.headers.all("Content-Length") == [String(body.count)],
+        "Content-Length \(head.headers.all("Content-Length")) for \(body.count) bytes")
     checkFields(head.headers)
     do {
         _ = try anyClient.validate(head)

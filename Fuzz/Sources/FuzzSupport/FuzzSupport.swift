@@ -4,15 +4,18 @@
 
 import CFuzzerDriver
 import WebSocketCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Crashes with `message` unless `condition` holds: libFuzzer reports the crash and writes the
 /// input to `crash-<sha1>`.
 @inlinable
-public func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-                    file: StaticString = #fileID, line: UInt = #line) {
+public func require(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+    file: StaticString = #fileID, line: UInt = #line
+) {
     if !condition() {
         fatalError("fuzz invariant violated: \(message())", file: file, line: line)
     }
@@ -134,8 +137,9 @@ package func parseHead<Head: HTTPMessageHead & Equatable>(
             case .complete(let head, var remaining):
                 // Never call append again: the rest of the input belongs to the next stage.
                 for later in chunks[(index + 1)...] { remaining.append(contentsOf: later) }
-                require(total - remaining.count <= maxHeadSize,
-                        "head of \(total - remaining.count) bytes accepted with maxHeadSize \(maxHeadSize)")
+                require(
+                    total - remaining.count <= maxHeadSize,
+                    "head of \(total - remaining.count) bytes accepted with maxHeadSize \(maxHeadSize)")
                 return .complete(head, remaining: remaining)
             }
         } catch {
@@ -159,8 +163,9 @@ package func checkFields(_ headers: HTTPHeaders) {
         require(HTTPSyntax.isToken(field.name), "field name \(field.name.debugDescription) is not a token")
         let value = Array(field.value.utf8)
         require(!value.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }, "CR, LF or NUL in \(field.value.debugDescription)")
-        require(value.first != 0x20 && value.first != 0x09 && value.last != 0x20 && value.last != 0x09,
-                "surrounding whitespace kept in \(field.value.debugDescription)")
+        require(
+            value.first != 0x20 && value.first != 0x09 && value.last != 0x20 && value.last != 0x09,
+            "surrounding whitespace kept in \(field.value.debugDescription)")
     }
 }
 
@@ -168,16 +173,18 @@ package func checkFields(_ headers: HTTPHeaders) {
 /// client_no_context_takeover, bits 2-4 client window 8 + n, bits 5-7 server window 8 + n
 /// (so 0xFC is 15/15, the default).
 public func deflateOptions(_ byte: UInt8) -> PerMessageDeflate.Options {
-    PerMessageDeflate.Options(clientMaxWindowBits: 8 + Int((byte >> 2) & 7), serverMaxWindowBits: 8 + Int(byte >> 5),
-                              clientNoContextTakeover: byte & 0x02 != 0, serverNoContextTakeover: byte & 0x01 != 0)
+    PerMessageDeflate.Options(
+        clientMaxWindowBits: 8 + Int((byte >> 2) & 7), serverMaxWindowBits: 8 + Int(byte >> 5),
+        clientNoContextTakeover: byte & 0x02 != 0, serverNoContextTakeover: byte & 0x01 != 0)
 }
 
 /// Checks agreed parameters against what the client offered (RFC 7692 §7.1).
 public func checkAgreement(_ agreed: PerMessageDeflate.Parameters, clientOffered offer: PerMessageDeflate.Options) {
     checkRanges(agreed)
     require(agreed.clientMaxWindowBits <= offer.clientMaxWindowBits, "client window \(agreed) above the offer \(offer)")
-    require(offer.serverMaxWindowBits == 15 || agreed.serverMaxWindowBits <= offer.serverMaxWindowBits,
-            "server window \(agreed) above the offer \(offer)")
+    require(
+        offer.serverMaxWindowBits == 15 || agreed.serverMaxWindowBits <= offer.serverMaxWindowBits,
+        "server window \(agreed) above the offer \(offer)")
     require(!offer.serverNoContextTakeover || agreed.serverNoContextTakeover, "server_no_context_takeover lost: \(agreed)")
     require(!offer.clientNoContextTakeover || agreed.clientNoContextTakeover, "client_no_context_takeover lost: \(agreed)")
 }
@@ -192,7 +199,9 @@ public func checkAgreement(_ agreed: PerMessageDeflate.Parameters, serverOptions
 }
 
 func checkRanges(_ agreed: PerMessageDeflate.Parameters) {
-    require((8...15).contains(agreed.serverMaxWindowBits) && (8...15).contains(agreed.clientMaxWindowBits), "window bits out of range: \(agreed)")
+    require(
+        (8...15).contains(agreed.serverMaxWindowBits) && (8...15).contains(agreed.clientMaxWindowBits),
+        "window bits out of range: \(agreed)")
 }
 
 /// Set FUZZ_VERBOSE=1 to have targets print what they did with each input (for triaging a crash:
@@ -233,7 +242,8 @@ public func sameBytes(_ a: [[UInt8]], _ b: [[UInt8]]) -> Bool {
 
 /// Whether two strings have the same UTF-8.
 public func sameText(_ a: String, _ b: String) -> Bool {
-    var a = a, b = b
+    var a = a
+    var b = b
     return a.withUTF8 { x in b.withUTF8 { y in sameBytes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
 }
 
@@ -253,11 +263,13 @@ public func sameMessages(_ a: [Message], _ b: [Message]) -> Bool {
 
 /// `==` for connection events, comparing payloads with memcmp.
 public func sameEvents(_ a: [ConnectionCore.Event], _ b: [ConnectionCore.Event]) -> Bool {
-    a.count == b.count && zip(a, b).allSatisfy { pair in
-        switch pair {
-        case (.message(let x), .message(let y)): return sameMessage(x, y)
-        case (.fragment(let x), .fragment(let y)): return x.kind == y.kind && x.isFinal == y.isFinal && sameBytes(x.bytes, y.bytes)
-        default: return pair.0 == pair.1
+    a.count == b.count
+        && zip(a, b).allSatisfy { pair in
+            switch pair {
+            case (.message(let x), .message(let y)): return sameMessage(x, y)
+            case (.fragment(let x), .fragment(let y)):
+                return x.kind == y.kind && x.isFinal == y.isFinal && sameBytes(x.bytes, y.bytes)
+            default: return pair.0 == pair.1
+            }
         }
-    }
 }

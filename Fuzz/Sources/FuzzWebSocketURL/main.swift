@@ -34,14 +34,17 @@ func check(_ url: WebSocketURL, from text: String) {
     require((1...65535).contains(url.port), "port \(url.port) from \(text.debugDescription)")
     let host = Array(url.host.utf8)
     require(!host.isEmpty, "empty host from \(text.debugDescription)")
-    require(host.allSatisfy { $0 > 0x20 && $0 < 0x7F && !(0x41...0x5A).contains($0) },
-            "host \(url.host.debugDescription) is not lowercase printable ASCII")
+    require(
+        host.allSatisfy { $0 > 0x20 && $0 < 0x7F && !(0x41...0x5A).contains($0) },
+        "host \(url.host.debugDescription) is not lowercase printable ASCII")
     let resource = Array(url.resource.utf8)
     require(resource.first == UInt8(ascii: "/"), "resource \(url.resource.debugDescription) does not start with /")
-    require(resource.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") },
-            "resource \(url.resource.debugDescription) has a byte that cannot go on the request line")
-    require(Handshake.isValidHeaderValue(url.hostHeader) && !url.hostHeader.contains(" "),
-            "Host header \(url.hostHeader.debugDescription)")
+    require(
+        resource.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") },
+        "resource \(url.resource.debugDescription) has a byte that cannot go on the request line")
+    require(
+        Handshake.isValidHeaderValue(url.hostHeader) && !url.hostHeader.contains(" "),
+        "Host header \(url.hostHeader.debugDescription)")
 
     // The normal form is a fixed point.
     let normal = url.description
@@ -54,7 +57,8 @@ func check(_ url: WebSocketURL, from text: String) {
     // The handshake request for it goes through our own server-side parsing and validation.
     let handshake = ClientHandshake(url: url, key: Array(repeating: 0x42, count: 16))
     let request = handshake.requestBytes()
-    guard case .complete(let head, let remaining) = parseHead([request[...]], maxHeadSize: 1 << 20, as: HTTPRequestHead.self) else {
+    guard case .complete(let head, let remaining) = parseHead([request[...]], maxHeadSize: 1 << 20, as: HTTPRequestHead.self)
+    else {
         fail("the request for \(url) does not parse")
     }
     require(remaining.isEmpty, "bytes left after the request head for \(url)")

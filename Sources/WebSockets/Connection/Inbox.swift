@@ -188,12 +188,16 @@ package final class Inbox<Element: Sendable>: Sendable {
     /// Ends the stream after the queued messages: normally (`error == nil`) or by throwing `error`.
     /// Later calls are ignored: the first ending wins.
     package func finish(throwing error: (any Error)? = nil) {
-        let (consumer, producer) = state.withLock { state -> (CheckedContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?) in
+        let (consumer, producer) = state.withLock {
+            state -> (CheckedContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?) in
             guard state.terminal == nil else { return (nil, nil) }
             state.terminal = error.map { .failure($0) } ?? .success(())
             state.onCaughtUp = nil
             if error != nil && state.consumer != nil { state.terminalErrorThrown = true }
-            defer { state.consumer = nil; state.producer = nil }
+            defer {
+                state.consumer = nil
+                state.producer = nil
+            }
             return (state.consumer, state.producer)
         }
         if let consumer {
@@ -205,7 +209,8 @@ package final class Inbox<Element: Sendable>: Sendable {
     /// The stream's pull: the next message, `nil` at a clean end, or the terminal error.
     nonisolated(nonsending) package func next() async throws -> Element? {
         // Fast path: a message (or the end) is already here; no continuation, no allocation.
-        let (ready, producer, caughtUp) = state.withLock { state -> (Result<Element?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
+        let (ready, producer, caughtUp) = state.withLock {
+            state -> (Result<Element?, any Error>?, CheckedContinuation<Void, Never>?, (@Sendable () -> Void)?) in
             guard state.consumer == nil else { return (nil, nil, nil) }  // a second consumer: below
             state.consumerHoldsElement = false  // asking for more: done with the previous one
             if let message = state.pop() {
@@ -261,8 +266,9 @@ package final class Inbox<Element: Sendable>: Sendable {
                 case .cancelled:
                     continuation.resume(returning: nil)
                 case .busy:
-                    continuation.resume(throwing: WebSocketError(
-                        .invalidState, "messages is already being iterated by another task; iterate it from one task"))
+                    continuation.resume(
+                        throwing: WebSocketError(
+                            .invalidState, "messages is already being iterated by another task; iterate it from one task"))
                 case .wait(let caughtUp, let watchers):
                     caughtUp?()
                     for watcher in watchers { watcher.resume() }
@@ -272,7 +278,11 @@ package final class Inbox<Element: Sendable>: Sendable {
             let (consumer, producer, handler, caughtUp) = state.withLock { state in
                 state.consumerCancelled = true
                 let caughtUp = state.onCaughtUp
-                defer { state.consumer = nil; state.producer = nil; state.onCaughtUp = nil }
+                defer {
+                    state.consumer = nil
+                    state.producer = nil
+                    state.onCaughtUp = nil
+                }
                 return (state.consumer, state.producer, state.onConsumerCancelled, caughtUp)
             }
             consumer?.resume(returning: nil)

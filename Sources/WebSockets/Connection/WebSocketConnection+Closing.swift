@@ -221,8 +221,10 @@ extension WebSocketConnection {
         case .failing:
             await sendFailureClose()  // the application did not come back in time; re-arms
         case .open, .closing:
-            endError = endError ?? WebSocketError(
-                .timeout, "the peer did not answer the close frame within \(closeTimeout); connection dropped")
+            endError =
+                endError
+                ?? WebSocketError(
+                    .timeout, "the peer did not answer the close frame within \(closeTimeout); connection dropped")
             finalize()
         case .closed:
             finalize()  // waited long enough for the peer to close TCP, or to take our frames

@@ -27,7 +27,10 @@ extension WebSocketConnection {
         if readerAwaitsApplication { return now + timeout }
         let deadline = lastReceived + timeout
         if deadline > now { return deadline }
-        endError = endError ?? WebSocketError(.timeout, "nothing received from the peer for \(timeout) (idle timeout); connection closed with 1001")
+        endError =
+            endError
+            ?? WebSocketError(
+                .timeout, "nothing received from the peer for \(timeout) (idle timeout); connection closed with 1001")
         try? await startClose(code: .goingAway, reason: "idle timeout")
         return nil
     }

@@ -92,7 +92,8 @@ extension WebSocketConnection: LoopTurnEndAction {
     /// writer. Nothing to do when another write took them along meanwhile (a close, a pong).
     private func writeGathered() {
         guard !isWriting, !outbound.isEmpty, ending != .finished, !writesFailed,
-              let writer = immediateWriter else { return }
+            let writer = immediateWriter
+        else { return }
         let batch = outbound.takeBatch()
         gatheredWriteCount += 1
         let written: Int

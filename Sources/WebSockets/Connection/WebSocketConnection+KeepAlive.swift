@@ -50,7 +50,8 @@ extension WebSocketConnection {
     private func pongArrived(within timeout: Duration) async -> Bool {
         guard ending == .running, core.state == .open else { return false }
         if pongReceived { return true }
-        endError = endError ?? WebSocketError(.timeout, "no pong within \(timeout) of a keep-alive ping; connection closed with 1011")
+        endError =
+            endError ?? WebSocketError(.timeout, "no pong within \(timeout) of a keep-alive ping; connection closed with 1011")
         try? core.close(code: .internalError, reason: "keepalive ping timeout")
         reportClosing(code: .internalError, reason: "keepalive ping timeout", by: .local)
         armCloseDeadline()  // a peer that stopped reading could keep the close frame from going out

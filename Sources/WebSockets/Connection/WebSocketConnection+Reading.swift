@@ -145,7 +145,9 @@ extension WebSocketConnection {
                 if case .messages(let inbox) = delivery { inbox.push(message) }
             case .fragment(let fragment):
                 if fragment.isFinal { counters.messagesReceived += 1 }
-                if let events { events.emit(.fragmentReceived(fragment.kind, size: fragment.bytes.count, isFinal: fragment.isFinal)) }
+                if let events {
+                    events.emit(.fragmentReceived(fragment.kind, size: fragment.bytes.count, isFinal: fragment.isFinal))
+                }
                 if case .fragments(let inbox) = delivery { inbox.push(fragment) }
             case .pong(let payload):
                 pongArrived(payload)

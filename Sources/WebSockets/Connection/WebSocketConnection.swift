@@ -161,8 +161,9 @@ package actor WebSocketConnection {
         transport: any Transport, role: ConnectionCore.Role, configuration: ConnectionCore.Configuration,
         inbox: MessageInbox, closeTimeout: Duration, outboundBufferSize: Int, messageType: MessageKind
     ) {
-        self.init(transport: transport, role: role, configuration: configuration, delivery: .messages(inbox),
-                  closeTimeout: closeTimeout, outboundBufferSize: outboundBufferSize, messageType: messageType)
+        self.init(
+            transport: transport, role: role, configuration: configuration, delivery: .messages(inbox),
+            closeTimeout: closeTimeout, outboundBufferSize: outboundBufferSize, messageType: messageType)
     }
 
     /// Changes the type of later byte sends.
@@ -219,7 +220,6 @@ package actor WebSocketConnection {
         if let events { events.emit(.frameSent(kind, size: bytes.count, isFinal: isFinal)) }
         try await writeOutput()
     }
-
 
     /// Queues an unsolicited pong (a unidirectional heartbeat, RFC 6455 §5.5.3).
     package func sendPong(_ payload: [UInt8]) async throws {

@@ -2,7 +2,7 @@ import CWebSocketsShim
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The state of one registered descriptor, shared by the registration, its gates and the loop.
@@ -113,7 +113,8 @@ final class DescriptorState: Sendable {
             let direction = state[interest]
             precondition(direction.parked == nil, "two tasks wait on one socket direction at once")
             guard !state.isClosed, !direction.ready, !direction.cancelled,
-                  !(interest == .readable && state.readClosed) else { return (false, []) }
+                !(interest == .readable && state.readClosed)
+            else { return (false, []) }
             state[interest].parked = job
             guard !state.watchers.isEmpty else { return (true, []) }
             return (true, state.takeWatchers(for: .parked(interest)))
@@ -155,7 +156,8 @@ final class DescriptorState: Sendable {
         let (fd, reader, writer, watchers) = mutex.withLock { state -> (CInt, UnownedJob?, UnownedJob?, [Watcher]) in
             guard !state.isClosed else { return (-1, nil, nil, []) }
             state.isClosed = true
-            let reader = state.reading.parked, writer = state.writing.parked
+            let reader = state.reading.parked
+            let writer = state.writing.parked
             state.reading.parked = nil
             state.writing.parked = nil
             let watchers = state.watchers

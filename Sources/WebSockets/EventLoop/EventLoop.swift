@@ -2,7 +2,7 @@ import CWebSocketsShim
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One dedicated thread that runs Swift jobs and waits for socket readiness, alternately.
@@ -264,12 +264,14 @@ func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Void) -
     }
     let entry = Unmanaged.passRetained(Entry(name: name, body: body))
     var thread = pthread_t()
-    let result = pthread_create(&thread, nil, { argument in
-        let entry = Unmanaged<Entry>.fromOpaque(argument!).takeRetainedValue()
-        cws_set_thread_name(entry.name)
-        entry.body()
-        return nil
-    }, entry.toOpaque())
+    let result = pthread_create(
+        &thread, nil,
+        { argument in
+            let entry = Unmanaged<Entry>.fromOpaque(argument!).takeRetainedValue()
+            cws_set_thread_name(entry.name)
+            entry.body()
+            return nil
+        }, entry.toOpaque())
     guard result == 0 else {
         entry.release()
         return false

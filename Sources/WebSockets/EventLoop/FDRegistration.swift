@@ -2,7 +2,7 @@ import CWebSocketsShim
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A non-blocking descriptor registered with an ``EventLoop``, and the one owner of that descriptor.

@@ -51,7 +51,8 @@ private final class CancellableSleep: Sendable {
         }
         timer.setEventHandler { [self] in finish(cancelled: false) }
         let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds >= Int64.max / 1_000_000_000 ? Int.max : Int(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+        let nanoseconds =
+            seconds >= Int64.max / 1_000_000_000 ? Int.max : Int(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
         timer.schedule(deadline: .now() + .nanoseconds(nanoseconds))
         timer.activate()
     }

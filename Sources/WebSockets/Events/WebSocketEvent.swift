@@ -77,8 +77,10 @@ public struct WebSocketEvent: Sendable, Hashable, CustomStringConvertible {
         /// Whether the connection runs over TLS.
         public var isSecure: Bool
 
-        public init(subprotocol: String? = nil, extensions: String? = nil, remoteAddress: String? = nil,
-                    localAddress: String? = nil, isSecure: Bool = false) {
+        public init(
+            subprotocol: String? = nil, extensions: String? = nil, remoteAddress: String? = nil,
+            localAddress: String? = nil, isSecure: Bool = false
+        ) {
             self.subprotocol = subprotocol
             self.extensions = extensions
             self.remoteAddress = remoteAddress

@@ -32,8 +32,9 @@ struct TCPStatisticsSampler: Sendable {
         let smoothed = info.smoothedRoundTripTime
         maxRoundTripTime = Swift.max(maxRoundTripTime, smoothed)
         let minimum = info.minimumRoundTripTime == 0 ? smoothed : Swift.min(info.minimumRoundTripTime, smoothed)
-        let roundTrip = RoundTripTimeStatistics(min: minimum, max: maxRoundTripTime, smoothed: smoothed,
-                                                variance: info.roundTripTimeVariation)
+        let roundTrip = RoundTripTimeStatistics(
+            min: minimum, max: maxRoundTripTime, smoothed: smoothed,
+            variance: info.roundTripTimeVariation)
 
         outbound.add(Double(info.deliveryRate) * 8)
         let interval = instant - lastInstant

@@ -63,9 +63,11 @@ public struct BandwidthStatistics: Sendable, Hashable {
     /// Whether data arrives at (nearly) the highest rate seen on this connection.
     public var inboundBandwidthPeaked: Bool
 
-    public init(outboundBitsPerSecond: UInt64 = 0, inboundBitsPerSecond: UInt64 = 0,
-                outboundBitsPerSecondInstability: UInt64 = 0, inboundBitsPerSecondInstability: UInt64 = 0,
-                outboundBandwidthPeaked: Bool = false, inboundBandwidthPeaked: Bool = false) {
+    public init(
+        outboundBitsPerSecond: UInt64 = 0, inboundBitsPerSecond: UInt64 = 0,
+        outboundBitsPerSecondInstability: UInt64 = 0, inboundBitsPerSecondInstability: UInt64 = 0,
+        outboundBandwidthPeaked: Bool = false, inboundBandwidthPeaked: Bool = false
+    ) {
         self.outboundBitsPerSecond = outboundBitsPerSecond
         self.inboundBitsPerSecond = inboundBitsPerSecond
         self.outboundBitsPerSecondInstability = outboundBitsPerSecondInstability

@@ -51,13 +51,17 @@ package final class ByteStreamReader: Sendable {
     nonisolated(nonsending) package func nextChunk(maxCount: Int) async throws -> [UInt8]? {
         let ready = try state.withLock { state throws(WebSocketError) -> [UInt8]?? in
             if state.reading {
-                throw WebSocketError(.invalidState, "the stream is already being read by another task; read it from one task at a time")
+                throw WebSocketError(
+                    .invalidState, "the stream is already being read by another task; read it from one task at a time")
             }
             if state.offset < state.leftover.count {
                 let end = state.offset + min(maxCount, state.leftover.count - state.offset)
                 let chunk = Array(state.leftover[state.offset..<end])
                 state.offset = end
-                if end == state.leftover.count { state.leftover = []; state.offset = 0 }
+                if end == state.leftover.count {
+                    state.leftover = []
+                    state.offset = 0
+                }
                 return .some(chunk)
             }
             switch state.end {

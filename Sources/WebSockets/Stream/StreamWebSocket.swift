@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What is known about a ``StreamWebSocket``'s connection (WinRT `StreamWebSocketInformation`).
@@ -100,8 +100,10 @@ public actor StreamWebSocket {
     /// and errors as ``MessageWebSocket/connect(to:)-(String)``.
     public func connect(to url: String) async throws {
         let parsed = try ClientConnector.parse(url)
-        try await open(url: parsed, transport: ClientConnector.networkTransport(
-            for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
+        try await open(
+            url: parsed,
+            transport: ClientConnector.networkTransport(
+                for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
     }
 
     /// Connects to a `ws://` or `wss://` URL. See ``connect(to:)-(String)``.
@@ -116,20 +118,22 @@ public actor StreamWebSocket {
         try await open(url: parsed) { _ in transport }
     }
 
-    private func open(url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws {
+    private func open(url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws
+    {
         try core.requireReadyToConnect()
         try control.validate()
         core.setConnecting(true)
         defer { core.setConnecting(false) }
         let control = self.control.base
         let events = EventEmitter(control.eventHandler)
-        let opened = try await ClientConnector.open(url: url, control: control, headers: core.requestHeaders,
-                                                    events: events, transport: transport)
+        let opened = try await ClientConnector.open(
+            url: url, control: control, headers: core.requestHeaders,
+            events: events, transport: transport)
         let connection = ClientConnector.makeConnection(
             opened, control: control, delivery: .fragments(inbox), messageType: .binary, events: events
         ) { configuration in
             configuration.maxMessageSize = .max  // a stream has no message size: pieces leave as they arrive
-            configuration.acceptsText = false    // 1003 for a text message (RFC 6455 §7.4.1)
+            configuration.acceptsText = false  // 1003 for a text message (RFC 6455 §7.4.1)
         }
         core.attach(connection, opened: opened, control: control, events: events)
         await connection.start(bufferedBytes: opened.bufferedBytes)

@@ -23,24 +23,29 @@ public struct StreamWebSocketControl: Sendable, Hashable {
 
     /// Certificate problems to tolerate for `wss://`; see ``MessageWebSocketControl/ignorableServerCertificateErrors``.
     public var ignorableServerCertificateErrors: Set<ChainValidationResult> {
-        get { base.ignorableServerCertificateErrors } set { base.ignorableServerCertificateErrors = newValue }
+        get { base.ignorableServerCertificateErrors }
+        set { base.ignorableServerCertificateErrors = newValue }
     }
     /// Extra trusted root certificates for `wss://`; see ``MessageWebSocketControl/additionalTrustRoots``.
     public var additionalTrustRoots: [CertificateSource] {
-        get { base.additionalTrustRoots } set { base.additionalTrustRoots = newValue }
+        get { base.additionalTrustRoots }
+        set { base.additionalTrustRoots = newValue }
     }
     /// Whether `wss://` trusts the system's roots. Default `true`.
     public var usesSystemTrustStore: Bool {
-        get { base.usesSystemTrustStore } set { base.usesSystemTrustStore = newValue }
+        get { base.usesSystemTrustStore }
+        set { base.usesSystemTrustStore = newValue }
     }
     /// The client certificate and key presented when the server asks (WinRT `ClientCertificate`).
     public var clientIdentity: TLSIdentity? {
-        get { base.clientIdentity } set { base.clientIdentity = newValue }
+        get { base.clientIdentity }
+        set { base.clientIdentity = newValue }
     }
     /// The second validation stage with its deferral (WinRT `ServerCustomValidationRequested`);
     /// see ``MessageWebSocketControl/serverCustomValidation``.
     public var serverCustomValidation: ServerValidationHandler? {
-        get { base.serverCustomValidation } set { base.serverCustomValidation = newValue }
+        get { base.serverCustomValidation }
+        set { base.serverCustomValidation = newValue }
     }
     /// The client-side TLS settings these fields make.
     public var tlsConfiguration: TLSClientConfiguration { base.tlsConfiguration }
@@ -49,35 +54,42 @@ public struct StreamWebSocketControl: Sendable, Hashable {
 
     /// Subprotocols offered, in order of preference (WinRT `SupportedProtocols`).
     public var supportedProtocols: [String] {
-        get { base.supportedProtocols } set { base.supportedProtocols = newValue }
+        get { base.supportedProtocols }
+        set { base.supportedProtocols = newValue }
     }
     /// The largest handshake response head accepted, in bytes. Default 16 KiB.
     public var maxHandshakeResponseSize: Int {
-        get { base.maxHandshakeResponseSize } set { base.maxHandshakeResponseSize = newValue }
+        get { base.maxHandshakeResponseSize }
+        set { base.maxHandshakeResponseSize = newValue }
     }
     /// How long TCP, TLS and the opening handshake may take together. Default 20 s.
     public var openTimeout: Duration {
-        get { base.openTimeout } set { base.openTimeout = newValue }
+        get { base.openTimeout }
+        set { base.openTimeout = newValue }
     }
     /// How long ``StreamWebSocket/close(code:reason:)`` waits for the peer's close frame. Default 10 s.
     public var closeTimeout: Duration {
-        get { base.closeTimeout } set { base.closeTimeout = newValue }
+        get { base.closeTimeout }
+        set { base.closeTimeout = newValue }
     }
     /// Bytes queued for sending above which ``StreamWebSocket/write(_:)`` suspends until the socket
     /// drained them (WinRT `OutboundBufferSizeInBytes`). Default 1 MiB.
     public var outboundBufferSize: Int {
-        get { base.outboundBufferSize } set { base.outboundBufferSize = newValue }
+        get { base.outboundBufferSize }
+        set { base.outboundBufferSize = newValue }
     }
     /// Received pieces of the stream waiting for the application above which the socket stops
     /// reading from the network (backpressure; nothing is dropped). A piece is what one network
     /// read produced, at most 64 KiB without compression, so the default of 16 holds at most
     /// 1 MiB unread.
     public var maxPendingChunks: Int {
-        get { base.maxPendingMessages } set { base.maxPendingMessages = newValue }
+        get { base.maxPendingMessages }
+        set { base.maxPendingMessages = newValue }
     }
     /// Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`, as in WinRT.
     public var noDelay: Bool {
-        get { base.noDelay } set { base.noDelay = newValue }
+        get { base.noDelay }
+        set { base.noDelay = newValue }
     }
     /// permessage-deflate (RFC 7692). Default ``WebSocketCompression/disabled``, unlike the message
     /// socket: a stream carries large transfers that are mostly compressed already (the seed's
@@ -85,28 +97,33 @@ public struct StreamWebSocketControl: Sendable, Hashable {
     /// network read's worth of compressed bytes (64 KiB, which deflate's 1:1032 ratio can turn into
     /// 66 MiB per piece). Enable it for a peer you trust with compressible data.
     public var compression: WebSocketCompression {
-        get { base.compression } set { base.compression = newValue }
+        get { base.compression }
+        set { base.compression = newValue }
     }
 
     // MARK: Keep-alive and events
 
     /// Keep-alive pings; see ``MessageWebSocketControl/pingInterval``. Default `nil`.
     public var pingInterval: Duration? {
-        get { base.pingInterval } set { base.pingInterval = newValue }
+        get { base.pingInterval }
+        set { base.pingInterval = newValue }
     }
     /// No pong this long after a keep-alive ping: close with 1011, `input` throws `.timeout`;
     /// see ``MessageWebSocketControl/pongTimeout``. Default `nil`.
     public var pongTimeout: Duration? {
-        get { base.pongTimeout } set { base.pongTimeout = newValue }
+        get { base.pongTimeout }
+        set { base.pongTimeout = newValue }
     }
     /// Unsolicited pongs this often (WinRT `DesiredUnsolicitedPongInterval`). Default `nil`.
     public var desiredUnsolicitedPongInterval: Duration? {
-        get { base.desiredUnsolicitedPongInterval } set { base.desiredUnsolicitedPongInterval = newValue }
+        get { base.desiredUnsolicitedPongInterval }
+        set { base.desiredUnsolicitedPongInterval = newValue }
     }
     /// Receives the connection's ``WebSocketEvent``s; see ``MessageWebSocketControl/eventHandler``.
     /// Received data is reported as fragments (`fragmentReceived`), writes as messages.
     public var eventHandler: WebSocketEventHandler? {
-        get { base.eventHandler } set { base.eventHandler = newValue }
+        get { base.eventHandler }
+        set { base.eventHandler = newValue }
     }
 
     /// Throws `.invalidArgument` for settings that cannot work (the message control's rules).

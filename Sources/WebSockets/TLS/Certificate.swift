@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// An X.509 certificate as the peer presented it (WinRT `Certificate`), decoded once into plain
@@ -33,8 +33,10 @@ public struct Certificate: Sendable, Hashable, CustomStringConvertible {
     /// `subject (sha256 <hex>)`.
     public var description: String { "\(subject) (sha256 \(sha256Hex))" }
 
-    package init(derBytes: [UInt8], sha256Fingerprint: [UInt8], subject: String, issuer: String,
-                 notBefore: Date?, notAfter: Date?, subjectAlternativeNames: [String]) {
+    package init(
+        derBytes: [UInt8], sha256Fingerprint: [UInt8], subject: String, issuer: String,
+        notBefore: Date?, notAfter: Date?, subjectAlternativeNames: [String]
+    ) {
         self.derBytes = derBytes
         self.sha256Fingerprint = sha256Fingerprint
         self.subject = subject

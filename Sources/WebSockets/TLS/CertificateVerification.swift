@@ -32,9 +32,10 @@ final class VerificationRecorder {
         let subject = certificate.map { certificate in
             OpenSSL.printed { bio in _ = cws_print_name(bio, X509_get_subject_name(certificate)) }
         }
-        problems.append(CertificateProblem(
-            result: OpenSSL.classify(code), depth: Int(depth), subject: subject, code: Int(code),
-            reason: OpenSSL.string(X509_verify_cert_error_string(Int(code))) ?? "error \(code)"))
+        problems.append(
+            CertificateProblem(
+                result: OpenSSL.classify(code), depth: Int(depth), subject: subject, code: Int(code),
+                reason: OpenSSL.string(X509_verify_cert_error_string(Int(code))) ?? "error \(code)"))
     }
 
     /// The whole-chain verification (`SSL_CTX_set_cert_verify_callback`).
@@ -81,8 +82,9 @@ final class VerificationRecorder {
     /// Records each problem and carries on, so that every problem in the chain is found.
     private static let recordingCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { ok, store in
         guard ok == 0, let store, let recorder = recorder(of: store) else { return ok }
-        recorder.record(code: X509_STORE_CTX_get_error(store), depth: X509_STORE_CTX_get_error_depth(store),
-                        certificate: X509_STORE_CTX_get_current_cert(store))
+        recorder.record(
+            code: X509_STORE_CTX_get_error(store), depth: X509_STORE_CTX_get_error_depth(store),
+            certificate: X509_STORE_CTX_get_current_cert(store))
         return 1
     }
 

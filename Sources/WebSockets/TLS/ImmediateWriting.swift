@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A transport that can also hand bytes to its medium synchronously, taking only what the medium

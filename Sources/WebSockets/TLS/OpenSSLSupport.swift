@@ -1,8 +1,9 @@
 import COpenSSL
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Small helpers around OpenSSL objects. Every `OpaquePointer` here is borrowed for the call.
@@ -101,7 +102,8 @@ enum OpenSSL {
         try withBIO(source) { bio in key = PEM_read_bio_PrivateKey(bio, nil, nil, nil) }
         guard let key else {
             let reason = takeErrors()
-            throw WebSocketError(.invalidArgument, "no private key could be read from \(describe(source))\(reason.isEmpty ? "" : ": \(reason)")")
+            throw WebSocketError(
+                .invalidArgument, "no private key could be read from \(describe(source))\(reason.isEmpty ? "" : ": \(reason)")")
         }
         return key
     }
@@ -138,37 +140,37 @@ enum OpenSSL {
         case X509_V_OK:
             return .success
         case X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_CERT_NOT_YET_VALID,
-             X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+            X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD, X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
             return .expired
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
-             X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_CERT_UNTRUSTED, X509_V_ERR_CERT_REJECTED,
-             X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_CERT_UNTRUSTED, X509_V_ERR_CERT_REJECTED,
+            X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
             return .untrusted
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
             return .incompleteChain
         case X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE,
-             X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, X509_V_ERR_EE_KEY_TOO_SMALL,
-             X509_V_ERR_CA_KEY_TOO_SMALL, X509_V_ERR_CA_MD_TOO_WEAK:
+            X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, X509_V_ERR_EE_KEY_TOO_SMALL,
+            X509_V_ERR_CA_KEY_TOO_SMALL, X509_V_ERR_CA_MD_TOO_WEAK:
             return .invalidSignature
         case X509_V_ERR_CERT_REVOKED:
             return .revoked
         case X509_V_ERR_INVALID_PURPOSE, X509_V_ERR_KEYUSAGE_NO_CERTSIGN, X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE,
-             X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
+            X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
             return .wrongUsage
         case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH, X509_V_ERR_EMAIL_MISMATCH:
             return .invalidName
         case X509_V_ERR_INVALID_CA, X509_V_ERR_PATH_LENGTH_EXCEEDED, X509_V_ERR_INVALID_NON_CA,
-             X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED:
+            X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED:
             return .basicConstraintsError
         case X509_V_ERR_INVALID_POLICY_EXTENSION, X509_V_ERR_NO_EXPLICIT_POLICY, X509_V_ERR_PERMITTED_VIOLATION,
-             X509_V_ERR_EXCLUDED_VIOLATION, X509_V_ERR_SUBTREE_MINMAX, X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
+            X509_V_ERR_EXCLUDED_VIOLATION, X509_V_ERR_SUBTREE_MINMAX, X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
             return .invalidCertificateAuthorityPolicy
         case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION, X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
             return .unknownCriticalExtension
         case X509_V_ERR_UNABLE_TO_GET_CRL, X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
             return .revocationInformationMissing
         case X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_CRL_HAS_EXPIRED, X509_V_ERR_CRL_NOT_YET_VALID,
-             X509_V_ERR_OCSP_VERIFY_NEEDED, X509_V_ERR_OCSP_VERIFY_FAILED, X509_V_ERR_OCSP_CERT_UNKNOWN:
+            X509_V_ERR_OCSP_VERIFY_NEEDED, X509_V_ERR_OCSP_VERIFY_FAILED, X509_V_ERR_OCSP_CERT_UNKNOWN:
             return .revocationFailure
         default:
             return .otherErrors

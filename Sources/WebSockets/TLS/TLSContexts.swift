@@ -38,21 +38,24 @@ public final class TLSServerContext: @unchecked Sendable {
             }
         }
         // Offer http/1.1 when the client asks for ALPN.
-        SSL_CTX_set_alpn_select_cb(context, { _, out, outLength, input, inputLength, _ in
-            guard let out, let outLength, let input else { return SSL_TLSEXT_ERR_NOACK }
-            var index = 0
-            while index < Int(inputLength) {
-                let length = Int(input[index])
-                if length == 8, index + 9 <= Int(inputLength),
-                   Array(UnsafeBufferPointer(start: input + index + 1, count: 8)) == Array("http/1.1".utf8) {
-                    out.pointee = input + index + 1
-                    outLength.pointee = 8
-                    return SSL_TLSEXT_ERR_OK
+        SSL_CTX_set_alpn_select_cb(
+            context,
+            { _, out, outLength, input, inputLength, _ in
+                guard let out, let outLength, let input else { return SSL_TLSEXT_ERR_NOACK }
+                var index = 0
+                while index < Int(inputLength) {
+                    let length = Int(input[index])
+                    if length == 8, index + 9 <= Int(inputLength),
+                        Array(UnsafeBufferPointer(start: input + index + 1, count: 8)) == Array("http/1.1".utf8)
+                    {
+                        out.pointee = input + index + 1
+                        outLength.pointee = 8
+                        return SSL_TLSEXT_ERR_OK
+                    }
+                    index += 1 + length
                 }
-                index += 1 + length
-            }
-            return SSL_TLSEXT_ERR_NOACK
-        }, nil)
+                return SSL_TLSEXT_ERR_NOACK
+            }, nil)
     }
 
     deinit {
@@ -108,7 +111,7 @@ enum TLSContexts {
     /// - Throws: `.invalidArgument` when they cannot be read or the key does not match.
     static func use(_ identity: TLSIdentity, in context: OpaquePointer) throws(WebSocketError) {
         let chain = try OpenSSL.loadCertificates(identity.certificateChain)
-        defer { chain.forEach { X509_free($0) } }
+        defer { for certificate in chain { X509_free(certificate) } }
         let key = try OpenSSL.loadPrivateKey(identity.privateKey)
         defer { EVP_PKEY_free(key) }
         guard SSL_CTX_use_certificate(context, chain[0]) == 1 else {

@@ -139,8 +139,10 @@ final class TLSSession: @unchecked Sendable {
         default:
             failed = true
             let reason = OpenSSL.takeErrors()
-            return .failed(WebSocketError(.secureConnectionFailed,
-                                          "TLS error: \(reason.isEmpty ? "OpenSSL error \(code)" : reason)"))
+            return .failed(
+                WebSocketError(
+                    .secureConnectionFailed,
+                    "TLS error: \(reason.isEmpty ? "OpenSSL error \(code)" : reason)"))
         }
     }
 
@@ -155,7 +157,8 @@ final class TLSSession: @unchecked Sendable {
             guard result > 0 else {
                 failed = true
                 let reason = OpenSSL.takeErrors()
-                throw WebSocketError(.secureConnectionFailed, "TLS write failed: \(reason.isEmpty ? "connection closed" : reason)")
+                throw WebSocketError(
+                    .secureConnectionFailed, "TLS write failed: \(reason.isEmpty ? "connection closed" : reason)")
             }
             offset += Int(result)
         }
@@ -214,8 +217,10 @@ final class TLSSession: @unchecked Sendable {
         let errors = problems.map(\.result)
         return ServerValidationRequest(
             serverName: serverName,
-            serverCertificate: leaf ?? Certificate(derBytes: [], sha256Fingerprint: [], subject: "", issuer: "",
-                                                   notBefore: nil, notAfter: nil, subjectAlternativeNames: []),
+            serverCertificate: leaf
+                ?? Certificate(
+                    derBytes: [], sha256Fingerprint: [], subject: "", issuer: "",
+                    notBefore: nil, notAfter: nil, subjectAlternativeNames: []),
             serverIntermediateCertificates: intermediates,
             serverCertificateErrors: errors, serverCertificateProblems: problems,
             serverCertificateErrorSeverity: SSLErrorSeverity(errors))

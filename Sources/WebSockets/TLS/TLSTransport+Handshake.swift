@@ -22,8 +22,9 @@ extension TLSTransport {
         do {
             let session = try TLSSession.client(serverName: serverName, configuration: configuration)
             var buffer = [UInt8](repeating: 0, count: ciphertextBufferSize)
-            let info = try await handshake(session, over: inner, buffer: &buffer, serverName: serverName,
-                                           hook: configuration.customValidation, isolation: isolation)
+            let info = try await handshake(
+                session, over: inner, buffer: &buffer, serverName: serverName,
+                hook: configuration.customValidation, isolation: isolation)
             return TLSTransport(inner: inner, session: session, info: info)
         } catch {
             inner.close()
@@ -42,8 +43,9 @@ extension TLSTransport {
         do {
             let session = try TLSSession.server(context: context)
             var buffer = [UInt8](repeating: 0, count: ciphertextBufferSize)
-            let info = try await handshake(session, over: inner, buffer: &buffer, serverName: "", hook: nil,
-                                           isolation: isolation)
+            let info = try await handshake(
+                session, over: inner, buffer: &buffer, serverName: "", hook: nil,
+                isolation: isolation)
             return TLSTransport(inner: inner, session: session, info: info)
         } catch {
             inner.close()
@@ -73,7 +75,7 @@ extension TLSTransport {
             if !output.isEmpty {
                 do {
                     try await inner.write([output], isolation: isolation)
-                } catch where code == SSL_ERROR_NONE || code == SSL_ERROR_WANT_READ {
+                } catch  where code == SSL_ERROR_NONE || code == SSL_ERROR_WANT_READ {
                     throw error
                 } catch {
                     // Failing anyway; the alert could not be delivered. Report the real failure.
@@ -97,7 +99,9 @@ extension TLSTransport {
                 do {
                     let decision = try await hook(request)
                     if Task.isCancelled { throw CancellationError() }
-                    if decision == .reject { hookFailure = "the serverCustomValidation hook rejected \(request.serverCertificate)" }
+                    if decision == .reject {
+                        hookFailure = "the serverCustomValidation hook rejected \(request.serverCertificate)"
+                    }
                 } catch {
                     if Task.isCancelled { throw WebSocketError(.operationCanceled, "cancelled during serverCustomValidation") }
                     hookFailure = "the serverCustomValidation hook threw: \(error)"
@@ -116,8 +120,9 @@ extension TLSTransport {
                     error.certificateProblems = problems
                     throw error
                 }
-                throw WebSocketError(.secureConnectionFailed,
-                                     "TLS handshake failed: \(reason.isEmpty ? "OpenSSL error \(code)" : reason)")
+                throw WebSocketError(
+                    .secureConnectionFailed,
+                    "TLS handshake failed: \(reason.isEmpty ? "OpenSSL error \(code)" : reason)")
             }
         }
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A transport whose read can be split in two: *wait* until bytes may be there, then *take* what

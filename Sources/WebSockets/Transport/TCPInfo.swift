@@ -24,9 +24,11 @@ public struct TCPInfo: Sendable, Hashable {
     /// `tcpi_bytes_received`: bytes received in order since the connection opened.
     public var bytesReceived: UInt64
 
-    public init(smoothedRoundTripTime: UInt32, roundTripTimeVariation: UInt32, minimumRoundTripTime: UInt32,
-                deliveryRate: UInt64, isDeliveryRateApplicationLimited: Bool, bytesAcknowledged: UInt64,
-                bytesReceived: UInt64) {
+    public init(
+        smoothedRoundTripTime: UInt32, roundTripTimeVariation: UInt32, minimumRoundTripTime: UInt32,
+        deliveryRate: UInt64, isDeliveryRateApplicationLimited: Bool, bytesAcknowledged: UInt64,
+        bytesReceived: UInt64
+    ) {
         self.smoothedRoundTripTime = smoothedRoundTripTime
         self.roundTripTimeVariation = roundTripTimeVariation
         self.minimumRoundTripTime = minimumRoundTripTime
@@ -40,10 +42,11 @@ public struct TCPInfo: Sendable, Hashable {
     static func read(from fd: CInt) -> TCPInfo? {
         var raw = cws_tcp_figures()
         guard cws_tcp_info(fd, &raw) == 0 else { return nil }
-        return TCPInfo(smoothedRoundTripTime: raw.rtt_us, roundTripTimeVariation: raw.rttvar_us,
-                       minimumRoundTripTime: raw.min_rtt_us, deliveryRate: raw.delivery_rate,
-                       isDeliveryRateApplicationLimited: raw.delivery_rate_app_limited != 0,
-                       bytesAcknowledged: raw.bytes_acked, bytesReceived: raw.bytes_received)
+        return TCPInfo(
+            smoothedRoundTripTime: raw.rtt_us, roundTripTimeVariation: raw.rttvar_us,
+            minimumRoundTripTime: raw.min_rtt_us, deliveryRate: raw.delivery_rate,
+            isDeliveryRateApplicationLimited: raw.delivery_rate_app_limited != 0,
+            bytesAcknowledged: raw.bytes_acked, bytesReceived: raw.bytes_received)
     }
 }
 

@@ -1,7 +1,7 @@
 import CWebSocketsShim
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A listening TCP socket on an ``EventLoop`` that accepts ``TCPTransport`` connections.
@@ -44,7 +44,8 @@ package final class TCPListener: Sendable {
         loop: EventLoop = .shared
     ) throws -> TCPListener {
         guard let address = SocketAddress(numericHost: host, port: port) else {
-            throw WebSocketError(.invalidArgument, "cannot listen on '\(host)' port \(port): not a numeric IPv4/IPv6 address and port")
+            throw WebSocketError(
+                .invalidArgument, "cannot listen on '\(host)' port \(port): not a numeric IPv4/IPv6 address and port")
         }
         func failure(_ what: String, _ code: CInt) -> WebSocketError {
             WebSocketError(.invalidArgument, "cannot listen on \(address): \(what): \(errnoDescription(code))")

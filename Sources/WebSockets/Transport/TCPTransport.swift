@@ -2,7 +2,7 @@ import CWebSocketsShim
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP connection over a non-blocking socket driven by an `EventLoop`.
@@ -289,7 +289,8 @@ public final class TCPTransport: Transport {
         return buffers[index].withUnsafeBytes { raw in
             var used = used
             if raw.count > offset {
-                vectors[used] = iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + offset), iov_len: raw.count - offset)
+                vectors[used] = iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress! + offset), iov_len: raw.count - offset)
                 used += 1
             }
             return gather(buffers, index + 1, end, 0, into: vectors, used: used, body)
