@@ -7,7 +7,7 @@ import WebSocketTesting
 /// The client's keep-alive (`MessageWebSocketControl.pingInterval`, `.pongTimeout`): pings while
 /// open (RFC 6455 §5.5.2), a pong timeout that finds a peer that is gone, and the latency of each
 /// answered ping. Over the scripted in-memory peer, which answers pings unless told not to.
-@Suite("Client keep-alive", .timeLimit(.minutes(1)))
+@Suite("Client keep-alive", .timeLimit(.minutes(3)))  // a test may wait for the exclusive lock first
 struct ClientKeepAliveTests {
     @Test("keep-alive is off by default: the control sends no pings and awaits no pong")
     func offByDefault() {

@@ -71,7 +71,8 @@ struct PartialReceiveTests {
         .timeLimit(.minutes(2)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func tenMebibytesStreamInPieces(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
-        let payload = (0..<(10 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let size = (Sanitizers.active ? 2 : 10) << 20  // see Sanitizers
+        let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let half = payload.count / 2
         var pieces = socket.fragments.makeAsyncIterator()
         var received: [UInt8] = []
@@ -301,11 +302,12 @@ struct PartialReceiveInteropTests {
     @Test("a 10 MiB binary message in 1 MiB frames streams in pieces of at most one read", .exclusiveProcessResources)
     func tenMebibytes() async throws {
         let peer = try await PythonPeer()
-        let socket = try await Self.request(#"{"text": false, "count": 10, "size": 1048576}"#, from: peer)
+        let frames = Sanitizers.active ? 2 : 10  // see Sanitizers
+        let socket = try await Self.request(#"{"text": false, "count": \#(frames), "size": 1048576}"#, from: peer)
         var pieces = socket.fragments.makeAsyncIterator()
         let message = try await nextMessagePieces(&pieces)
         let bytes = message.flatMap(\.bytes)
-        #expect(bytes.count == 10 << 20)
+        #expect(bytes.count == frames << 20)
         #expect(bytes.indices.allSatisfy { bytes[$0] == UInt8(truncatingIfNeeded: $0 &* 7) })
         #expect(message.allSatisfy { $0.kind == .binary && $0.bytes.count <= LoopReadBuffer.size })
         #expect(message.dropLast().allSatisfy { !$0.isMessageComplete } && message.last?.isMessageComplete == true)

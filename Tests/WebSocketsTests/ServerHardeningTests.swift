@@ -10,7 +10,7 @@ import WebSocketServer
 /// A server that a hostile client cannot exhaust: every limit of `WebSocketServerConfiguration`
 /// that guards descriptors, memory and tasks, driven over loopback by raw TCP clients that write
 /// exactly the bytes a slowloris, a header flood or a connection flood would.
-@Suite("Server hardening", .timeLimit(.minutes(1)))
+@Suite("Server hardening", .timeLimit(.minutes(3)))  // a test may wait for the exclusive lock first
 struct ServerHardeningTests {
     @Test(
         "the defaults: 10,000 connections, 256 concurrent handshakes, 100 header fields, 16 KiB heads, a 10 s handshake deadline, no idle timeout"
