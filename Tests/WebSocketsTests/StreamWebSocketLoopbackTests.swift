@@ -15,8 +15,7 @@ let streamEchoHandler: WebSocketServer.StreamHandler = { socket in
 @Suite("StreamWebSocket over loopback TCP", .timeLimit(.minutes(2)))
 struct StreamWebSocketLoopbackTests {
     @Test(
-        "100 MiB both ways through the stream views, in pieces of at most 64 KiB, with bounded read memory",
-        .exclusiveProcessResources)
+        "100 MiB both ways through the stream views, in pieces of at most 64 KiB, with bounded read memory")
     func hundredMebibytesBothWays() async throws {
         try await withTeardown(await WebSocketServer.startStreams(handler: streamEchoHandler)) { server in
             let socket = StreamWebSocket()
@@ -142,7 +141,7 @@ struct StreamWebSocketLoopbackTests {
     .timeLimit(.minutes(2)))
 struct StreamWebSocketInteropTests {
     @Test(
-        "8 MiB written in 256 KiB writes echo back intact through the Python peer", .exclusiveProcessResources,
+        "8 MiB written in 256 KiB writes echo back intact through the Python peer",
         arguments: InteropTests.peers)
     func largeBinaryEcho(_ script: String) async throws {
         let peer = try await PythonPeer(script: script)

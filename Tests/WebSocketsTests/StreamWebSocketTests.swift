@@ -175,8 +175,7 @@ struct StreamWebSocketTests {
     }
 
     @Test(
-        "a 16 MiB message streams through in pieces of at most 64 KiB while the connection holds no more than a read's worth",
-        .exclusiveProcessResources)
+        "a 16 MiB message streams through in pieces of at most 64 KiB while the connection holds no more than a read's worth")
     func largeMessageInPieces() async throws {
         let (socket, peer) = try await connectedStreamPair()
         let frames = Sanitizers.active ? 4 : 16  // see Sanitizers
