@@ -8,6 +8,21 @@ import COpenSSL
 
 /// Small helpers around OpenSSL objects. Every `OpaquePointer` here is borrowed for the call.
 enum OpenSSL {
+    /// Initializes OpenSSL once, before the first context is made, *without* its exit-time cleanup
+    /// (`OPENSSL_INIT_NO_ATEXIT`).
+    ///
+    /// Why: by default OpenSSL registers an `atexit` handler that frees its global state, locks
+    /// included. A process that calls `exit` while another thread still frees a session (a
+    /// connection's transport released on the event loop as the process ends) then has that thread
+    /// unlock a freed lock: ThreadSanitizer caught the `websocket` CLI crashing in
+    /// `pthread_rwlock_unlock` under `SSL_free` right after it printed its last line. The memory is
+    /// the process's to return at exit anyway.
+    static func initialize() {
+        _ = initialized
+    }
+
+    private static let initialized: Bool = OPENSSL_init_ssl(UInt64(OPENSSL_INIT_NO_ATEXIT), nil) == 1
+
     /// Drains the calling thread's OpenSSL error queue into one line (`""` when empty).
     static func takeErrors() -> String {
         var reasons: [String] = []

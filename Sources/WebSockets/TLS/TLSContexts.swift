@@ -13,6 +13,7 @@ public final class TLSServerContext: @unchecked Sendable {
     /// Loads the identity and client-certificate settings.
     /// - Throws: `.invalidArgument` when the certificate chain or key cannot be read or do not match.
     public init(configuration: TLSServerConfiguration) throws {
+        OpenSSL.initialize()
         guard let context = SSL_CTX_new(TLS_server_method()) else {
             throw WebSocketError(.secureConnectionFailed, "SSL_CTX_new failed: \(OpenSSL.takeErrors())")
         }
@@ -73,6 +74,7 @@ enum TLSContexts {
     /// ``VerificationRecorder`` (every problem recorded), ALPN `http/1.1`. What is per connection
     /// (SNI, the name to check) is set on the `SSL` by ``TLSSession/client(serverName:configuration:)``.
     static func client(_ configuration: TLSClientConfiguration) throws(WebSocketError) -> OpaquePointer {
+        OpenSSL.initialize()
         guard let context = SSL_CTX_new(TLS_client_method()) else {
             throw WebSocketError(.secureConnectionFailed, "SSL_CTX_new failed: \(OpenSSL.takeErrors())")
         }
