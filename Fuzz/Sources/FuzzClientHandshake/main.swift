@@ -61,7 +61,7 @@ public func fuzzClientHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
         require(!error.description.isEmpty, "empty error description")
         return 0
     }
-    require(head.status == 101 && head.version >= .http1_1, "accepted \(head.version) \(head.status)")
+    require(head.status == 101 && head.version >= .http11, "accepted \(head.version) \(head.status)")
     require(
         head.headers.all("Sec-WebSocket-Accept") == [handshake.expectedAccept],
         "accepted Sec-WebSocket-Accept \(head.headers.all("Sec-WebSocket-Accept"))")

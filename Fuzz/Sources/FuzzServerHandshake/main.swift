@@ -72,7 +72,7 @@ public func fuzzServerHandshake(_ data: UnsafePointer<UInt8>?, _ size: Int) -> C
         checkRejection(of: error)
         return 0
     }
-    require(head.method == "GET" && head.version >= .http1_1, "accepted \(head.method) \(head.version)")
+    require(head.method == "GET" && head.version >= .http11, "accepted \(head.method) \(head.version)")
     require(
         upgrade.path.hasPrefix("/") && !head.target.contains("#"),
         "accepted target \(head.target.debugDescription) as path \(upgrade.path.debugDescription) query \(String(describing: upgrade.query))"
