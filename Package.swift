@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "WebSockets", targets: ["WebSockets"]),
         .library(name: "WebSocketTesting", targets: ["WebSocketTesting"]),
         .library(name: "WebSocketServer", targets: ["WebSocketServer"]),
+        // The sans-I/O protocol core on its own, for people who bring their own I/O.
+        .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
         .executable(name: "websocket", targets: ["websocket"]),
     ],
     targets: [

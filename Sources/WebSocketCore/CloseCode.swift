@@ -5,10 +5,18 @@
 ///
 /// Ranges (RFC 6455 §7.4.2): 0–999 unused; 1000–2999 reserved for the protocol and its extensions;
 /// 3000–3999 registered with IANA for libraries, frameworks and applications; 4000–4999 private use.
-public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+///
+/// An integer literal is a close code: `try await socket.close(code: 4000, reason: "done")`. Whether
+/// it may be sent is checked where it is sent (an invalid code there is an `invalidArgument` error).
+public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
+    /// The code as carried on the wire.
     public var rawValue: UInt16
+    /// The code `rawValue`.
     public init(rawValue: UInt16) { self.rawValue = rawValue }
+    /// The code `rawValue`.
     public init(_ rawValue: UInt16) { self.rawValue = rawValue }
+    /// The code written as an integer literal (`4000`).
+    public init(integerLiteral value: UInt16) { self.rawValue = value }
 
     /// 1000: the purpose for which the connection was established has been fulfilled.
     public static let normalClosure = CloseCode(1000)
@@ -55,4 +63,26 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     }
 
     public var description: String { String(rawValue) }
+
+    /// The name of a code this library knows (`normalClosure`, `goingAway`, ...), or nil.
+    public var name: String? {
+        switch rawValue {
+        case 1000: return "normalClosure"
+        case 1001: return "goingAway"
+        case 1002: return "protocolError"
+        case 1003: return "unsupportedData"
+        case 1005: return "noStatusReceived"
+        case 1006: return "abnormalClosure"
+        case 1007: return "invalidPayload"
+        case 1008: return "policyViolation"
+        case 1009: return "messageTooBig"
+        case 1010: return "mandatoryExtension"
+        case 1011: return "internalError"
+        case 1012: return "serviceRestart"
+        case 1013: return "tryAgainLater"
+        case 1014: return "badGateway"
+        case 1015: return "tlsHandshakeFailure"
+        default: return nil
+        }
+    }
 }

@@ -28,7 +28,7 @@ extension ConnectionCore {
         case failing(ProtocolViolation)
         /// Our close frame is queued; waiting for the peer's (§7.1.2). `sent` is what we sent
         /// (`nil`: an empty close frame).
-        case closing(sent: CloseFrame?)
+        case closing(sent: WebSocketCloseStatus?)
         /// Terminal: nothing more is read or sent.
         case closed(Ending)
     }
@@ -37,7 +37,7 @@ extension ConnectionCore {
     public enum Ending: Sendable, Hashable {
         /// The close handshake completed. `peer` is the peer's close frame; `initiatedLocally`
         /// tells whether we sent ours first (otherwise we echoed the peer's code, §5.5.1).
-        case handshakeCompleted(peer: CloseFrame, initiatedLocally: Bool)
+        case handshakeCompleted(peer: WebSocketCloseStatus, initiatedLocally: Bool)
         /// The peer broke the protocol; our close frame, if the stream was still there to take it,
         /// carried the violation's code.
         case failed(ProtocolViolation)
@@ -133,7 +133,7 @@ extension ConnectionCore {
         switch lifecycle {
         case .open:
             enqueueClose(code, reason: reason)
-            lifecycle = .closing(sent: code.map { CloseFrame(code: $0, reason: reason) })
+            lifecycle = .closing(sent: code.map { WebSocketCloseStatus(code: $0, reason: reason) })
         case .failing:
             closeAfterFailure()
         case .closing, .closed:
@@ -169,7 +169,7 @@ extension ConnectionCore {
 
     /// The peer's close frame arrived (§5.5.1): validate it, echo it if we had not closed, end.
     mutating func receivedClose(_ payload: [UInt8]) {
-        var frame = CloseFrame(code: .noStatusReceived, reason: "")
+        var frame = WebSocketCloseStatus(code: .noStatusReceived, reason: "")
         if payload.count == 1 {
             return fail(.init(.protocolError, "close frame with a 1-byte payload"))
         }
@@ -183,7 +183,7 @@ extension ConnectionCore {
             guard validator.validate(reason), validator.isComplete else {
                 return fail(.init(.invalidPayload, "invalid UTF-8 in a close reason"))
             }
-            frame = CloseFrame(code: code, reason: String(decoding: reason, as: UTF8.self))
+            frame = WebSocketCloseStatus(code: code, reason: String(decoding: reason, as: UTF8.self))
         }
         switch lifecycle {
         case .open:

@@ -86,20 +86,6 @@ public struct ConnectionCore: Sendable {
         public init() {}
     }
 
-    /// The contents of a close frame (§5.5.1).
-    public struct CloseFrame: Sendable, Hashable, CustomStringConvertible {
-        /// The status code; 1005 (``CloseCode/noStatusReceived``) when the frame carried none.
-        public var code: CloseCode
-        public var reason: String
-
-        public init(code: CloseCode, reason: String) {
-            self.code = code
-            self.reason = reason
-        }
-
-        public var description: String { reason.isEmpty ? "\(code.rawValue)" : "\(code.rawValue) \(reason)" }
-    }
-
     /// What the peer's bytes amounted to.
     public enum Event: Sendable, Hashable {
         /// A complete message.
@@ -111,7 +97,7 @@ public struct ConnectionCore: Sendable {
         /// A pong arrived.
         case pong([UInt8])
         /// Terminal: the close handshake completed. `frame` is the peer's close frame.
-        case closed(CloseFrame)
+        case closed(WebSocketCloseStatus)
         /// Terminal: the peer broke the protocol. Call ``ConnectionCore/closeAfterFailure()`` to
         /// queue the close frame with the violation's code.
         case failed(ProtocolViolation)

@@ -3,6 +3,9 @@
 /// caller supplies), the opening handshake under the open timeout, the connect events, and the
 /// information known once open. Both ``MessageWebSocket`` and ``StreamWebSocket`` use it (the
 /// bookkeeping around the connection they share is ``ClientSocketCore``).
+
+import WebSocketCore
+
 enum ClientConnector {
     /// Parses a `ws://` or `wss://` URL; `.invalidArgument` when malformed.
     static func parse(_ url: String) throws(WebSocketError) -> WebSocketURL {

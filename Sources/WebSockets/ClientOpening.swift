@@ -1,4 +1,5 @@
 import Synchronization
+import WebSocketCore
 
 /// The client's opening sequence (RFC 6455 §4.1) over any transport: send the upgrade request,
 /// read the response head (size-limited), validate it. Pure orchestration; the rules live in

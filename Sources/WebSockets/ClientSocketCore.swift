@@ -7,6 +7,9 @@
 ///
 /// Everything sits behind one lock so that the nonisolated paths (sending, reading, writing)
 /// reach the connection without a hop through the actor.
+
+import WebSocketCore
+
 final class ClientSocketCore: Sendable {
     private struct Record {
         var connection: WebSocketConnection?

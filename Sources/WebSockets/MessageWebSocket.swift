@@ -1,4 +1,5 @@
 import Synchronization
+import WebSocketCore
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -285,6 +286,3 @@ public actor MessageWebSocket {
         get async { await core.information() }
     }
 }
-
-/// A received close frame's status code and reason (WinRT `WebSocketClosedEventArgs`).
-public typealias WebSocketCloseStatus = ConnectionCore.CloseFrame

@@ -1,4 +1,5 @@
 import Testing
+import WebSocketCore
 
 @testable import WebSocketServer
 @testable import WebSockets

@@ -1,4 +1,5 @@
 import Testing
+import WebSocketCore
 import WebSocketTesting
 
 @testable import WebSockets

@@ -1,4 +1,5 @@
 import Testing
+import WebSocketCore
 import WebSocketServer
 
 @testable import WebSockets

@@ -1,3 +1,4 @@
+import WebSocketCore
 import WebSocketServer
 
 @testable import WebSockets

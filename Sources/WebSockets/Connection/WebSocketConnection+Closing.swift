@@ -18,6 +18,9 @@
 /// throws the outcome), `close()` returns, and every waiting operation resumes, once the transport
 /// is closed. So when `messages` throws, our close frame (if the protocol calls for one) has already
 /// been accepted by the kernel, and a program that exits in its `catch` has told the peer why.
+
+import WebSocketCore
+
 extension WebSocketConnection {
     /// The engine's part of the ending, beside the core's protocol lifecycle.
     enum Ending: Equatable {
@@ -109,7 +112,7 @@ extension WebSocketConnection {
     // MARK: - Closing on the peer's account
 
     /// The peer's close frame arrived; the core has queued our echo if we had not closed first.
-    func peerClosed(_ frame: ConnectionCore.CloseFrame) async {
+    func peerClosed(_ frame: WebSocketCloseStatus) async {
         closeStatus = frame
         reportClosing(code: frame.code, reason: frame.reason, by: .peer)  // unless we closed first
         await followTransportDirective()

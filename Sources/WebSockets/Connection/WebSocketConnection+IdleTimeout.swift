@@ -6,6 +6,9 @@
 /// pings drops dead peers, and the idle timeout alone also drops live but silent ones. Time in
 /// which the reader waits for the application (``Inbox`` full) is not idle time: the peer may be
 /// sending, held back by TCP flow control.
+
+import WebSocketCore
+
 extension WebSocketConnection {
     func startIdleTimer(_ timeout: Duration) {
         lastReceived = .now

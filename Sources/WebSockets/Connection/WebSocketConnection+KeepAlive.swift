@@ -4,6 +4,9 @@
 /// latest ping) within it fails the connection with 1011, as Python `websockets` does; without, a
 /// dead peer shows up only as a failed write. Both roles: the server's `pingInterval` and
 /// `pingTimeout`, the client's `pingInterval` and `pongTimeout`.
+
+import WebSocketCore
+
 extension WebSocketConnection {
     func startPinging(every interval: Duration) {
         let timeout = pingTimeout

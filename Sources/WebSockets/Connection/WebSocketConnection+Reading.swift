@@ -14,6 +14,9 @@
 /// chunk, so the reader stops right after the message that fills the inbox. The rest of the chunk
 /// is copied into ``unreadBytes`` (owned by the connection only until the application made room)
 /// and TCP flow control pushes back on the peer.
+
+import WebSocketCore
+
 extension WebSocketConnection {
     /// How many bytes one read may take, with a buffer of the connection's own (transports that
     /// cannot read without waiting).

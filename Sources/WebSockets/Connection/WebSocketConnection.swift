@@ -13,6 +13,9 @@
 /// ended? `WebSocketConnection+Closing.swift` answers both, in one place: the application learns
 /// it (``messages`` ends, `close()` returns) only once our close frame, if the protocol calls for
 /// one, was accepted by the kernel and the transport is closed.
+
+import WebSocketCore
+
 package actor WebSocketConnection {
     /// Connections run on the event loop: the reader's socket reads, the protocol work and inline
     /// socket writes then happen on one thread, without executor hops between them.
@@ -99,7 +102,7 @@ package actor WebSocketConnection {
     var readerAwaitsApplication = false
 
     /// The peer's close frame, once received (WinRT `Closed` / IIS `GetCloseStatus`).
-    package internal(set) var closeStatus: ConnectionCore.CloseFrame?
+    package internal(set) var closeStatus: WebSocketCloseStatus?
     var counters = WebSocketStatistics()
     package var statistics: WebSocketStatistics {
         var statistics = counters

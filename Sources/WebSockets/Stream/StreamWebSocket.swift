@@ -1,3 +1,5 @@
+import WebSocketCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
