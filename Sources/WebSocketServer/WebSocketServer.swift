@@ -71,15 +71,16 @@ public final class WebSocketServer: Sendable {
         return WebSocketServer(listener: listener)
     }
 
-    /// Binds on `port` of loopback and echoes every message back unchanged.
-    public static func echo(port: Int = 0) async throws -> WebSocketServer {
+    /// Binds on `port` of loopback and echoes every message back unchanged: the CLI's demo and the
+    /// tests' peer, not public API (a real server's handler is the application's).
+    package static func echo(port: Int = 0) async throws -> WebSocketServer {
         var configuration = Configuration()
         configuration.port = port
         return try await start(configuration: configuration, handler: echoHandler)
     }
 
-    /// Sends every message back unchanged until the client closes.
-    public static let echoHandler: Handler = { socket in
+    /// Sends every message back unchanged until the client closes (demo and tests; package only).
+    package static let echoHandler: Handler = { socket in
         for try await message in socket.messages {
             try await socket.send(message)
         }

@@ -32,8 +32,6 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
         /// The opening handshake failed. `httpStatus` is the server's status code, or 0 when the
         /// response was not valid HTTP. See ``WebSocketError/handshakeResponse``.
         case handshakeFailed(httpStatus: Int)
-        /// The requested feature is not available in this build (for example `wss://` before TLS).
-        case notSupported
         /// The server's certificate failed validation (expired, untrusted, wrong name, ...) and the
         /// problem was not listed in ``MessageWebSocketControl/ignorableServerCertificateErrors``.
         /// Every problem is in the message and in ``WebSocketError/certificateProblems``.
@@ -58,7 +56,6 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
             case .protocolViolation(let code): return "protocolViolation(\(code.rawValue))"
             case .messageTooBig: return "messageTooBig"
             case .handshakeFailed(let status): return "handshakeFailed(\(status))"
-            case .notSupported: return "notSupported"
             case .serverCertificateInvalid: return "serverCertificateInvalid"
             case .serverCertificateRejected: return "serverCertificateRejected"
             case .secureConnectionFailed: return "secureConnectionFailed"
