@@ -231,18 +231,17 @@ public actor MessageWebSocket {
     /// close frame up to ``MessageWebSocketControl/closeTimeout``, after which the connection is
     /// dropped. Idempotent: a second call waits for the same ending.
     ///
+    /// One method for every way of closing, as on the server side: `try await socket.close()` says
+    /// 1000 (normal closure); `close(code: 4000, reason: "done")` says why; `close(code: nil)` sends an
+    /// empty close frame, which the peer reports as 1005 (WinRT `Close()`).
+    ///
     /// - Parameters:
-    ///   - code: a code valid on the wire (1000–1003, 1007–1014, 3000–4999).
-    ///   - reason: at most 123 UTF-8 bytes.
+    ///   - code: a code valid on the wire (1000–1003, 1007–1014, 3000–4999), 1000 by default, or
+    ///     `nil` for an empty close frame.
+    ///   - reason: at most 123 UTF-8 bytes (empty when `code` is nil).
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason too long.
-    public func close(code: CloseCode, reason: String = "") async throws {
+    public func close(code: CloseCode? = .normalClosure, reason: String = "") async throws {
         try await core.close(code: code, reason: reason)
-    }
-
-    /// Closes with an empty close frame (WinRT `Close()`; the peer sees 1005), waiting as
-    /// ``close(code:reason:)`` does.
-    public func close() async {
-        try? await core.close(code: nil, reason: "")
     }
 
     // MARK: - Information

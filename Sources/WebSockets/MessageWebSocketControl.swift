@@ -32,7 +32,7 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     private var validationHook: ValidationHook?
 
     /// The client-side TLS settings these fields make.
-    public var tlsConfiguration: TLSClientConfiguration {
+    package var tlsConfiguration: TLSClientConfiguration {
         var configuration = TLSClientConfiguration()
         configuration.usesSystemTrustStore = usesSystemTrustStore
         configuration.additionalTrustRoots = additionalTrustRoots

@@ -49,7 +49,7 @@ struct CompressionTests {
             #expect(stats.compressedBytesSent * 4 < stats.uncompressedBytesSent)
             #expect(stats.uncompressedBytesReceived == stats.uncompressedBytesSent)
             #expect(info.statistics.bytesSent < stats.uncompressedBytesSent)
-            await socket.close()
+            try await socket.close()
         }
     }
 
@@ -81,7 +81,7 @@ struct CompressionTests {
                 try await socket.sendNonfinalFrame(Array(Self.text(5000).utf8))
                 try await socket.sendFinalFrame(Array(Self.text(3000).utf8))
                 #expect(try await iterator.next() == .binary(Array(Self.text(5000).utf8) + Array(Self.text(3000).utf8)))
-                await socket.close()
+                try await socket.close()
             }
         }
     }
@@ -97,7 +97,7 @@ struct CompressionTests {
             #expect(await socket.information.compression == nil)
             #expect(await socket.information.negotiatedExtensions == nil)
             #expect(await socket.information.statistics.compression == .init())
-            await socket.close()
+            try await socket.close()
 
             try await withTeardown(await Self.echoServer()) { other in
                 var control = MessageWebSocketControl()
@@ -105,7 +105,7 @@ struct CompressionTests {
                 let plain = MessageWebSocket(control: control)
                 try await plain.connect(to: "ws://127.0.0.1:\(other.port)/")
                 #expect(await plain.information.compression == nil)
-                await plain.close()
+                try await plain.close()
             }
         }
     }

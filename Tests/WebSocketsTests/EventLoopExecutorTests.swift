@@ -32,7 +32,7 @@ struct EventLoopExecutorTests {
                     #expect(try await messages.next() == .text("message \(index)"))
                 }
             }
-            await socket.close()
+            try await socket.close()
         }
     }
 
@@ -66,7 +66,7 @@ struct EventLoopExecutorTests {
                 return received
             }
             #expect(received == count)
-            await socket.close()
+            try await socket.close()
         }
     }
 }

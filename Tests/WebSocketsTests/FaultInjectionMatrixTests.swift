@@ -103,7 +103,7 @@ struct FaultInjectionMatrixTests {
         var iterator = socket.messages.makeAsyncIterator()
         #expect(try await iterator.next() == .text("one"))
         #expect(try await iterator.next() == .text("two"))
-        await socket.close()  // nothing can be written: closing ends the connection at once
+        try await socket.close()  // nothing can be written: closing ends the connection at once
         do {
             let message = try await iterator.next()
             Issue.record("messages gave \(String(describing: message)) instead of the write's error")

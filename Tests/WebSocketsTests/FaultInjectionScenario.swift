@@ -150,7 +150,7 @@ enum FaultScenario {
         }
         let surface = LocalSocket(
             send: { try await socket.send($0) }, ping: { try await socket.ping($0) },
-            pingQueued: { await socket.waitUntilPingQueued() }, close: { await socket.close() },
+            pingQueued: { await socket.waitUntilPingQueued() }, close: { try? await socket.close() },
             closeStatus: { await socket.closeStatus }, messages: socket.messages)
         await exchange(surface, &record)
         return record

@@ -103,7 +103,7 @@ struct FragmentContextTests {
             #expect(reads.allSatisfy { $0.byteCount <= 4096 && !$0.isUTF8 && !$0.isConnectionClose })
             #expect(reads.filter(\.isFinalFragment).count == 1)
             #expect(reads.count >= 25)  // at least 100,000 / 4,096 pieces
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -123,7 +123,7 @@ struct FragmentContextTests {
             }
             #expect(String(decoding: text, as: UTF8.self) == "héllo wörld")
             #expect(finals.count == 5)  // 13 bytes in pieces of at most 3
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -135,7 +135,7 @@ struct FragmentContextTests {
             #expect(
                 try await context.readFragment(into: &buffer)
                     == FragmentReadResult(byteCount: 0, isUTF8: false, isFinalFragment: true, isConnectionClose: false))
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -155,7 +155,7 @@ struct FragmentContextTests {
             var messages = client.messages.makeAsyncIterator()
             #expect(try await messages.next() == .text("fragmented ✓"))
             #expect(try await messages.next() == .binary([1, 2, 3]))
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -172,7 +172,7 @@ struct FragmentContextTests {
             _ = try await context.writeFragment([2], isUTF8: false, isFinalFragment: true)
             var messages = client.messages.makeAsyncIterator()
             #expect(try await messages.next() == .binary([1, 2]))
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -298,7 +298,7 @@ struct FragmentContextTests {
             #expect(try await messages.next() == .binary([5]))
             try await client.send([6])
             #expect(try await first.value.byteCount == 1)
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -365,7 +365,7 @@ struct FragmentContextTests {
             #expect(String(decoding: bytes, as: UTF8.self) == text)
             #expect(reads.allSatisfy { $0.isUTF8 })
             #expect(await context.statistics.compression.compressedBytesReceived < text.utf8.count / 10)
-            await client.close()
+            try await client.close()
         }
     }
 }

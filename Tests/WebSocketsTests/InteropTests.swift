@@ -43,7 +43,7 @@ struct InteropTests {
         try await socket.send(big)
         var iterator = socket.messages.makeAsyncIterator()
         #expect(try await iterator.next() == .binary(big))
-        await socket.close()
+        try await socket.close()
     }
 
     @Test("a fragmented message is reassembled by the peer", arguments: peers)
@@ -56,7 +56,7 @@ struct InteropTests {
         try await socket.sendFinalFrame(Array("ed".utf8))
         var iterator = socket.messages.makeAsyncIterator()
         #expect(try await iterator.next() == .text("fragmented"))
-        await socket.close()
+        try await socket.close()
     }
 
     @Test("close codes and reasons travel both ways", arguments: peers, [UInt16(1000), 1001, 3000, 4999])
@@ -83,7 +83,7 @@ struct InteropTests {
         #expect(await socket.information.negotiatedProtocol == "chat.v1")
         var iterator = socket.messages.makeAsyncIterator()
         #expect(try await iterator.next() == .text("chat.v1"))
-        await socket.close()
+        try await socket.close()
     }
 
     @Test("custom request headers reach the peer", arguments: peers)
@@ -95,7 +95,7 @@ struct InteropTests {
         var iterator = socket.messages.makeAsyncIterator()
         let headers = try await iterator.next()?.text ?? ""
         #expect(headers.contains("\"x-custom-token\": \"abc123\""))
-        await socket.close()
+        try await socket.close()
     }
 
     @Test("the CLI against a Python websockets server: lines out, echoes printed, close 1000 at EOF")

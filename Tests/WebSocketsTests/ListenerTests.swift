@@ -39,7 +39,7 @@ struct ListenerTests {
             try await client.send(text: "hi")
             var iterator = socket.messages.makeAsyncIterator()
             #expect(try await iterator.next() == .text("hi"))
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -92,7 +92,7 @@ struct ListenerTests {
             _ = try await upgrade.accept(subprotocol: "a")
             try await connected
             await #expect { try await upgrade.accept() } throws: { ($0 as? WebSocketError)?.status == .invalidState }
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -107,7 +107,7 @@ struct ListenerTests {
             let socket = try await Self.nextUpgrade(listener).accept()
             try await connected
             #expect(socket.negotiatedProtocol == "v2")
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -173,7 +173,7 @@ struct ListenerTests {
         var messages = socket.messages.makeAsyncIterator()
         #expect(try await messages.next() == .text("still here"))
         #expect(listener.connectionCount == 1)
-        await client.close()
+        try await client.close()
         #expect(try await messages.next() == nil)
     }
 
@@ -359,7 +359,7 @@ struct ListenerTests {
             try await client.send(text: "still alive")
             var messages = socket.messages.makeAsyncIterator()
             #expect(try await messages.next() == .text("still alive"))
-            await client.close()
+            try await client.close()
         }
     }
 
@@ -377,7 +377,7 @@ struct ListenerTests {
             #expect(upgrade.remoteAddress?.hasPrefix("[::1]:") == true)
             _ = try await upgrade.accept()
             try await connected
-            await client.close()
+            try await client.close()
         }
     }
 

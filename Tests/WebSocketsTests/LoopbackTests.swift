@@ -98,7 +98,7 @@ struct LoopbackTests {
             var iterator = socket.messages.makeAsyncIterator()
             #expect(try await iterator.next() == .text("v6"))
             #expect(await socket.information.remoteAddress == "[::1]:\(server.port)")
-            await socket.close()
+            try await socket.close()
         }
     }
 
@@ -215,7 +215,7 @@ struct LoopbackTests {
             #expect(written >= sends * chunk.count, "\(sends) sends returned, only \(written) bytes written")
             release.continuation.yield()
             #expect(try await sender.value == 200)
-            await socket.close()
+            try await socket.close()
         }
     }
 
@@ -237,7 +237,7 @@ struct LoopbackTests {
             }
             try await sender.value
             #expect(received == count)
-            await socket.close()
+            try await socket.close()
         }
     }
 
@@ -248,7 +248,7 @@ struct LoopbackTests {
             // Warm up lazily created descriptors (event loop, epoll) before measuring.
             let warmup = MessageWebSocket()
             try await warmup.connect(to: server.url())
-            await warmup.close()
+            try await warmup.close()
             // The server's side of it has ended too (its socket closed).
             try await awaitState("the server has no open connection") {
                 await server.listener.waitUntil { $0.openConnections == 0 }
@@ -260,7 +260,7 @@ struct LoopbackTests {
                 var messages = socket.messages.makeAsyncIterator()
                 try await socket.send(text: "cycle \(cycle)")
                 #expect(try await messages.next() == .text("cycle \(cycle)"))
-                await socket.close()
+                try await socket.close()
             }
             try await awaitState("the server has no open connection") {
                 await server.listener.waitUntil { $0.openConnections == 0 }

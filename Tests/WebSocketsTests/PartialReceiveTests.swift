@@ -51,7 +51,7 @@ func nextMessagePieces(
 /// Closes the socket against the scripted peer (which answers the close frame) and waits for both.
 func closeCleanly(_ socket: MessageWebSocket, _ peer: any ScriptedPeer) async throws {
     async let code = peer.awaitClientClose()
-    await socket.close()
+    try await socket.close()
     _ = try await code
 }
 

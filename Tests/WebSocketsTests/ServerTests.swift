@@ -494,7 +494,7 @@ struct ServerHandshakeRejectionTests {
             try await socket.send([1, 2, 3])
             var iterator = socket.messages.makeAsyncIterator()
             #expect(try await iterator.next() == .binary([1, 2, 3]))
-            await socket.close()
+            try await socket.close()
             #expect(log.started == 1)
         }
     }

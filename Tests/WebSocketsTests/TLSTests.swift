@@ -38,7 +38,7 @@ struct TLSTests {
         let socket = MessageWebSocket(control: control)
         do {
             try await socket.connect(to: url)
-            await socket.close()
+            try await socket.close()
             return nil
         } catch let error as WebSocketError {
             return error
@@ -223,7 +223,7 @@ struct TLSTests {
         _ finish: @escaping @Sendable (ServerValidationEvent, ValidationDeferral) throws -> Void
     ) -> ServerValidationHandler {
         ServerValidationEvent.handler { event in
-            let deferral = event.getDeferral()
+            let deferral = event.makeDeferral()
             let returned = SharedCounter()
             defer { returned.increment() }  // as the callback returns
             Task {
@@ -263,7 +263,7 @@ struct TLSTests {
                 server.url(),
                 control: control {
                     $0.serverCustomValidation = ServerValidationEvent.handler { event in
-                        let deferral = event.getDeferral()
+                        let deferral = event.makeDeferral()
                         try? deferral.complete()
                         do throws(WebSocketError) { try deferral.complete() } catch { second.withLock { $0 = error } }
                     }
@@ -281,7 +281,7 @@ struct TLSTests {
                 server.url(),
                 control: control {
                     $0.openTimeout = .milliseconds(500)
-                    $0.serverCustomValidation = ServerValidationEvent.handler { event in _ = event.getDeferral() }
+                    $0.serverCustomValidation = ServerValidationEvent.handler { event in _ = event.makeDeferral() }
                 })
             #expect(error?.status == .timeout)
             #expect(error?.message.contains("serverCustomValidation") == true)
@@ -326,7 +326,7 @@ struct TLSTests {
             try await socket.send(text: "authenticated")
             var messages = server.messages.makeAsyncIterator()
             #expect(try await messages.next() == .text("authenticated"))
-            await socket.close()
+            try await socket.close()
         }
     }
 

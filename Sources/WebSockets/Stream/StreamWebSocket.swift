@@ -194,14 +194,12 @@ public actor StreamWebSocket {
 
     /// Closes with a status code and reason, waiting for the peer's close frame up to
     /// ``StreamWebSocketControl/closeTimeout``; as ``MessageWebSocket/close(code:reason:)``.
+    /// - Parameters:
+    ///   - code: 1000 (normal closure) by default; `nil` sends an empty close frame (the peer sees 1005).
+    ///   - reason: at most 123 UTF-8 bytes.
     /// - Throws: `.invalidArgument` for a code that may not be sent or a reason over 123 bytes.
-    public func close(code: CloseCode, reason: String = "") async throws {
+    public func close(code: CloseCode? = .normalClosure, reason: String = "") async throws {
         try await core.close(code: code, reason: reason)
-    }
-
-    /// Closes with an empty close frame (the peer sees 1005), waiting as ``close(code:reason:)``.
-    public func close() async {
-        try? await core.close(code: nil, reason: "")
     }
 
     // MARK: - Information

@@ -48,7 +48,7 @@ public struct StreamWebSocketControl: Sendable, Hashable {
         set { base.serverCustomValidation = newValue }
     }
     /// The client-side TLS settings these fields make.
-    public var tlsConfiguration: TLSClientConfiguration { base.tlsConfiguration }
+    package var tlsConfiguration: TLSClientConfiguration { base.tlsConfiguration }
 
     // MARK: Handshake, limits, timeouts
 

@@ -59,8 +59,9 @@ public final class ServerValidationEvent: Sendable {
     /// Takes a deferral: the handshake waits until it is completed. Call
     /// ``ValidationDeferral/complete()`` exactly once, whether accepting or rejecting; a deferral
     /// never completed makes `connect` fail with `.timeout` when
-    /// ``MessageWebSocketControl/openTimeout`` expires.
-    public func getDeferral() -> ValidationDeferral {
+    /// ``MessageWebSocketControl/openTimeout`` expires. (WinRT `GetDeferral()`, named as a Swift
+    /// factory method: each call makes a new deferral the handshake waits for.)
+    public func makeDeferral() -> ValidationDeferral {
         state.withLock { $0.outstanding += 1 }
         return ValidationDeferral(event: self)
     }
@@ -103,7 +104,7 @@ public final class ServerValidationEvent: Sendable {
     ///
     /// ```swift
     /// control.serverCustomValidation = ServerValidationEvent.handler { event in
-    ///     let deferral = event.getDeferral()
+    ///     let deferral = event.makeDeferral()
     ///     legacyCheck(event.request.serverCertificate.derBytes) { ok in
     ///         if !ok { event.reject() }
     ///         try? deferral.complete()
