@@ -139,3 +139,176 @@ func readmeSnippet12() async throws {
         }
     }
 }
+
+// Sources/WebSockets/WebSockets.docc/ClosingAndErrors.md, snippet 1
+func closingAndErrorsSnippet1() async throws {
+    let socket = MessageWebSocket()
+    try await socket.close(code: .normalClosure, reason: "done")
+    try await socket.close(code: 4000, reason: "application-specific")  // close codes are integer literals
+}
+
+// Sources/WebSockets/WebSockets.docc/ClosingAndErrors.md, snippet 2
+func closingAndErrorsSnippet2() async throws {
+    let socket = MessageWebSocket()
+    do {
+        for try await message in socket.messages { print(message) }
+        if let status = await socket.closeStatus {
+            print("closed by the handshake:", status.code, status.reason)
+        }
+    } catch let error as WebSocketError {
+        switch error.status {
+        case .connectionAborted: print("dropped")
+        case .protocolViolation(let code): print("failed with", code)
+        case .timeout: print("the peer never answered our close")
+        default: print(error.status, error.message)
+        }
+    }
+}
+
+// Sources/WebSockets/WebSockets.docc/ClosingAndErrors.md, snippet 3
+func closingAndErrorsSnippet3() async throws {
+    let socket = MessageWebSocket()
+    do {
+        try await socket.connect(to: "ws://127.0.0.1:8080/chat")
+    } catch let error as WebSocketError {
+        if case .handshakeFailed(let httpStatus) = error.status {
+            print("the server answered", httpStatus, error.handshakeResponse?.headers ?? [])
+        }
+    }
+}
+
+// Sources/WebSockets/WebSockets.docc/GettingStarted.md, snippet 2
+func gettingStartedSnippet2() async throws {
+    let socket = MessageWebSocket()
+    try await socket.connect(to: "ws://127.0.0.1:8080/chat")
+    try await socket.send(text: "hello")
+
+    do {
+        for try await message in socket.messages {
+            switch message {
+            case .text(let text): print("text:", text)
+            case .binary(let bytes): print("binary:", bytes.count, "bytes")
+            }
+            try await socket.close(code: .normalClosure, reason: "done")  // one reply is all we wanted
+        }
+        print("closed:", await socket.closeStatus!)  // the peer's code and reason
+    } catch let error as WebSocketError where error.status == .connectionAborted {
+        // Dropped without a close handshake. Make a new socket to reconnect.
+    }
+}
+
+// Sources/WebSockets/WebSockets.docc/GettingStarted.md, snippet 3
+func gettingStartedSnippet3() async throws {
+    var control = MessageWebSocketControl()
+    control.supportedProtocols = ["chat.v2", "chat.v1"]
+    control.maxMessageSize = 1 << 20
+    control.pingInterval = .seconds(20)  // keep-alive; off by default, as in WinRT
+    let socket = MessageWebSocket(control: control)
+    try await socket.setRequestHeader("Authorization", "Bearer …")
+    try await socket.connect(to: "ws://127.0.0.1:8080/chat")
+    print(await socket.information.negotiatedProtocol ?? "none")
+}
+
+// Sources/WebSockets/WebSockets.docc/PerformanceAndLimits.md, snippet 1
+func performanceAndLimitsSnippet1() async throws {
+    let socket = MessageWebSocket()
+    try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
+        for try await message in socket.messages {
+            try await socket.send(message)
+        }
+    }
+}
+
+// Sources/WebSockets/WebSockets.docc/PerformanceAndLimits.md, snippet 2
+func performanceAndLimitsSnippet2() async throws {
+    var control = MessageWebSocketControl()
+    control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true, minimumMessageSize: 256))
+}
+
+// Sources/WebSockets/WebSockets.docc/ReceivingAndSending.md, snippet 1
+func receivingAndSendingSnippet1() async throws {
+    let socket = MessageWebSocket()
+    try await socket.send(text: "hello")
+    try await socket.send(.binary([1, 2, 3]))
+    try await socket.send(Array("as bytes".utf8))  // a binary message, or text after setMessageType(.text)
+    for try await message in socket.messages {
+        if case .text(let text) = message { print(text) }
+    }
+}
+
+// Sources/WebSockets/WebSockets.docc/ReceivingAndSending.md, snippet 2
+func receivingAndSendingSnippet2() async throws {
+    let socket = MessageWebSocket()
+    await socket.setMessageType(.text)
+    try await socket.sendNonfinalFrame(Array("Hel".utf8))
+    try await socket.sendFinalFrame(Array("lo".utf8))
+}
+
+// Sources/WebSockets/WebSockets.docc/ReceivingAndSending.md, snippet 3
+func receivingAndSendingSnippet3() async throws {
+    var control = MessageWebSocketControl()
+    control.receiveMode = .partialMessage
+    control.maxMessageSize = MessageWebSocketControl.unlimited  // or a bound for the whole message
+    let socket = MessageWebSocket(control: control)
+    try await socket.connect(to: "ws://127.0.0.1:8080/download")
+    var size = 0
+    for try await piece in socket.fragments {  // MessageFragment; piece.kind: .text or .binary
+        size += piece.bytes.count  // e.g. append piece.bytes to a file
+        if piece.isMessageComplete {
+            print("a message of \(size) bytes")
+            size = 0
+        }
+    }
+}
+
+// Sources/WebSockets/WebSockets.docc/ReceivingAndSending.md, snippet 4
+func receivingAndSendingSnippet4() async throws {
+    let stream = StreamWebSocket()
+    try await stream.connect(to: "ws://127.0.0.1:8080/upload")
+    try await stream.write(Array("large file".utf8))
+    let bytes = try await stream.read(upTo: 4096)  // 1...4096 bytes, [] at the end
+    print(bytes.count)
+    try await stream.close(code: .normalClosure)
+}
+
+// Sources/WebSockets/WebSockets.docc/TLSAndCertificateValidation.md, snippet 1
+func tLSAndCertificateValidationSnippet1() async throws {
+    let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
+    var control = MessageWebSocketControl()
+    control.ignorableServerCertificateErrors = [.untrusted]  // a self-signed certificate: the pin is the trust
+    control.serverCustomValidation = { request in
+        request.serverCertificate.sha256Fingerprint == pin ? .accept : .reject
+    }
+    let socket = MessageWebSocket(control: control)
+    try await socket.connect(to: "wss://127.0.0.1:8443/")
+    print(await socket.information.tlsVersion!, await socket.information.cipher!)
+}
+
+// Sources/WebSockets/WebSockets.docc/TLSAndCertificateValidation.md, snippet 2
+func tLSAndCertificateValidationSnippet2() async throws {
+    var control = MessageWebSocketControl()
+    control.additionalTrustRoots = [.pemFile("/etc/myapp/ca.pem")]
+    control.usesSystemTrustStore = false
+    control.clientIdentity = .pemFiles(certificateChain: "/etc/myapp/client.pem", privateKey: "/etc/myapp/client.key")
+}
+
+// Sources/WebSockets/WebSockets.docc/TLSAndCertificateValidation.md, snippet 3
+func tLSAndCertificateValidationSnippet3() async throws {
+    var control = MessageWebSocketControl()
+    control.serverCustomValidation = ServerValidationEvent.handler { event in
+        let deferral = event.getDeferral()
+        if event.request.serverCertificate.subject.isEmpty { event.reject() }
+        try? deferral.complete()
+    }
+}
+
+// Sources/WebSockets/WebSockets.docc/WebSockets.md, snippet 1
+func webSocketsSnippet1() async throws {
+    let socket = MessageWebSocket()
+    try await socket.connect(to: "ws://127.0.0.1:8080/chat")
+    try await socket.send(text: "hello")
+    for try await message in socket.messages {
+        print(message)
+        try await socket.close(code: .normalClosure, reason: "done")
+    }
+}
