@@ -140,6 +140,125 @@ func readmeSnippet12() async throws {
     }
 }
 
+// Sources/WebSocketServer/WebSocketServer.docc/RunningAServer.md, snippet 1
+func runningAServerSnippet1() async throws {
+    var configuration = WebSocketServerConfiguration()  // 127.0.0.1, port 0 by default
+    configuration.port = 8080
+    configuration.pingInterval = .seconds(20)  // keep-alive; off by default (IIS)
+    let listener = try await WebSocketListener.bind(configuration: configuration)
+
+    for await upgrade in listener {
+        guard upgrade.request.path == "/chat", upgrade.request.header("Authorization") != nil else {
+            await upgrade.reject(status: 401, headers: [("WWW-Authenticate", "Bearer")])
+            continue
+        }
+        Task {
+            let socket = try await upgrade.accept(subprotocol: upgrade.request.protocols.first)
+            for try await message in socket.messages {
+                try await socket.send(message)
+            }
+        }
+    }
+}
+
+// Sources/WebSocketServer/WebSocketServer.docc/RunningAServer.md, snippet 2
+func runningAServerSnippet2() async throws {
+    var configuration = WebSocketServerConfiguration()
+    configuration.port = 8080
+    let server = try await WebSocketServer.start(configuration: configuration) { connection in
+        for try await message in connection.messages {
+            if case .text(let text) = message { try await connection.send(text: text.uppercased()) }
+        }
+    }
+    print("listening on", server.port)
+}
+
+// Sources/WebSocketServer/WebSocketServer.docc/RunningAServer.md, snippet 3
+func runningAServerSnippet3() async throws {
+    let listener = try await WebSocketListener.bind()
+    // ... serve ...
+    await listener.shutDown(timeout: .seconds(5))
+}
+
+// Sources/WebSocketServer/WebSocketServer.docc/TheFragmentContext.md, snippet 1
+func theFragmentContextSnippet1() async throws {
+    let listener = try await WebSocketListener.bind()
+    for await upgrade in listener {
+        Task {
+            let context = try await upgrade.acceptFragments()
+            var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+            while true {
+                let read = try await context.readFragment(into: &buffer)
+                if read.isConnectionClose { break }  // the client's close frame was answered
+                _ = try await context.writeFragment(
+                    Array(buffer[..<read.byteCount]), isUTF8: read.isUTF8, isFinalFragment: read.isFinalFragment)
+            }
+            print("closed by the client:", await context.closeStatus.map { "\($0)" } ?? "-")
+            await context.closeTCPConnection()
+        }
+    }
+}
+
+// Sources/WebSocketServer/WebSocketServer.docc/WebSocketServer.md, snippet 1
+func webSocketServerSnippet1() async throws {
+    let server = try await WebSocketServer.start { connection in
+        for try await message in connection.messages { try await connection.send(message) }
+    }
+    print(server.url())  // ws://127.0.0.1:PORT/
+    await server.shutDown()
+}
+
+// Sources/WebSocketTesting/WebSocketTesting.docc/TestingYourCode.md, snippet 1
+@Test func receivesTheServersGreetingThenAClose() async throws {
+    let (socket, peer) = try await MockWebSocketServer.connectedPair()
+    try await socket.send(text: "hello")
+    #expect(try await peer.nextMessage() == .text("hello"))  // real, masked bytes were decoded
+    try await peer.send(.text("welcome"))
+    try await peer.close(code: .goingAway, reason: "bye")
+    var received: [Message] = []
+    for try await message in socket.messages { received.append(message) }  // ends after the handshake
+    #expect(received == [.text("welcome")])
+    #expect(await socket.closeStatus?.code == .goingAway)
+}
+
+// Sources/WebSocketTesting/WebSocketTesting.docc/TestingYourCode.md, snippet 2
+@Test func reportsADroppedConnectionAfterTheMessagesThatArrived() async throws {
+    let (socket, peer) = try await MockWebSocketServer.connectedPair()
+    try await peer.send(.text("last words"))
+    await peer.dropConnection()
+    var received: [Message] = []
+    do {
+        for try await message in socket.messages { received.append(message) }
+        Issue.record("messages ended normally after a dropped connection")
+    } catch let error as WebSocketError {
+        #expect(error.status == .connectionAborted)
+    }
+    #expect(received == [.text("last words")])
+    await socket.close()
+}
+
+// Sources/WebSocketTesting/WebSocketTesting.docc/TestingYourCode.md, snippet 3
+@Test func assemblesAMessageThatArrivesOneByteAtATime() async throws {
+    let (socket, peer) = try await MockWebSocketServer.connectedPair()
+    peer.transport.updateFaults { $0.splitWritesInto = 1 }  // every read gets one byte
+    try await peer.send(.text("héllo, wörld"))
+    var messages = socket.messages.makeAsyncIterator()
+    #expect(try await messages.next() == .text("héllo, wörld"))
+    async let closed: Void = socket.close(code: .normalClosure)
+    #expect(try await peer.nextClose().code == .normalClosure)  // the peer reads the close and answers it
+    try await closed
+}
+
+// Sources/WebSocketTesting/WebSocketTesting.docc/WebSocketTesting.md, snippet 1
+@Test func echoesOneMessage() async throws {
+    let (socket, peer) = try await MockWebSocketServer.connectedPair()
+    try await socket.send(text: "ping?")
+    #expect(try await peer.nextMessage() == .text("ping?"))
+    async let closed: Void = socket.close(code: .normalClosure)
+    #expect(try await peer.nextClose().code == .normalClosure)  // the peer reads the close and answers it
+    try await closed
+}
+
 // Sources/WebSockets/WebSockets.docc/ClosingAndErrors.md, snippet 1
 func closingAndErrorsSnippet1() async throws {
     let socket = MessageWebSocket()
