@@ -62,6 +62,7 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         }
     }
 
+    /// The code as a decimal number, for example `1000`: what a log line or an error message shows.
     public var description: String { String(rawValue) }
 
     /// The name of a code this library knows (`normalClosure`, `goingAway`, ...), or nil.

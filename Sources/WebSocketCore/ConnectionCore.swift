@@ -23,7 +23,9 @@
 public struct ConnectionCore: Sendable {
     /// Which end of the connection this is: clients mask what they send, servers require masks (§5.1).
     public enum Role: Sendable, Hashable {
+        /// The client end: masks every frame it sends, and fails the connection (1002) on a masked frame from the server (§5.1).
         case client
+        /// The server end: sends unmasked frames, and fails the connection (1002) on an unmasked frame from the client (§5.1).
         case server
     }
 
@@ -37,6 +39,7 @@ public struct ConnectionCore: Sendable {
         /// Terminal: the close handshake completed, the connection failed, or the stream ended.
         case closed
 
+        /// The state's name (`open`, `closing`, ...), for messages and logs.
         public var description: String {
             switch self {
             case .open: return "open"
@@ -83,6 +86,7 @@ public struct ConnectionCore: Sendable {
         /// `false`.
         public var fragmentsEndOnCharacterBoundaries = false
 
+        /// The defaults given on each property: 16 MiB messages, whole messages, no compression.
         public init() {}
     }
 
@@ -105,7 +109,9 @@ public struct ConnectionCore: Sendable {
         case aborted
     }
 
+    /// Which end this core is, fixed at creation: decides masking in both directions (§5.1).
     public let role: Role
+    /// The limits and policies the core was created with, fixed for the connection's life.
     public let configuration: Configuration
     /// Where the connection is in its life; see ``Lifecycle``.
     public internal(set) var lifecycle: Lifecycle = .open

@@ -1,12 +1,18 @@
 /// The header of one frame (RFC 6455 §5.2), as decoded from or encoded to the wire.
 public struct FrameHeader: Sendable, Hashable {
+    /// FIN: whether this is the last frame of its message (always `true` for a control frame, §5.5).
     public var isFinal: Bool
     /// RSV1, RSV2, RSV3 as the bits 0x4, 0x2, 0x1. Non-zero only when an extension negotiated them.
     public var reservedBits: UInt8
+    /// The frame's type; its low 4 bits on the wire.
     public var opcode: Opcode
+    /// The masking key, present exactly when the frame is masked (every client frame, no server frame, §5.3).
     public var maskingKey: MaskingKey?
+    /// The payload's length in bytes, as on the wire (7, 16 or 64 bits, §5.2); at most 125 for a control frame.
     public var payloadLength: UInt64
 
+    /// A header with these fields; `reservedBits` defaults to none set. Nothing is validated here: the
+    /// encoder writes what it is given and the decoder rejects what the RFC forbids.
     public init(isFinal: Bool, reservedBits: UInt8 = 0, opcode: Opcode, maskingKey: MaskingKey?, payloadLength: UInt64) {
         self.isFinal = isFinal
         self.reservedBits = reservedBits

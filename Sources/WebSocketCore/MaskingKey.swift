@@ -7,6 +7,7 @@ public struct MaskingKey: Sendable, Hashable {
     /// The key bytes in wire order.
     public var bytes: (UInt8, UInt8, UInt8, UInt8)
 
+    /// A key from its four bytes, in wire order.
     public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) {
         bytes = (b0, b1, b2, b3)
     }
@@ -20,10 +21,12 @@ public struct MaskingKey: Sendable, Hashable {
             UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 24))
     }
 
+    /// Whether the two keys have the same four bytes (a tuple is not `Equatable` by itself).
     public static func == (lhs: MaskingKey, rhs: MaskingKey) -> Bool {
         lhs.bytes.0 == rhs.bytes.0 && lhs.bytes.1 == rhs.bytes.1 && lhs.bytes.2 == rhs.bytes.2 && lhs.bytes.3 == rhs.bytes.3
     }
 
+    /// Hashes the four bytes, consistently with `==`.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(bytes.0)
         hasher.combine(bytes.1)

@@ -4,7 +4,9 @@
 /// arrived, RFC 6455 §8.1); binary messages as bytes. An empty message is a real message
 /// (`.text("")` or `.binary([])`), never skipped.
 public enum Message: Sendable, Hashable {
+    /// A text message (opcode 0x1): its payload decoded as UTF-8, which the receiver has validated (1007 otherwise).
     case text(String)
+    /// A binary message (opcode 0x2): its payload bytes, unmasked and decompressed.
     case binary([UInt8])
 
     /// The kind of message, for code that handles both alike.
@@ -32,7 +34,9 @@ public enum Message: Sendable, Hashable {
 
 /// Whether a message carries UTF-8 text or arbitrary bytes (WinRT `SocketMessageType`).
 public enum MessageKind: Sendable, Hashable {
+    /// Arbitrary bytes (opcode 0x2; WinRT `SocketMessageType.Binary`).
     case binary
+    /// UTF-8 text (opcode 0x1; WinRT `SocketMessageType.Utf8`), validated across the whole message.
     case text
 }
 
@@ -55,6 +59,7 @@ public struct MessageFragment: Sendable, Hashable {
     /// Whether this fragment ends its message.
     public var isFinal: Bool
 
+    /// A fragment of a message of `kind` holding `bytes`; `isFinal` when it ends the message.
     public init(kind: MessageKind, bytes: [UInt8], isFinal: Bool) {
         self.kind = kind
         self.bytes = bytes

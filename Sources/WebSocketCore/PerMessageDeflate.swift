@@ -29,6 +29,9 @@ public enum PerMessageDeflate {
         /// deflate rarely shrinks them and costs CPU. Default 128.
         public var minimumMessageSize: Int
 
+        /// Options with the defaults given on each property (15-bit windows both ways, context takeover,
+        /// zlib `memLevel` 8 and level 6, messages under 128 bytes uncompressed). Nothing is validated here:
+        /// ``problem`` says what is out of range, and the socket refuses such options with `.invalidArgument`.
         public init(
             clientMaxWindowBits: Int = 15, serverMaxWindowBits: Int = 15,
             clientNoContextTakeover: Bool = false, serverNoContextTakeover: Bool = false,
@@ -56,13 +59,16 @@ public enum PerMessageDeflate {
 
     /// What a negotiation agreed on (§7.1): the same for both ends of one connection.
     public struct Parameters: Sendable, Hashable, CustomStringConvertible {
+        /// The server resets its compression context after every message (`server_no_context_takeover`, §7.1.1.1).
         public var serverNoContextTakeover = false
+        /// The client resets its compression context after every message (`client_no_context_takeover`, §7.1.1.2).
         public var clientNoContextTakeover = false
         /// The largest window the server compresses with (the client inflates with it).
         public var serverMaxWindowBits = 15
         /// The largest window the client compresses with (the server inflates with it).
         public var clientMaxWindowBits = 15
 
+        /// Agreed parameters; the defaults are what an offer without parameters agrees on (§7.1).
         public init(
             serverNoContextTakeover: Bool = false, clientNoContextTakeover: Bool = false,
             serverMaxWindowBits: Int = 15, clientMaxWindowBits: Int = 15
@@ -86,19 +92,27 @@ public enum PerMessageDeflate {
     /// A negotiation that cannot succeed: the client fails the connection with it (§7: "the client
     /// MUST _Fail the WebSocket Connection_"); a server declines the offer instead.
     public struct NegotiationError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// What is wrong with the negotiation, for the error's message.
         public var message: String
+        /// An error with this explanation.
         public init(_ message: String) { self.message = message }
+        /// The explanation, ``message``.
         public var description: String { message }
     }
 
     /// One element of a `Sec-WebSocket-Extensions` list (RFC 6455 §9.1): a token and its
     /// parameters in order (values unquoted; `nil` for a parameter without a value).
     public struct ExtensionElement: Sendable, Hashable {
+        /// One `name[=value]` parameter of an extension element.
         public struct Parameter: Sendable, Hashable {
+            /// The parameter's name, a token (for example `client_max_window_bits`).
             public var name: String
+            /// Its value with any quotes removed, or `nil` when it has none.
             public var value: String?
         }
+        /// The extension's token, for example `permessage-deflate`.
         public var name: String
+        /// The element's parameters in the order they were given.
         public var parameters: [Parameter]
     }
 
@@ -351,6 +365,7 @@ extension PerMessageDeflate {
         /// What they inflated to.
         public var uncompressedBytesReceived = 0
 
+        /// All counters at 0.
         public init() {}
     }
 }

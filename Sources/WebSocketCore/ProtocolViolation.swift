@@ -8,11 +8,13 @@ public struct ProtocolViolation: Error, Sendable, Hashable, CustomStringConverti
     /// What exactly was wrong, for example "reserved opcode 0x3".
     public var detail: String
 
+    /// A violation that fails the connection with `closeCode`, explained by `detail`.
     public init(_ closeCode: CloseCode, _ detail: String) {
         self.closeCode = closeCode
         self.detail = detail
     }
 
+    /// The detail and the close code, for example `invalid UTF-8 (close code 1007)`.
     public var description: String { "\(detail) (close code \(closeCode.rawValue))" }
 }
 
@@ -33,6 +35,7 @@ public enum UsageError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Outgoing text that is not valid UTF-8 (§5.6).
     case invalidUTF8
 
+    /// What was misused, in a sentence, for error messages.
     public var description: String {
         switch self {
         case .notOpen(let state): return "the connection is \(state), not open"

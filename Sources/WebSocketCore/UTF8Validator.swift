@@ -14,6 +14,7 @@ public struct UTF8Validator: Sendable, Hashable {
     @usableFromInline var lower: UInt8 = 0x80
     @usableFromInline var upper: UInt8 = 0xBF
 
+    /// A validator at the start of a text, expecting the first byte of a character.
     public init() {}
 
     /// Whether the bytes seen so far end on a character boundary (required at the end of a message).

@@ -219,6 +219,7 @@ public enum WebSocketURLError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The URL contains a space or control character at the given UTF-8 offset.
     case invalidCharacter(Unicode.Scalar, offset: Int)
 
+    /// What is wrong with the URL, in a sentence, for error messages.
     public var description: String {
         switch self {
         case .missingScheme:

@@ -15,6 +15,7 @@ public struct FragmentReadResult: Sendable, Hashable {
     /// ``WebSocketFragmentContext/closeStatus`` has the client's code and reason.
     public var isConnectionClose: Bool
 
+    /// A result with these values (the context builds them; public for tests of code that consumes them).
     public init(byteCount: Int, isUTF8: Bool, isFinalFragment: Bool, isConnectionClose: Bool) {
         self.byteCount = byteCount
         self.isUTF8 = isUTF8

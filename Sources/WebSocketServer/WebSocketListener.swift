@@ -39,7 +39,9 @@ import WebSockets
 /// alone (as `StreamSocketListener.Close` does); ``shutDown(timeout:)`` also closes every
 /// accepted connection with 1001 (going away) and waits for them.
 public final class WebSocketListener: AsyncSequence, Sendable {
+    /// Each element is one valid upgrade request, to accept or reject.
     public typealias Element = WebSocketUpgrade
+    /// The iterator over the upgrade requests.
     public typealias AsyncIterator = AsyncStream<WebSocketUpgrade>.Iterator
 
     /// The bound port (the kernel's choice when the configuration asked for port 0).
@@ -86,6 +88,8 @@ public final class WebSocketListener: AsyncSequence, Sendable {
         return listener
     }
 
+    /// The upgrade requests as they arrive; the sequence ends when the listener is closed or shut down.
+    /// One consumer: iterate the listener from one task.
     public func makeAsyncIterator() -> AsyncStream<WebSocketUpgrade>.Iterator {
         upgrades.makeAsyncIterator()
     }

@@ -89,6 +89,7 @@ public struct WebSocketServerConfiguration: Sendable {
     /// after each failure in a row up to the upper bound. Package level, for tests.
     package var acceptRetryDelay: ClosedRange<Duration> = .milliseconds(10)...(.seconds(1))
 
+    /// The defaults given on each property: loopback (`127.0.0.1`), a free port, IIS's limits, no TLS.
     public init() {}
 
     func validate() throws {

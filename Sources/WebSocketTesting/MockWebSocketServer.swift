@@ -36,6 +36,8 @@ public actor MockWebSocketServer {
     /// message just takes more reads.
     static let readSize = 16 * 1024
 
+    /// A peer on `transport`, the server end of an ``InMemoryTransport`` pair; it does nothing until
+    /// asked (``acceptHandshake(subprotocol:)``, or made by ``connectedPair(control:url:subprotocol:)``).
     public init(transport: InMemoryTransport) {
         self.transport = transport
     }

@@ -99,6 +99,8 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     }
     private var eventHook: EventHandlerBox?
 
+    /// The defaults given on each property (see the README's defaults table): 16 MiB messages, 20 s to
+    /// open, 10 s to close, compression offered, no keep-alive pings.
     public init() {}
 
     /// Throws `.invalidArgument` for settings that cannot work.

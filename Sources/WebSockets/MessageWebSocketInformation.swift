@@ -45,6 +45,7 @@ public struct MessageWebSocketInformation: Sendable, Hashable {
     /// needs to adjust it; `nil` when none are sent or before connecting.
     public var actualUnsolicitedPongInterval: Duration?
 
+    /// Information before a connection: nothing negotiated, no certificate, zero counters.
     public init() {}
 }
 
@@ -62,5 +63,6 @@ public struct WebSocketStatistics: Sendable, Hashable {
     /// (their ratio is the compression achieved; uncompressed messages are not counted).
     public var compression = PerMessageDeflate.Statistics()
 
+    /// All counters at 0.
     public init() {}
 }

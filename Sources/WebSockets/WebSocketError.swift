@@ -81,6 +81,7 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
             var value: String
         }
 
+        /// A response with this status, these headers in order and the start of its body.
         public init(status: Int, headers: [(name: String, value: String)], bodyPrefix: [UInt8]) {
             self.status = status
             self.headerPairs = headers.map { HeaderPair(name: $0.name, value: $0.value) }
@@ -98,6 +99,7 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
     /// `.serverCertificateInvalid`.
     public var certificateProblems: [CertificateProblem] = []
 
+    /// An error with this status and message, and for a failed handshake the server's response.
     public init(_ status: Status, _ message: String, handshakeResponse: HandshakeResponse? = nil) {
         self.status = status
         self.message = message

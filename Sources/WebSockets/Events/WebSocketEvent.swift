@@ -41,8 +41,10 @@ public struct WebSocketEvent: Sendable, Hashable, CustomStringConvertible {
         /// Not emitted by this library today; present so that the levels map one to one.
         case critical
 
+        /// Orders by severity, `trace` lowest: `event.level >= .info` keeps info and above.
         public static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
 
+        /// The level's name as swift-log spells it (`trace`, `debug`, ... `critical`): `Logger.Level(rawValue:)` accepts it.
         public var description: String {
             switch self {
             case .trace: "trace"
@@ -77,6 +79,7 @@ public struct WebSocketEvent: Sendable, Hashable, CustomStringConvertible {
         /// Whether the connection runs over TLS.
         public var isSecure: Bool
 
+        /// A description of a negotiated connection; every field defaults to absent (plain, nothing negotiated).
         public init(
             subprotocol: String? = nil, extensions: String? = nil, remoteAddress: String? = nil,
             localAddress: String? = nil, isSecure: Bool = false
@@ -130,6 +133,8 @@ public struct WebSocketEvent: Sendable, Hashable, CustomStringConvertible {
     /// The severity, fixed by ``kind``.
     public var level: Level { Self.level(of: kind) }
 
+    /// An event of connection number `connectionID`; its ``level`` follows from `kind`. The library builds
+    /// these; public so that tests and bridges can make their own.
     public init(connectionID: UInt64, kind: Kind) {
         self.connectionID = connectionID
         self.kind = kind

@@ -20,6 +20,7 @@ public struct RoundTripTimeStatistics: Sendable, Hashable {
     /// deviation, like WinRT's `Variance`, not a statistical variance).
     public var variance: UInt32
 
+    /// Figures in microseconds; all 0 by default (nothing measured).
     public init(min: UInt32 = 0, max: UInt32 = 0, smoothed: UInt32 = 0, variance: UInt32 = 0) {
         self.min = min
         self.max = max
@@ -63,6 +64,7 @@ public struct BandwidthStatistics: Sendable, Hashable {
     /// Whether data arrives at (nearly) the highest rate seen on this connection.
     public var inboundBandwidthPeaked: Bool
 
+    /// Figures in bits per second; all 0 and not peaked by default (nothing measured).
     public init(
         outboundBitsPerSecond: UInt64 = 0, inboundBitsPerSecond: UInt64 = 0,
         outboundBitsPerSecondInstability: UInt64 = 0, inboundBitsPerSecondInstability: UInt64 = 0,

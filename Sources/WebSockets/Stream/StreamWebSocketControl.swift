@@ -13,6 +13,8 @@ public struct StreamWebSocketControl: Sendable, Hashable {
     /// The message control that carries the shared fields; its `maxMessageSize` is unlimited.
     private(set) var base: MessageWebSocketControl
 
+    /// The defaults of ``MessageWebSocketControl``, except that compression is off and a stream has no
+    /// message size limit.
     public init() {
         base = MessageWebSocketControl()
         base.maxMessageSize = MessageWebSocketControl.unlimited

@@ -95,6 +95,7 @@ public enum ChainValidationResult: String, Sendable, Hashable, CaseIterable, Cus
     /// Anything else.
     case otherErrors
 
+    /// The problem's name, its raw value (`untrusted`, `expired`, ...): what the CLI's `--ignore-cert-error` takes.
     public var description: String { rawValue }
 
     /// Whether ``MessageWebSocketControl/ignorableServerCertificateErrors`` may list it. A revoked
@@ -116,6 +117,7 @@ public enum SSLErrorSeverity: String, Sendable, Hashable, CustomStringConvertibl
     /// At least one problem that cannot be ignored (revoked, invalid signature).
     case fatal
 
+    /// The severity's name: `none`, `ignorable` or `fatal`.
     public var description: String { rawValue }
 
     init(_ errors: some Sequence<ChainValidationResult>) {

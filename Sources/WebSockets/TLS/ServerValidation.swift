@@ -20,7 +20,9 @@ public struct ServerValidationRequest: Sendable, Hashable {
 
 /// The hook's verdict. There is no third option: a thrown error rejects.
 public enum ServerValidationDecision: Sendable, Hashable {
+    /// Continue the TLS handshake: the certificate is trusted.
     case accept
+    /// Fail it: `connect` throws `.serverCertificateRejected` and the server gets a TLS alert.
     case reject
 }
 

@@ -1,8 +1,11 @@
 /// Where certificates come from: a PEM file, PEM bytes (one or more certificates), or DER bytes
 /// (exactly one).
 public enum CertificateSource: Sendable, Hashable {
+    /// The path of a PEM file, read when the TLS context is created (`connect` or `bind`).
     case pemFile(String)
+    /// PEM text in memory: one or more `-----BEGIN ...-----` blocks.
     case pem([UInt8])
+    /// DER bytes in memory: exactly one certificate (not accepted for a private key).
     case der([UInt8])
 }
 
@@ -14,6 +17,8 @@ public struct TLSIdentity: Sendable, Hashable {
     /// The private key, PEM (a PEM file path or PEM bytes; `.der` is not accepted for keys).
     public var privateKey: CertificateSource
 
+    /// An identity from its chain and key; they are read and checked to match when the TLS context is
+    /// created, and a bad one fails `connect` or `bind` with `.invalidArgument`.
     public init(certificateChain: CertificateSource, privateKey: CertificateSource) {
         self.certificateChain = certificateChain
         self.privateKey = privateKey
@@ -43,6 +48,7 @@ public struct TLSClientConfiguration: Sendable {
     /// The client certificate and key for mutual TLS.
     public var identity: TLSIdentity?
 
+    /// The defaults: the system trust store, no extra roots, nothing tolerated, no hook, no client certificate.
     public init() {}
 }
 
@@ -65,6 +71,7 @@ public struct TLSServerConfiguration: Sendable, Hashable {
     /// Roots that client certificates must chain to.
     public var clientTrustRoots: [CertificateSource] = []
 
+    /// Serve with `identity`; no client certificates are asked for.
     public init(identity: TLSIdentity) {
         self.identity = identity
     }

@@ -24,6 +24,8 @@ public struct TCPInfo: Sendable, Hashable {
     /// `tcpi_bytes_received`: bytes received in order since the connection opened.
     public var bytesReceived: UInt64
 
+    /// A snapshot with these figures (the transport reads them; public so that a custom ``Transport``
+    /// and tests can supply their own).
     public init(
         smoothedRoundTripTime: UInt32, roundTripTimeVariation: UInt32, minimumRoundTripTime: UInt32,
         deliveryRate: UInt64, isDeliveryRateApplicationLimited: Bool, bytesAcknowledged: UInt64,
