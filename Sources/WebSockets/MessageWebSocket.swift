@@ -44,7 +44,7 @@ import WebSocketCore
 ///   while more than ``MessageWebSocketControl/outboundBufferSize`` bytes wait to be written.
 /// - **A failed write** stops all writing (the send that hit it throws its error, later sends too),
 ///   but messages that had already arrived are still delivered: `messages` throws the write's error
-///   once the stream ends or fails, when ``close()`` is called (at once), or after the close timeout.
+///   once the stream ends or fails, when ``close(code:reason:)`` is called (at once), or after the close timeout.
 /// - Pings are answered automatically.
 /// - **Partial receive** (``MessageWebSocketControl/receiveMode`` `.partialMessage`, WinRT
 ///   `PartialMessage`): messages arrive in ``fragments`` instead, piece by piece; see there.

@@ -249,7 +249,7 @@ func webSocketServerSnippet1() async throws {
         #expect(error.status == .connectionAborted)
     }
     #expect(received == [.text("last words")])
-    await socket.close()
+    try await socket.close()
 }
 
 // Sources/WebSocketTesting/WebSocketTesting.docc/TestingYourCode.md, snippet 3
@@ -277,6 +277,7 @@ func webSocketServerSnippet1() async throws {
 // Sources/WebSockets/WebSockets.docc/ClosingAndErrors.md, snippet 1
 func closingAndErrorsSnippet1() async throws {
     let socket = MessageWebSocket()
+    try await socket.close()                                           // 1000, no reason
     try await socket.close(code: .normalClosure, reason: "done")
     try await socket.close(code: 4000, reason: "application-specific")  // close codes are integer literals
 }
@@ -430,7 +431,7 @@ func tLSAndCertificateValidationSnippet2() async throws {
 func tLSAndCertificateValidationSnippet3() async throws {
     var control = MessageWebSocketControl()
     control.serverCustomValidation = ServerValidationEvent.handler { event in
-        let deferral = event.getDeferral()
+        let deferral = event.makeDeferral()
         if event.request.serverCertificate.subject.isEmpty { event.reject() }
         try? deferral.complete()
     }

@@ -45,7 +45,7 @@ public typealias StreamWebSocketInformation = MessageWebSocketInformation
 ///   defeats its message size limit and cannot be compressed per message; and the peer's
 ///   receiving side loses nothing by it, since a stream reader ignores boundaries anyway. A write
 ///   suspends while more than ``StreamWebSocketControl/outboundBufferSize`` bytes wait.
-/// - **Closing.** There is no half-close in WebSocket: ``close()`` is the close handshake, after
+/// - **Closing.** There is no half-close in WebSocket: ``close(code:reason:)`` is the close handshake, after
 ///   which nothing more is sent; reading goes on until the peer's close frame ends ``input``.
 /// - **Configuration freezes at connect**, every field: ``configure(_:)`` and
 ///   ``setRequestHeader(_:_:)`` throw `.invalidState` once connect started (stricter than
