@@ -10,6 +10,33 @@ final class DatagramCounters: Sendable {
     let dropped = Atomic<Int>(0)
     /// The kernel's latest `SO_RXQ_OVFL` count.
     let kernelDrops = Atomic<Int>(0)
+    /// Datagrams taken from the kernel (queued or dropped), and tests waiting for a count of them.
+    private let handled = Lock<(count: Int, watchers: [(Int, CheckedContinuation<Void, Never>)])>((0, []))
+
+    /// Counts one datagram taken from the kernel and wakes the tests waiting for that many.
+    func countHandled() {
+        let ready = handled.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.count += 1
+            guard !state.watchers.isEmpty else { return [] }
+            let count = state.count
+            let ready = state.watchers.filter { $0.0 <= count }.map(\.1)
+            state.watchers.removeAll { $0.0 <= count }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    /// Returns once `count` datagrams have been taken from the kernel (at once if they have).
+    func waitUntilHandled(_ count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = handled.withLock { state -> Bool in
+                if state.count >= count { return true }
+                state.watchers.append((count, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
 }
 
 extension DatagramSocket {
@@ -51,6 +78,7 @@ extension DatagramSocket {
                 return
             }
             if let drops = received.kernelDrops { counters.kernelDrops.store(drops, ordering: .relaxed) }
+            defer { counters.countHandled() }
             guard inbox.room > 0 else {
                 counters.dropped.add(1, ordering: .relaxed)
                 continue

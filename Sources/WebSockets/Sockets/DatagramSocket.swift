@@ -180,6 +180,12 @@ public actor DatagramSocket {
         return nil
     }
 
+    /// Test hook: returns once the reader has taken `count` datagrams from the kernel in all
+    /// (delivered to ``datagrams`` or dropped), at once if it has.
+    package nonisolated func waitUntilReceived(_ count: Int) async {
+        await counters.waitUntilHandled(count)
+    }
+
     /// Test hook: returns once a task waits in ``datagrams`` for the next datagram.
     package func waitUntilReceiverWaits() async {
         await inbox.waitUntilConsumerWaits()
