@@ -48,7 +48,8 @@ struct DatagramSocketTests {
             }
             for size in sizes {
                 let datagram = try await nextDatagram(receiver, "the \(size)-byte datagram")
-                #expect(datagram.bytes == [UInt8](repeating: UInt8(size % 251), count: size))
+                let same = datagram.bytes == [UInt8](repeating: UInt8(size % 251), count: size)
+                #expect(same, "the \(size)-byte datagram arrived as \(datagram.bytes.count) different bytes")
                 #expect(datagram.length == size)
             }
         }
@@ -115,7 +116,8 @@ struct DatagramSocketTests {
             let payload = (0..<60000).map { UInt8(truncatingIfNeeded: $0) }
             try await sender.send(payload, to: end)
             let datagram = try await nextDatagram(receiver, "the 60000-byte datagram")
-            #expect(datagram.bytes == payload)
+            let same = datagram.bytes == payload  // not in #expect: it would print 60000 bytes
+            #expect(same, "the 60000-byte datagram arrived as \(datagram.bytes.count) different bytes")
         }
     }
 
