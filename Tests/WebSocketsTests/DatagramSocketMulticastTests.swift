@@ -8,8 +8,9 @@ import Testing
 /// the test says so and stops: that is the machine, not the library.
 @Suite("DatagramSocket multicast", .timeLimit(.minutes(1)))
 struct DatagramSocketMulticastTests {
-    @Test("two sockets sharing a port both receive the group's datagram, IPv4 and IPv6",
-          arguments: [("0.0.0.0", "239.255.77.1"), ("::", "ff15::7701")])
+    @Test(
+        "two sockets sharing a port both receive the group's datagram, IPv4 and IPv6",
+        arguments: [("0.0.0.0", "239.255.77.1"), ("::", "ff15::7701")])
     func groupDelivery(wildcard: String, group: String) async throws {
         var control = DatagramSocketControl()
         control.multicastOnly = true

@@ -138,7 +138,8 @@ package final class DatagramChannel: Sendable {
                     throw SocketError(error)
                 }
             case EINTR: continue
-            default: throw SocketError(errno: code, "send a datagram of \(bytes.count) bytes to \(address?.description ?? "the peer")")
+            default:
+                throw SocketError(errno: code, "send a datagram of \(bytes.count) bytes to \(address?.description ?? "the peer")")
             }
         }
     }

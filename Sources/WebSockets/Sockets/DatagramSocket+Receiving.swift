@@ -67,10 +67,10 @@ extension DatagramSocket {
             let received: DatagramChannel.Received
             do {
                 received = try await channel.receive(into: &buffer, localPort: local.port)
-            } catch where error.status == .closed {
+            } catch  where error.status == .closed {
                 inbox.finish()
                 return
-            } catch where transientErrors.contains(error.code) {
+            } catch  where transientErrors.contains(error.code) {
                 continue
             } catch {
                 inbox.finish(throwing: error)

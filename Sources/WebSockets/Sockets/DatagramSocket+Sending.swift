@@ -18,7 +18,8 @@ extension DatagramSocket {
         case .open(let channel, remote: .some):
             try await channel.send(bytes, to: nil)
         case .idle, .opening, .open:
-            throw SocketError(.invalidState, "send without a destination needs a connected socket: connect first, or name the peer")
+            throw SocketError(
+                .invalidState, "send without a destination needs a connected socket: connect first, or name the peer")
         case .closed:
             throw SocketError(.closed, "cannot send: the socket is closed")
         }

@@ -217,7 +217,8 @@ public actor DatagramSocket {
 
     /// A socket bound to every address: `::` dual-stack, or `0.0.0.0` without IPv6.
     private static func wildcardChannel(port: Int, control: DatagramSocketControl) throws(SocketError) -> DatagramChannel {
-        guard let any6 = SocketAddress(numericHost: "::", port: port), let any4 = SocketAddress(numericHost: "0.0.0.0", port: port)
+        guard let any6 = SocketAddress(numericHost: "::", port: port),
+            let any4 = SocketAddress(numericHost: "0.0.0.0", port: port)
         else {
             throw SocketError(.invalidArgument, "cannot bind to port \(port): it must be within 0...65535")
         }
@@ -225,7 +226,7 @@ public actor DatagramSocket {
             let channel = try DatagramChannel(family: AF_INET6, control: control)
             try channel.bind(any6)
             return channel
-        } catch where error.status == .addressFamilyNotSupported || error.status == .addressNotAvailable {
+        } catch  where error.status == .addressFamilyNotSupported || error.status == .addressNotAvailable {
             let channel = try DatagramChannel(family: AF_INET, control: control)
             try channel.bind(any4)
             return channel
