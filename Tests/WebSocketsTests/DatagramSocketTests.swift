@@ -42,7 +42,7 @@ struct DatagramSocketTests {
         let (receiver, end) = try await boundSocket(loopback)
         let sender = DatagramSocket()
         try await withSockets(receiver, sender) {
-            let sizes = [0, 1, 1000, DatagramSocket.maxDatagramSize]
+            let sizes = [0, 1, 1000, DatagramSocket.maxSendSize]
             for size in sizes {
                 try await sender.send([UInt8](repeating: UInt8(size % 251), count: size), to: end)
             }
@@ -126,7 +126,7 @@ struct DatagramSocketTests {
         let (socket, end) = try await boundSocket("127.0.0.1")
         try await withTeardown(socket) { _ in
             await expectSocketError(.messageTooLong) {
-                try await socket.send([UInt8](repeating: 0, count: DatagramSocket.maxDatagramSize + 1), to: end)
+                try await socket.send([UInt8](repeating: 0, count: DatagramSocket.maxSendSize + 1), to: end)
             }
             try await socket.send(Array("after".utf8), to: end)  // to itself
             #expect(try await nextDatagram(socket).bytes == Array("after".utf8))

@@ -4,13 +4,13 @@
 
 extension DatagramSocket {
     /// The largest datagram ``send(_:)`` accepts: 65535 − 8 (UDP header) − 20 (IPv4 header).
-    public static let maxDatagramSize = 65507
+    public static let maxSendSize = 65507
 
     /// Sends `bytes` as one datagram to the connected peer (WinRT: a write to `OutputStream`
     /// after `ConnectAsync`).
     /// - Throws: `.invalidState` when the socket is not connected (bound sockets name the peer:
     ///   ``send(_:to:)``); `.closed` after ``close()``; `.messageTooLong` for more than
-    ///   ``maxDatagramSize`` bytes (or more than the path allows with
+    ///   ``maxSendSize`` bytes (or more than the path allows with
     ///   ``DatagramSocketControl/dontFragment``); the system's error otherwise.
     public func send(_ bytes: some Collection<UInt8>) async throws {
         let bytes = try Self.checkedSize(bytes)
@@ -65,9 +65,9 @@ extension DatagramSocket {
     }
 
     private static func checkedSize(_ bytes: some Collection<UInt8>) throws(SocketError) -> [UInt8] {
-        guard bytes.count <= maxDatagramSize else {
+        guard bytes.count <= maxSendSize else {
             throw SocketError(
-                .messageTooLong, "a datagram of \(bytes.count) bytes is larger than UDP allows (\(maxDatagramSize) bytes)")
+                .messageTooLong, "a datagram of \(bytes.count) bytes is larger than UDP allows (\(maxSendSize) bytes)")
         }
         return Array(bytes)
     }
