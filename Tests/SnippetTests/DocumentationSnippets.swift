@@ -90,15 +90,32 @@ func readmeSnippet7() async throws {
     // or: let bytes = try await socket.read(upTo: 4096)           // 1...4096 bytes, [] at the end
 }
 
-// README.md, snippet 9
-func readmeSnippet9() async throws {
+// README.md, snippet 8
+func readmeSnippet8() async throws {
+    var control = DatagramSocketControl()
+    control.multicastOnly = true                           // share the port with other group members
+    let receiver = DatagramSocket(control: control)
+    try await receiver.bind(port: 5353)                    // every address, IPv6 and IPv4; 0: any port
+    try await receiver.joinMulticastGroup("239.1.2.3")     // IPv4 or IPv6 (ff15::1234) groups
+    for try await datagram in receiver.datagrams {         // exists from init: nothing is missed
+        print(datagram.remote, datagram.bytes.count)       // e.g. 192.0.2.7:5353 48
+        try await receiver.send(Array("ack".utf8), to: datagram.remote)
+    }
+
+    let client = DatagramSocket()
+    try await client.connect(host: "127.0.0.1", port: 9999)   // one peer; sends nothing yet
+    try await client.send(Array("hello".utf8))                // one send, one datagram
+}
+
+// README.md, snippet 10
+func readmeSnippet10() async throws {
     var control = MessageWebSocketControl()
     control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true,
                                          minimumMessageSize: 256))   // or .disabled
 }
 
-// README.md, snippet 10
-func readmeSnippet10() async throws {
+// README.md, snippet 11
+func readmeSnippet11() async throws {
     let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
     var control = MessageWebSocketControl()
     control.ignorableServerCertificateErrors = [.untrusted]   // a self-signed certificate: the pin is the trust
@@ -110,8 +127,8 @@ func readmeSnippet10() async throws {
     print(await socket.information.tlsVersion!, await socket.information.cipher!)
 }
 
-// README.md, snippet 11
-func readmeSnippet11() async throws {
+// README.md, snippet 12
+func readmeSnippet12() async throws {
     var configuration = WebSocketServerConfiguration()      // 127.0.0.1, port 0 by default
     configuration.port = 8080
     configuration.pingInterval = .seconds(20)                // keep-alive; off by default (IIS)
@@ -131,8 +148,8 @@ func readmeSnippet11() async throws {
     }
 }
 
-// README.md, snippet 12
-func readmeSnippet12() async throws {
+// README.md, snippet 13
+func readmeSnippet13() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {
