@@ -37,7 +37,8 @@ struct RedirectTests {
         return information
     }
 
-    @Test("a relative Location is resolved and followed; information.url is where we ended up (RFC 9110 §15.4)", arguments: schemes)
+    @Test(
+        "a relative Location is resolved and followed; information.url is where we ended up (RFC 9110 §15.4)", arguments: schemes)
     func relativeRedirectIsFollowed(secure: Bool) async throws {
         try await withTeardown(
             await Self.server(secure: secure) { request, _ in
@@ -111,7 +112,8 @@ struct RedirectTests {
                 let error = await #expect(throws: WebSocketError.self) { try await Self.client().connect(to: secure.url("/")) }
                 #expect(error?.status == .httpsToHttpOnRedirection)
                 #expect(plain.requests.isEmpty)
-                let information = try await Self.connectAndEcho(Self.client { $0.allowsInsecureRedirects = true }, secure.url("/"))
+                let information = try await Self.connectAndEcho(
+                    Self.client { $0.allowsInsecureRedirects = true }, secure.url("/"))
                 #expect(information.url == target)
                 #expect(plain.requests.count == 1)
             }
@@ -122,7 +124,15 @@ struct RedirectTests {
     func httpLocationMapsToWebSocket(secure: Bool) async throws {
         try await withTeardown(
             await Self.server(secure: secure) { request, _ in
-                request.path == "/" ? .status(308, [("Location", "\(secure ? "https" : "http")://localhost:\(request.host.split(separator: ":").last!)/next")]) : .accept
+                request.path == "/"
+                    ? .status(
+                        308,
+                        [
+                            (
+                                "Location",
+                                "\(secure ? "https" : "http")://localhost:\(request.host.split(separator: ":").last!)/next"
+                            )
+                        ]) : .accept
             }
         ) { server in
             let information = try await Self.connectAndEcho(Self.client(), server.url("/"))

@@ -25,6 +25,7 @@ public struct ReconnectPolicy: Sendable, Hashable {
     /// retry for as long as the failures are retryable.
     public var maxAttempts: Int?
 
+    /// The defaults: 1 s, factor 2, capped at 60 s, `Retry-After` up to 5 minutes, no attempt limit.
     public init() {}
 
     /// The backoff cap for the `failures`th consecutive failure (1 for the first).

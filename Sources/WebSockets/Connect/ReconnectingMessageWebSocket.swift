@@ -21,7 +21,9 @@
 /// iterating task ends a wait at once with `.operationCanceled`. The sequence never finishes by
 /// itself: stop by leaving the loop.
 public struct ReconnectingMessageWebSocket: AsyncSequence, Sendable {
+    /// A connected socket.
     public typealias Element = MessageWebSocket
+    /// A ``WebSocketError``: the failure that was not retried.
     public typealias Failure = any Error
 
     /// Where to connect, validated at each attempt (a malformed URL throws `.invalidArgument`).
@@ -37,6 +39,8 @@ public struct ReconnectingMessageWebSocket: AsyncSequence, Sendable {
     /// The jitter source, a number in `0...1` (test hook).
     package var random: @Sendable () -> Double = { Double.random(in: 0...1) }
 
+    /// Reconnects to `url` with `control`, adding `requestHeaders` to every handshake, waiting as
+    /// `policy` says. Nothing happens until the first `next()`.
     public init(
         url: String, control: MessageWebSocketControl = .init(), requestHeaders: [(name: String, value: String)] = [],
         policy: ReconnectPolicy = .init()
@@ -47,6 +51,7 @@ public struct ReconnectingMessageWebSocket: AsyncSequence, Sendable {
         self.policy = policy
     }
 
+    /// An iterator that connects on its first `next()`.
     public func makeAsyncIterator() -> Iterator {
         Iterator(sequence: self)
     }

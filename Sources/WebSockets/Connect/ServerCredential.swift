@@ -16,6 +16,7 @@ public struct ServerCredential: Sendable, Hashable {
     /// The password (any characters; sent as UTF-8).
     public var password: String
 
+    /// A credential; checked when `connect` starts (`.invalidArgument` for a `:` in `user`).
     public init(user: String, password: String) {
         self.user = user
         self.password = password

@@ -37,9 +37,10 @@ public final class TCPTransport: Transport {
     /// Opens a TCP connection to `host:port` on the shared event loop.
     ///
     /// Resolves `host` (numeric literals in place; names with the AAAA and A lookups concurrent,
-    /// on helper threads), then races the addresses with Happy Eyeballs v2 (RFC 8305, see
-    /// ``HappyEyeballs``): families interleaved, the next attempt 250 ms after the previous one
-    /// unless that failed sooner, the first to connect wins and the others are closed.
+    /// on helper threads), then races the addresses with Happy Eyeballs v2 (RFC 8305): families
+    /// interleaved, the next attempt 250 ms after the previous one unless that failed sooner
+    /// (``MessageWebSocketControl/connectionAttemptDelay``'s default), the first to connect wins
+    /// and the others are closed.
     /// - Parameters:
     ///   - host: a DNS name or an IPv4/IPv6 literal (without brackets).
     ///   - port: the TCP port.
