@@ -14,8 +14,10 @@
 ///
 /// Non-ASCII characters and the few ASCII characters that RFC 3986 never allows in a URI
 /// (`"<>\^`{|}`) are percent-encoded in the path and query, as browsers do. Spaces and control
-/// characters are rejected rather than guessed at, and so are fragments, user information and
-/// non-ASCII host names (convert those to punycode first).
+/// characters are rejected rather than guessed at, and so are fragments and non-ASCII host names
+/// (convert those to punycode first). User information (`user:password@`) is split off into
+/// ``user`` and ``password`` (percent-decoded) and never appears in ``description``: the client
+/// answers a `401` with it (HTTP Basic), never sends it unasked.
 public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
     /// Whether the scheme is `wss`, that is, whether the connection runs over TLS.
     public let isSecure: Bool
@@ -26,6 +28,11 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
     /// The "resource name" of RFC 6455 §3: the path (or `/` if empty), then `?` and the query if
     /// the query is non-empty. This is the request target of the handshake's `GET` line.
     public let resource: String
+    /// The user name of `user:password@host`, percent-decoded; `nil` when the URL has none.
+    public let user: String?
+    /// The password of `user:password@host`, percent-decoded; `nil` when the URL has none (an
+    /// empty one, `user:@host`, is `""`).
+    public let password: String?
 
     /// Parses and validates `string` as a WebSocket URL.
     ///
@@ -61,8 +68,13 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
             bytes[authorityStart...].firstIndex {
                 $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?")
             } ?? bytes.endIndex
-        let authority = bytes[authorityStart..<authorityEnd]
-        if authority.contains(UInt8(ascii: "@")) { throw .userInfoNotAllowed }
+        var authority = bytes[authorityStart..<authorityEnd]
+        if let at = authority.lastIndex(of: UInt8(ascii: "@")) {
+            (user, password) = try Self.parseUserInfo(authority[..<at])
+            authority = authority[(at + 1)...]
+        } else {
+            (user, password) = (nil, nil)
+        }
 
         (host, port) = try Self.parseAuthority(authority, isSecure: isSecure)
         resource = Self.makeResource(bytes[authorityEnd...])
@@ -81,6 +93,41 @@ public struct WebSocketURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     private var defaultPort: Int { isSecure ? 443 : 80 }
+
+    /// Splits `user[:password]` (RFC 3986 §3.2.1) and percent-decodes both parts.
+    private static func parseUserInfo(_ bytes: ArraySlice<UInt8>) throws(WebSocketURLError) -> (String?, String?) {
+        guard !bytes.contains(UInt8(ascii: "@")), let user = percentDecoded(bytes.prefix { $0 != UInt8(ascii: ":") })
+        else { throw .invalidUserInfo }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return (user, nil) }
+        guard let password = percentDecoded(bytes[(colon + 1)...]) else { throw .invalidUserInfo }
+        return (user, password)
+    }
+
+    /// `%XX` escapes decoded; `nil` for a broken escape or bytes that are not UTF-8.
+    private static func percentDecoded(_ bytes: ArraySlice<UInt8>) -> String? {
+        var output: [UInt8] = []
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "%") {
+                guard index + 2 < bytes.endIndex,
+                    let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+                else { return nil }
+                output.append(high << 4 | low)
+                index += 3
+            } else {
+                output.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(validating: output, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        if let digit = HTTPSyntax.digitValue(byte) { return UInt8(digit) }
+        let lower = HTTPSyntax.asciiLowercased(byte)
+        guard (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(lower) else { return nil }
+        return lower - UInt8(ascii: "a") + 10
+    }
 
     private static func isSchemeByte(_ byte: UInt8) -> Bool {
         // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
@@ -212,8 +259,13 @@ public enum WebSocketURLError: Error, Sendable, Hashable, CustomStringConvertibl
     case invalidHost(String)
     /// The port is not a decimal number from 1 to 65535.
     case invalidPort(String)
-    /// The URL carries `user:password@`, which the handshake has no way to send.
+    /// The URL carries `user:password@`, which the handshake has no way to send. No longer
+    /// thrown: user information is parsed into ``WebSocketURL/user`` and ``WebSocketURL/password``.
     case userInfoNotAllowed
+    /// The `user:password@` part has a broken percent-escape or is not UTF-8.
+    case invalidUserInfo
+    /// A redirect's `Location` is neither a `ws`/`wss`/`http`/`https` URL nor a relative reference.
+    case invalidRedirectLocation(String)
     /// The URL has a `#fragment`, which RFC 6455 §3 forbids.
     case fragmentNotAllowed
     /// The URL contains a space or control character at the given UTF-8 offset.
@@ -234,6 +286,10 @@ public enum WebSocketURLError: Error, Sendable, Hashable, CustomStringConvertibl
             return "invalid port \"\(port)\" in URL; expected a number from 1 to 65535"
         case .userInfoNotAllowed:
             return "credentials in the URL (user:password@) are not supported; send an Authorization header instead"
+        case .invalidUserInfo:
+            return "the credentials in the URL (user:password@) have a broken percent-escape or are not UTF-8"
+        case .invalidRedirectLocation(let location):
+            return "the redirect Location \"\(location)\" is not a ws, wss, http or https URL or a relative reference"
         case .fragmentNotAllowed:
             return "a WebSocket URL must not contain a fragment (RFC 6455 §3); escape a literal # as %23"
         case .invalidCharacter(let scalar, let offset):

@@ -31,15 +31,21 @@ enum ClientConnector {
         }
     }
 
-    /// How to reach `url` over the network: TCP, plus TLS for `wss://`.
+    /// How to reach `url` over the network: TCP (Happy Eyeballs over its addresses, attempts
+    /// `attemptDelay` apart), plus TLS for `wss://`.
     static func networkTransport(
-        for url: WebSocketURL, noDelay: Bool, tls: TLSClientConfiguration
+        for url: WebSocketURL, noDelay: Bool, tls: TLSClientConfiguration,
+        attemptDelay: Duration = HappyEyeballs.defaultAttemptDelay
     ) -> @Sendable (OpeningStage) async throws -> any Transport {
         guard url.isSecure else {
-            return { _ in try await TCPTransport.connect(host: url.host, port: url.port, noDelay: noDelay) }
+            return { _ in
+                try await TCPTransport.connect(
+                    host: url.host, port: url.port, noDelay: noDelay, attemptDelay: attemptDelay, loop: .shared)
+            }
         }
         return { stage in
-            let tcp = try await TCPTransport.connect(host: url.host, port: url.port, noDelay: noDelay)
+            let tcp = try await TCPTransport.connect(
+                host: url.host, port: url.port, noDelay: noDelay, attemptDelay: attemptDelay, loop: .shared)
             stage.set("the TLS handshake (including serverCustomValidation, whose deferral may never have completed)")
             let secure = try await TLSTransport.connect(over: tcp, serverName: url.host, configuration: tls)
             stage.set("the WebSocket opening handshake")
@@ -47,21 +53,51 @@ enum ClientConnector {
         }
     }
 
+    /// ``networkTransport(for:noDelay:tls:attemptDelay:)`` for each URL a redirect leads to.
+    static func networkTransports(
+        control: MessageWebSocketControl
+    ) -> @Sendable (WebSocketURL) -> @Sendable (OpeningStage) async throws -> any Transport {
+        let (noDelay, tls, delay) = (control.noDelay, control.tlsConfiguration, control.connectionAttemptDelay)
+        return { url in networkTransport(for: url, noDelay: noDelay, tls: tls, attemptDelay: delay) }
+    }
+
     /// Makes the transport and performs the opening handshake under `control.openTimeout`,
-    /// reporting `connecting` (and `failed`) to `events`.
+    /// reporting `connecting` (and `failed`) to `events`. Redirects and a Basic challenge are
+    /// answered as ``OpeningNavigator`` decides, each with a new transport from `transportTo`
+    /// (without it, over a supplied transport, they fail as today); all share the open timeout.
     static func open(
         url: WebSocketURL, control: MessageWebSocketControl, headers: [(String, String)], events: EventEmitter?,
-        transport makeTransport: @escaping @Sendable (OpeningStage) async throws -> any Transport
+        transport makeTransport: @escaping @Sendable (OpeningStage) async throws -> any Transport,
+        transportTo: (@Sendable (WebSocketURL) -> @Sendable (OpeningStage) async throws -> any Transport)? = nil
     ) async throws -> ClientOpening.Opened {
         let stage = OpeningStage()
         if let events { events.emit(.connecting(url: url.description)) }
+        let navigator = OpeningNavigator(
+            url: url, headers: headers, credential: control.serverCredential, maxRedirects: control.maxRedirects,
+            allowsInsecureRedirects: control.allowsInsecureRedirects)
         do {
             return try await ClientOpening.withOpenTimeout(control.openTimeout, stage: stage) {
-                let transport = try await makeTransport(stage)
-                return try await ClientOpening.handshake(
-                    over: transport, url: url, protocols: control.supportedProtocols,
-                    headers: headers, maxResponseSize: control.maxHandshakeResponseSize,
-                    compression: control.compression)
+                var navigator = navigator
+                var make = makeTransport
+                while true {
+                    let transport = try await make(stage)
+                    do {
+                        var opened = try await ClientOpening.handshake(
+                            over: transport, url: navigator.current, protocols: control.supportedProtocols,
+                            headers: navigator.headers, maxResponseSize: control.maxHandshakeResponseSize,
+                            compression: control.compression)
+                        opened.url = navigator.current
+                        return opened
+                    } catch let error as WebSocketError {
+                        switch navigator.next(after: error) {
+                        case .fail(let failure): throw failure
+                        case .retry:
+                            guard let transportTo else { throw error }
+                            make = transportTo(navigator.current)
+                        }
+                        if let events { events.emit(.connecting(url: navigator.current.description)) }
+                    }
+                }
             }
         } catch {
             if let events { events.emit(.failed(error as? WebSocketError ?? WebSocketError(.cannotConnect, "\(error)"))) }
@@ -72,6 +108,7 @@ enum ClientConnector {
     /// What is known once the handshake succeeded (negotiation, addresses, TLS).
     static func information(of opened: ClientOpening.Opened, control: MessageWebSocketControl) -> MessageWebSocketInformation {
         var information = MessageWebSocketInformation()
+        information.url = opened.url?.description
         information.actualUnsolicitedPongInterval = control.desiredUnsolicitedPongInterval
         information.negotiatedProtocol = opened.result.subprotocol
         information.negotiatedExtensions = opened.result.extensions

@@ -13,6 +13,8 @@ enum ClientOpening {
         var bufferedBytes: [UInt8]
         /// The agreed permessage-deflate parameters, `nil` when not negotiated.
         var deflate: PerMessageDeflate.Parameters?
+        /// The URL the handshake succeeded at (after redirects), set by ``ClientConnector``.
+        var url: WebSocketURL? = nil
     }
 
     /// Performs the handshake over `transport`. On failure the transport is closed.

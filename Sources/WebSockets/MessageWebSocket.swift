@@ -170,10 +170,8 @@ public actor MessageWebSocket {
     ///   dropped during the opening handshake), `.operationCanceled`, `.invalidState`.
     public func connect(to url: String) async throws {
         let parsed = try ClientConnector.parse(url)
-        try await open(
-            url: parsed,
-            transport: ClientConnector.networkTransport(
-                for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
+        let transports = ClientConnector.networkTransports(control: control)
+        try await open(url: parsed, transport: transports(parsed), transportTo: transports)
     }
 
     /// Connects to a `ws://` URL. See ``connect(to:)-(String)``.
@@ -191,8 +189,10 @@ public actor MessageWebSocket {
         try await open(url: parsed) { _ in transport }
     }
 
-    private func open(url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws
-    {
+    private func open(
+        url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport,
+        transportTo: (@Sendable (WebSocketURL) -> @Sendable (OpeningStage) async throws -> any Transport)? = nil
+    ) async throws {
         try core.requireReadyToConnect()
         try control.validate()
         core.setConnecting(true)
@@ -201,7 +201,7 @@ public actor MessageWebSocket {
         let events = EventEmitter(control.eventHandler)
         let opened = try await ClientConnector.open(
             url: url, control: control, headers: core.requestHeaders,
-            events: events, transport: transport)
+            events: events, transport: transport, transportTo: transportTo)
         let delivery: WebSocketConnection.Delivery
         switch control.receiveMode {
         case .fullMessage:

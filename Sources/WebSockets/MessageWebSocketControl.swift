@@ -65,6 +65,26 @@ public struct MessageWebSocketControl: Sendable, Hashable {
     public var maxPendingMessages: Int = 16
     /// Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`, as in WinRT.
     public var noDelay = true
+
+    // MARK: Reaching the server
+
+    /// The user name and password answering a `401` that offers HTTP Basic (WinRT
+    /// `ServerCredential`), once, and only to the URL's host. Default `nil`: then a URL's
+    /// `user:password@` is used. See ``ServerCredential`` for when it is (never) sent.
+    public var serverCredential: ServerCredential?
+    /// How many redirects (301, 302, 303, 307, 308) the opening handshake follows. Default 5, as
+    /// browsers' and curl's order of magnitude; 0 follows none (the 3xx fails `connect` with
+    /// `.handshakeFailed`). Loops fail at once with `.redirectFailed`; all hops share ``openTimeout``.
+    /// Where the connection ended up is ``MessageWebSocketInformation/url``.
+    public var maxRedirects = 5
+    /// Whether a redirect from `wss://` to `ws://` is followed. Default `false`: it fails with
+    /// `.httpsToHttpOnRedirection`, since it would send the request (and what follows) unencrypted.
+    public var allowsInsecureRedirects = false
+    /// Happy Eyeballs (RFC 8305 §5): when a host has several addresses, the next connection
+    /// attempt starts this long after the previous one if that has not connected (at once when it
+    /// failed); the first to connect wins and the others are closed. Default 250 ms (RFC 8305's
+    /// recommendation). The attempts share ``openTimeout``, so no single dead address uses it up.
+    public var connectionAttemptDelay: Duration = HappyEyeballs.defaultAttemptDelay
     /// permessage-deflate (RFC 7692). Default ``WebSocketCompression/clientDefault`` (offered, as in
     /// Python `websockets`); the server's answer is ``MessageWebSocketInformation/compression``.
     public var compression: WebSocketCompression = .clientDefault
@@ -112,6 +132,9 @@ public struct MessageWebSocketControl: Sendable, Hashable {
         try require(maxHandshakeResponseSize >= 256, "maxHandshakeResponseSize must be at least 256 bytes")
         try require(openTimeout > .zero, "openTimeout must be positive")
         try require(closeTimeout >= .zero, "closeTimeout must not be negative")
+        try require(maxRedirects >= 0, "maxRedirects must not be negative (0 follows no redirect)")
+        try require(connectionAttemptDelay > .zero, "connectionAttemptDelay must be positive")
+        try serverCredential?.validate()
         try require(outboundBufferSize > 0, "outboundBufferSize must be positive")
         try require(maxPendingMessages > 0, "maxPendingMessages must be positive")
         try require(pingInterval.map { $0 > .zero } ?? true, "pingInterval must be positive (nil sends no pings)")

@@ -1,6 +1,9 @@
 /// A snapshot of what is known about a ``MessageWebSocket``'s connection (WinRT
 /// `MessageWebSocketInformation`). Readable in any state; fields are `nil` or zero until known.
 public struct MessageWebSocketInformation: Sendable, Hashable {
+    /// The URL the connection was opened to, after any redirects (without credentials); `nil`
+    /// before connecting.
+    public var url: String?
     /// The subprotocol the server selected, `nil` before connecting or when none was selected.
     public var negotiatedProtocol: String?
     /// The local endpoint, `host:port` (`[v6]:port` for IPv6).

@@ -40,6 +40,13 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
         case serverCertificateRejected
         /// The TLS connection could not be established or failed (OpenSSL's reason in the message).
         case secureConnectionFailed
+        /// A redirect during the opening handshake could not be followed: a loop, more than
+        /// ``MessageWebSocketControl/maxRedirects``, or a `Location` that is not a WebSocket URL
+        /// (WinRT `RedirectFailed`). The redirect response is in ``WebSocketError/handshakeResponse``.
+        case redirectFailed
+        /// The server redirected a `wss://` handshake to `ws://`, which would drop TLS; refused
+        /// unless ``MessageWebSocketControl/allowsInsecureRedirects`` (WinRT `HttpsToHttpOnRedirection`).
+        case httpsToHttpOnRedirection
 
         /// A stable, script-friendly spelling: `cannotConnect`, `protocolViolation(1002)`,
         /// `handshakeFailed(404)`.
@@ -59,6 +66,8 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
             case .serverCertificateInvalid: return "serverCertificateInvalid"
             case .serverCertificateRejected: return "serverCertificateRejected"
             case .secureConnectionFailed: return "secureConnectionFailed"
+            case .redirectFailed: return "redirectFailed"
+            case .httpsToHttpOnRedirection: return "httpsToHttpOnRedirection"
             }
         }
     }
@@ -93,7 +102,8 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
     public var status: Status
     /// A human-readable account of what happened.
     public var message: String
-    /// The server's response, when ``status`` is `.handshakeFailed`.
+    /// The server's response, when ``status`` is `.handshakeFailed` (or `.redirectFailed` /
+    /// `.httpsToHttpOnRedirection`: the redirect that was not followed).
     public var handshakeResponse: HandshakeResponse?
     /// Every problem found in the server's certificate chain, when ``status`` is
     /// `.serverCertificateInvalid`.

@@ -3,7 +3,7 @@ import WebSockets
 
 /// `websocket URL [--protocol P]... [--header 'Name: value']... [--binary] [--max-message-size N]
 /// [--open-timeout S] [--close-timeout S] [--ping-interval S [--pong-timeout S]] [--ca-file PATH]
-/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--verbose]`
+/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--user USER:PASS] [--max-redirects N] [--reconnect] [--verbose]`
 ///
 /// Every stdin line is sent as one message (binary with `--binary`); every received text message
 /// is printed as one line, binary ones as `binary <N> bytes <hex of the first 32 bytes>`. At stdin
@@ -11,13 +11,16 @@ import WebSockets
 /// `closed <code> <reason>` on stderr (exit 0); any failure `error <status>: <message>` (exit 1).
 /// `--verbose` also prints every ``WebSocketEvent`` on stderr as `event <level> #<connection> <what>`
 /// (for example `event info #1 connected to 127.0.0.1:8080, plain`); stdout is unchanged.
-/// `--stream` pipes raw bytes instead (``StreamClientCommand``).
+/// `--stream` pipes raw bytes instead (``StreamClientCommand``). `--user` answers a `401` (HTTP
+/// Basic) once, `--max-redirects` bounds the redirects followed (default 5, 0 follows none),
+/// `--reconnect` keeps reconnecting (``ReconnectingClient``).
 enum ClientCommand {
     static let usage = """
         usage: websocket URL [--protocol P]... [--header 'Name: value']... [--binary]
                              [--max-message-size N] [--open-timeout S] [--close-timeout S]
                              [--ping-interval S [--pong-timeout S]] [--ca-file PATH] [--client-cert PATH --client-key PATH]
-                             [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--verbose]
+                             [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--user USER:PASS]
+                             [--max-redirects N] [--reconnect] [--verbose]
                websocket URL --stream [--protocol P]... [--header 'Name: value']... [--open-timeout S]
                              [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options as above] [--verbose]
         """
@@ -33,12 +36,13 @@ enum ClientCommand {
             try arguments.rejectUnknown([
                 "protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
                 "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error",
-                "verbose",
+                "verbose", "user", "max-redirects", "reconnect",
             ])
             guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
                 throw CLIError("expected exactly one URL\n\(usage)")
             }
             var control = MessageWebSocketControl()
+            try NetworkOptions.apply(arguments, to: &control)
             control.supportedProtocols = arguments.all("protocol")
             if let size = try arguments.int("max-message-size") { control.maxMessageSize = size }
             if let timeout = try arguments.seconds("open-timeout") { control.openTimeout = timeout }
@@ -51,6 +55,11 @@ enum ClientCommand {
                 control.eventHandler = { event in Output.err("event \(event.level) \(event)") }
             }
             let binary = arguments.flag("binary")
+            if arguments.flag("reconnect") {
+                var headers: [(name: String, value: String)] = []
+                try await forEachHeader(in: arguments) { headers.append(($0, $1)) }
+                return try await ReconnectingClient.run(url: url, control: control, headers: headers, binary: binary)
+            }
             let socket = MessageWebSocket(control: control)
             try await forEachHeader(in: arguments) { try await socket.setRequestHeader($0, $1) }
             try await socket.connect(to: url)

@@ -75,6 +75,25 @@ func readmeSnippet5() async throws {
 
 // README.md, snippet 7
 func readmeSnippet7() async throws {
+    var control = MessageWebSocketControl()
+    control.serverCredential = ServerCredential(user: "ann", password: "secret")
+    control.maxRedirects = 3
+    let socket = MessageWebSocket(control: control)
+}
+
+// README.md, snippet 8
+func follow(_ url: String) async throws {
+    for try await socket in MessageWebSocket.reconnecting(to: url) {
+        do {
+            for try await message in socket.messages { print(message) }
+        } catch {
+            continue  // dropped: the next iteration reconnects
+        }
+    }
+}
+
+// README.md, snippet 9
+func readmeSnippet9() async throws {
     let fileChunks: [[UInt8]] = [Array("large ".utf8), Array("file".utf8)]   // what you stream
     var output: [UInt8] = []
     let socket = StreamWebSocket()
@@ -90,8 +109,8 @@ func readmeSnippet7() async throws {
     // or: let bytes = try await socket.read(upTo: 4096)           // 1...4096 bytes, [] at the end
 }
 
-// README.md, snippet 8
-func readmeSnippet8() async throws {
+// README.md, snippet 10
+func readmeSnippet10() async throws {
     var control = DatagramSocketControl()
     control.multicastOnly = true                           // share the port with other group members
     let receiver = DatagramSocket(control: control)
@@ -107,15 +126,15 @@ func readmeSnippet8() async throws {
     try await client.send(Array("hello".utf8))                // one send, one datagram
 }
 
-// README.md, snippet 10
-func readmeSnippet10() async throws {
+// README.md, snippet 12
+func readmeSnippet12() async throws {
     var control = MessageWebSocketControl()
     control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true,
                                          minimumMessageSize: 256))   // or .disabled
 }
 
-// README.md, snippet 11
-func readmeSnippet11() async throws {
+// README.md, snippet 13
+func readmeSnippet13() async throws {
     let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
     var control = MessageWebSocketControl()
     control.ignorableServerCertificateErrors = [.untrusted]   // a self-signed certificate: the pin is the trust
@@ -127,8 +146,8 @@ func readmeSnippet11() async throws {
     print(await socket.information.tlsVersion!, await socket.information.cipher!)
 }
 
-// README.md, snippet 12
-func readmeSnippet12() async throws {
+// README.md, snippet 14
+func readmeSnippet14() async throws {
     var configuration = WebSocketServerConfiguration()      // 127.0.0.1, port 0 by default
     configuration.port = 8080
     configuration.pingInterval = .seconds(20)                // keep-alive; off by default (IIS)
@@ -148,8 +167,8 @@ func readmeSnippet12() async throws {
     }
 }
 
-// README.md, snippet 13
-func readmeSnippet13() async throws {
+// README.md, snippet 15
+func readmeSnippet15() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {

@@ -102,10 +102,8 @@ public actor StreamWebSocket {
     /// and errors as ``MessageWebSocket/connect(to:)-(String)``.
     public func connect(to url: String) async throws {
         let parsed = try ClientConnector.parse(url)
-        try await open(
-            url: parsed,
-            transport: ClientConnector.networkTransport(
-                for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
+        let transports = ClientConnector.networkTransports(control: control.base)
+        try await open(url: parsed, transport: transports(parsed), transportTo: transports)
     }
 
     /// Connects to a `ws://` or `wss://` URL. See ``connect(to:)-(String)``.
@@ -120,8 +118,10 @@ public actor StreamWebSocket {
         try await open(url: parsed) { _ in transport }
     }
 
-    private func open(url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport) async throws
-    {
+    private func open(
+        url: WebSocketURL, transport: @escaping @Sendable (OpeningStage) async throws -> any Transport,
+        transportTo: (@Sendable (WebSocketURL) -> @Sendable (OpeningStage) async throws -> any Transport)? = nil
+    ) async throws {
         try core.requireReadyToConnect()
         try control.validate()
         core.setConnecting(true)
@@ -130,7 +130,7 @@ public actor StreamWebSocket {
         let events = EventEmitter(control.eventHandler)
         let opened = try await ClientConnector.open(
             url: url, control: control, headers: core.requestHeaders,
-            events: events, transport: transport)
+            events: events, transport: transport, transportTo: transportTo)
         let connection = ClientConnector.makeConnection(
             opened, control: control, delivery: .fragments(inbox), messageType: .binary, events: events
         ) { configuration in

@@ -158,10 +158,49 @@ package enum NameResolution {
         )
     }
 
-    /// Blocking `getaddrinfo`, TCP addresses only. Runs on the lookup thread.
-    static func getAddresses(host: String, port: Int) -> Result<[SocketAddress], WebSocketError> {
+    /// The AAAA and A lookups run concurrently (RFC 8305 §3), each on its own thread; the result
+    /// is every address found, IPv6 first, each family in `getaddrinfo`'s order, for
+    /// ``HappyEyeballs`` to interleave. Fails only when both lookups fail (with the IPv4 one's
+    /// error, the family every host has). Not waiting for the slower family first is RFC 8305's
+    /// Resolution Delay, left out: both answers come from the same resolver, usually together.
+    package static func resolveBothFamilies(
+        host: String, port: Int, isolation: isolated (any Actor)? = #isolation
+    ) async throws -> [SocketAddress] {
+        if let address = SocketAddress(numericHost: host, port: port) { return [address] }
+        async let v6: [SocketAddress]? = try? await resolve(host: host, port: port, family: AF_INET6, isolation: nil)
+        let v4: Result<[SocketAddress], any Error>
+        do {
+            v4 = .success(try await resolve(host: host, port: port, family: AF_INET, isolation: nil))
+        } catch {
+            v4 = .failure(error)
+        }
+        let addresses = (await v6 ?? []) + ((try? v4.get()) ?? [])
+        if addresses.isEmpty { _ = try v4.get() }
+        return addresses
+    }
+
+    /// ``resolve(host:port:isolation:)`` for one family.
+    static func resolve(host: String, port: Int, family: CInt, isolation: isolated (any Actor)?) async throws -> [SocketAddress] {
+        guard (0...65535).contains(port) else {
+            throw WebSocketError(.invalidArgument, "port \(port) is outside 0...65535")
+        }
+        guard !host.isEmpty else { throw WebSocketError(.hostNameNotResolved, "cannot resolve an empty host name") }
+        let lookup = Lookup(host: host, port: port, family: family)
+        return try await withTaskCancellationHandler(
+            operation: {
+                try await withUnsafeThrowingContinuation(isolation: isolation) { continuation in
+                    lookup.start(continuation)
+                }
+            },
+            onCancel: { lookup.cancel() },
+            isolation: isolation
+        )
+    }
+
+    /// Blocking `getaddrinfo`, TCP addresses of `family` (`AF_UNSPEC`: both). Runs on the lookup thread.
+    static func getAddresses(host: String, port: Int, family: CInt = AF_UNSPEC) -> Result<[SocketAddress], WebSocketError> {
         var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
+        hints.ai_family = family
         hints.ai_socktype = CInt(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
@@ -189,11 +228,13 @@ package enum NameResolution {
     private final class Lookup: Sendable {
         let host: String
         let port: Int
+        let family: CInt
         private let state = Lock<(continuation: UnsafeContinuation<[SocketAddress], any Error>?, cancelled: Bool)>((nil, false))
 
-        init(host: String, port: Int) {
+        init(host: String, port: Int, family: CInt = AF_UNSPEC) {
             self.host = host
             self.port = port
+            self.family = family
         }
 
         func start(_ continuation: UnsafeContinuation<[SocketAddress], any Error>) {
@@ -207,7 +248,7 @@ package enum NameResolution {
                 return
             }
             let started = startDetachedThread(name: "ws-resolver") { [self] in
-                finish(NameResolution.getAddresses(host: host, port: port))
+                finish(NameResolution.getAddresses(host: host, port: port, family: family))
             }
             if !started {
                 finish(.failure(WebSocketError(.hostNameNotResolved, "could not start a thread to resolve '\(host)'")))

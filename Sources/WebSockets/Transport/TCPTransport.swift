@@ -36,8 +36,11 @@ public final class TCPTransport: Transport {
 
     /// Opens a TCP connection to `host:port` on the shared event loop.
     ///
-    /// Resolves `host` (numeric literals in place, names on a helper thread), then tries each
-    /// address in the resolver's order, IPv6 and IPv4 alike, until one connects.
+    /// Resolves `host` (numeric literals in place; names with the AAAA and A lookups concurrent,
+    /// on helper threads), then races the addresses with Happy Eyeballs v2 (RFC 8305): families
+    /// interleaved, the next attempt 250 ms after the previous one unless that failed sooner
+    /// (``MessageWebSocketControl/connectionAttemptDelay``'s default), the first to connect wins
+    /// and the others are closed.
     /// - Parameters:
     ///   - host: a DNS name or an IPv4/IPv6 literal (without brackets).
     ///   - port: the TCP port.
@@ -45,7 +48,7 @@ public final class TCPTransport: Transport {
     ///     Nagle's algorithm would only add latency).
     ///   - isolation: the actor the connect runs on (the caller's, by default).
     /// - Throws: `.hostNameNotResolved` naming the host; `.cannotConnect` naming `host:port` and the
-    ///   last address's error (refused, unreachable, ...); `.operationCanceled` when cancelled.
+    ///   last failed address's error (refused, unreachable, ...); `.operationCanceled` when cancelled.
     public static func connect(
         host: String,
         port: Int,
@@ -55,26 +58,20 @@ public final class TCPTransport: Transport {
         try await connect(host: host, port: port, noDelay: noDelay, loop: .shared, isolation: isolation)
     }
 
-    /// ``connect(host:port:noDelay:isolation:)`` on a specific loop.
+    /// ``connect(host:port:noDelay:isolation:)`` on a specific loop, with Happy Eyeballs'
+    /// `attemptDelay`.
     package static func connect(
         host: String,
         port: Int,
         noDelay: Bool = true,
+        attemptDelay: Duration = HappyEyeballs.defaultAttemptDelay,
         loop: EventLoop,
         isolation: isolated (any Actor)? = #isolation
     ) async throws -> TCPTransport {
-        let addresses = try await NameResolution.resolve(host: host, port: port, isolation: isolation)
-        var lastError = WebSocketError(.cannotConnect, "could not connect to \(endpoint(host, port)): no address")
-        for address in addresses {
-            do {
-                return try await connect(
-                    to: address, noDelay: noDelay, loop: loop, name: endpoint(host, port), isolation: isolation
-                )
-            } catch let error as WebSocketError where error.status == .cannotConnect {
-                lastError = error
-            }
-        }
-        throw lastError
+        let addresses = try await NameResolution.resolveBothFamilies(host: host, port: port, isolation: isolation)
+        return try await HappyEyeballs.connect(
+            to: HappyEyeballs.interleave(addresses), name: endpoint(host, port), noDelay: noDelay,
+            attemptDelay: attemptDelay, loop: loop)
     }
 
     /// Connects to one address: non-blocking `connect`, wait for writability, then `SO_ERROR`.
