@@ -52,6 +52,8 @@ enum Output {
     static func fail(_ error: any Error) -> Never {
         if let error = error as? WebSocketError {
             err("error \(error.status): \(error.message)")
+        } else if let error = error as? SocketError {
+            err("error \(error.status): \(error.message)")
         } else if let error = error as? CLIError {
             err("error invalidArgument: \(error.description)")
         } else {

@@ -16,6 +16,7 @@ import Synchronization
 ///     websocket autobahn [...]       Autobahn TestSuite client (echo every case)
 ///     websocket idle --url URL ...   scale: N idle connections and their memory
 ///     websocket soak [--url URL] ... leak check: connect/echo/close cycles, fds and RSS sampled
+///     websocket tcp HOST PORT [--tls] / tcp --listen PORT   stdin/stdout over a StreamSocket
 func runCommand(_ arguments: [String]) async -> Int32 {
     let status: Int32
     do {
@@ -32,6 +33,8 @@ func runCommand(_ arguments: [String]) async -> Int32 {
             status = await IdleCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
         case "soak":
             status = await SoakCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
+        case "tcp":
+            status = await TCPCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: ["tls"]))
         case "-h", "--help", "help":
             Output.out(ClientCommand.usage)
             Output.out("       websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]")
@@ -44,6 +47,7 @@ func runCommand(_ arguments: [String]) async -> Int32 {
             )
             Output.out("       websocket idle --url URL --connections N [--parallel P] [--compression on|off] [--watch-pid PID]")
             Output.out("       websocket soak [--url URL] [--cycles N] [--sample-every K] [--size BYTES] [--watch-pid PID]")
+            Output.out(TCPCommand.usage)
             Output.out("       websocket            (demo on an in-process echo server)")
             status = 0
         default:
