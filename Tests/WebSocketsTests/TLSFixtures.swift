@@ -34,7 +34,7 @@ final class TLSFixtures: Sendable {
                 "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=WebSockets Test CA",
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ])
-        try write("server.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        try write("server.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n")
         try write("wrong.ext", "subjectAltName=DNS:example.com\nextendedKeyUsage=serverAuth\n")
         try write("client.ext", "extendedKeyUsage=clientAuth\n")
         try issue("server", subject: "/CN=localhost", extensions: "server.ext", days: "3")
