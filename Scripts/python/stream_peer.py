@@ -2,7 +2,7 @@
 """A plain TCP peer for the StreamSocket interop tests, with Python's `socket` and `ssl` only.
 
     python stream_peer.py [--host 127.0.0.1] [--port 0] [--mode echo|starttls]
-                          [--tls-cert PATH --tls-key PATH]
+                          [--tls-cert PATH --tls-key PATH] [--max-tls 1.2]
 
 Prints exactly `LISTENING <port>` on stdout once bound, then serves every connection in a
 thread of its own. It exits when a piped stdin reaches EOF (so a crashed parent cannot leak it).
@@ -13,7 +13,8 @@ Modes:
   starttls  the STARTTLS pattern: read the plaintext line `STARTTLS\\r\\n`, answer `OK\\r\\n`,
             run the server side of a TLS handshake (TLS 1.2+, --tls-cert/--tls-key), then echo
             over TLS until the client's close_notify, answer with close_notify, close.
-            Any other first line is answered `ERR\\r\\n` and closed.
+            Any other first line is answered `ERR\\r\\n` and closed. `--max-tls 1.2` caps the
+            server at TLS 1.2 (to test a client's minimum version).
 """
 
 from __future__ import annotations
@@ -78,11 +79,14 @@ def main() -> None:
     parser.add_argument("--mode", choices=("echo", "starttls"), default="echo")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--max-tls", choices=("1.2", "1.3"), default="1.3")
     args = parser.parse_args()
     context = None
     if args.mode == "starttls":
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if args.max_tls == "1.2":
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(args.tls_cert, args.tls_key)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)

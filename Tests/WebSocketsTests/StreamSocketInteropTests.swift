@@ -44,4 +44,32 @@ struct StreamSocketInteropTests {
             #expect(try await socket.readToEnd() == Array("secret".utf8))
         }
     }
+
+    @Test("minimumTLSVersion: a TLS 1.2-only server is accepted by default and refused with a TLS 1.3 minimum")
+    func minimumTLSVersion() async throws {
+        let fixtures = TLSFixtures.shared
+        let peer = try await PythonPeer(
+            script: "stream_peer.py",
+            arguments: [
+                "--mode", "starttls", "--max-tls", "1.2",
+                "--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key"),
+            ])
+        for minimum in [TLSVersion.v1_2, .v1_3] {
+            var control = StreamSocketControl()
+            control.tls.usesSystemTrustStore = false
+            control.tls.additionalTrustRoots = [fixtures.caRoot]
+            control.minimumTLSVersion = minimum
+            try await withStreamSocket(host: "127.0.0.1", port: peer.port, control: control) { socket in
+                try await socket.write(Array("STARTTLS\r\n".utf8))
+                var answer: [UInt8] = []
+                while answer.count < 4 { answer += try await socket.read(upTo: 4 - answer.count) }
+                if minimum == .v1_2 {
+                    try await socket.upgradeToTLS(validationHostName: "localhost")
+                    #expect(await socket.information.tlsVersion == "TLSv1.2")
+                } else {
+                    await expectSocketError(.secureConnectionFailed) { try await socket.upgradeToTLS(validationHostName: "localhost") }
+                }
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@ import WebSockets
 /// Throwaway certificates made with the `openssl` CLI into a temporary directory, once per test
 /// process (EC P-256 keys: the whole set takes well under a second).
 ///
-/// - `ca`: a test root. - `server`: CN=localhost, SAN DNS:localhost + IP:127.0.0.1, by `ca`.
+/// - `ca`: a test root. - `server`: CN=localhost, SAN DNS:localhost + IP:127.0.0.1 + IP:::1, by `ca`.
 /// - `expired`: the same names, validity ended yesterday. - `wrongHost`: SAN DNS:example.com only.
 /// - `client`: a client-auth certificate by `ca`. - `selfSigned`: a self-signed localhost cert.
 final class TLSFixtures: Sendable {
