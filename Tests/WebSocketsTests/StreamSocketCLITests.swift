@@ -20,7 +20,8 @@ struct StreamSocketCLITests {
     @Test("tcp --tls --ca-file validates the listener's certificate and pipes over TLS")
     func pipesOverTLS() async throws {
         let fixtures = TLSFixtures.shared
-        try await withTeardown(await StreamSocketServer(tls: TLSServerConfiguration(identity: fixtures.identity("server")))) { server in
+        try await withTeardown(await StreamSocketServer(tls: TLSServerConfiguration(identity: fixtures.identity("server")))) {
+            server in
             let result = try await runCLI(
                 ["tcp", "127.0.0.1", "\(server.endpoint.port)", "--tls", "--ca-file", fixtures.caFile], input: "secret\n")
             #expect(result.status == 0, "\(result.stderr)")

@@ -24,7 +24,9 @@ struct StreamSocketInteropTests {
         let fixtures = TLSFixtures.shared
         let peer = try await PythonPeer(
             script: "stream_peer.py",
-            arguments: ["--mode", "starttls", "--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key")])
+            arguments: [
+                "--mode", "starttls", "--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key"),
+            ])
         var control = StreamSocketControl()
         control.tls.usesSystemTrustStore = false
         control.tls.additionalTrustRoots = [fixtures.caRoot]
@@ -67,7 +69,9 @@ struct StreamSocketInteropTests {
                     try await socket.upgradeToTLS(validationHostName: "localhost")
                     #expect(await socket.information.tlsVersion == "TLSv1.2")
                 } else {
-                    await expectSocketError(.secureConnectionFailed) { try await socket.upgradeToTLS(validationHostName: "localhost") }
+                    await expectSocketError(.secureConnectionFailed) {
+                        try await socket.upgradeToTLS(validationHostName: "localhost")
+                    }
                 }
             }
         }

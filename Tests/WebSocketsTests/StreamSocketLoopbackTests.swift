@@ -1,11 +1,11 @@
 import Synchronization
 import Testing
 
+@testable import WebSockets
+
 #if canImport(Glibc)
     import Glibc
 #endif
-
-@testable import WebSockets
 
 /// `StreamSocket` ↔ `StreamSocketListener` over loopback TCP, IPv4 and IPv6 (seed §13).
 @Suite("StreamSocket over loopback")
@@ -41,7 +41,8 @@ struct StreamSocketLoopbackTests {
         let fixtures = TLSFixtures.shared
         let serverInfo = Mutex<StreamSocketInformation?>(nil)
         try await withTeardown(
-            await StreamSocketServer(address: address, tls: TLSServerConfiguration(identity: fixtures.identity("server"))) { socket in
+            await StreamSocketServer(address: address, tls: TLSServerConfiguration(identity: fixtures.identity("server"))) {
+                socket in
                 try await StreamSocketServer.echo(socket)
                 let info = await socket.information
                 serverInfo.withLock { $0 = info }
@@ -67,7 +68,8 @@ struct StreamSocketLoopbackTests {
     @Test("TLS against a certificate the client does not trust fails with serverCertificateInvalid")
     func untrustedCertificate() async throws {
         let fixtures = TLSFixtures.shared
-        try await withTeardown(await StreamSocketServer(tls: TLSServerConfiguration(identity: fixtures.identity("server")))) { server in
+        try await withTeardown(await StreamSocketServer(tls: TLSServerConfiguration(identity: fixtures.identity("server")))) {
+            server in
             var control = StreamSocketControl()
             control.tls.usesSystemTrustStore = false
             let socket = StreamSocket(control: control)
@@ -179,10 +181,8 @@ struct StreamSocketLoopbackTests {
     static func outcomeOfRead(_ socket: StreamSocket) async -> String {
         do {
             return try await socket.read(upTo: 1).isEmpty ? "end" : "bytes"
-        } catch let error as SocketError {
-            return error.status.rawValue
         } catch {
-            return "\(error)"
+            return error.status.rawValue
         }
     }
 

@@ -29,7 +29,7 @@ enum StreamConnector {
             let operation = name == address.description ? "connect to \(name)" : "connect to \(name) (\(address))"
             do {
                 return try await connect(to: address, control: control, loop: loop, operation: operation)
-            } catch where error.status == .operationCanceled || error.status == .invalidArgument {
+            } catch  where error.status == .operationCanceled || error.status == .invalidArgument {
                 throw error
             } catch {
                 lastError = error

@@ -13,7 +13,8 @@ extension StreamSocket {
     ///   closes the socket.
     public func upgradeToTLS(validationHostName: String? = nil) async throws(SocketError) {
         guard phase == .open, let tcp, transport === tcp else {
-            throw SocketError(.invalidState, "upgrade to TLS: \(phase == .open ? "TLS is already on" : "the socket is not connected")")
+            throw SocketError(
+                .invalidState, "upgrade to TLS: \(phase == .open ? "TLS is already on" : "the socket is not connected")")
         }
         guard !isAccepted else {
             throw SocketError(.invalidState, "upgrade to TLS: only a client socket can upgrade (not one from a listener)")
@@ -54,7 +55,9 @@ extension StreamSocket {
     /// - Throws: `.closed` when closed; the handshake's failure (the socket is then closed).
     func secured(for operation: String) async throws(SocketError) -> any Transport {
         guard phase == .open, let transport else {
-            throw SocketError(phase == .closed ? .closed : .invalidState, "\(operation): the socket is \(phase == .closed ? "closed" : "not connected")")
+            throw SocketError(
+                phase == .closed ? .closed : .invalidState,
+                "\(operation): the socket is \(phase == .closed ? "closed" : "not connected")")
         }
         guard let context = pendingServerTLS, let tcp else { return transport }
         let handshake: Task<TLSTransport, any Error>
@@ -83,7 +86,9 @@ extension StreamSocket {
         } catch {
             let cancelled = Task.isCancelled
             abort()
-            throw cancelled ? SocketError(.operationCanceled, "\(operation): cancelled during the TLS handshake") : SocketError(error, "TLS handshake")
+            throw cancelled
+                ? SocketError(.operationCanceled, "\(operation): cancelled during the TLS handshake")
+                : SocketError(error, "TLS handshake")
         }
     }
 }

@@ -145,7 +145,7 @@ public actor StreamSocketListener {
             public mutating func next() async throws -> StreamSocket? {
                 do {
                     return try await listener.accept()
-                } catch where error.status == .closed {
+                } catch  where error.status == .closed {
                     return nil
                 }
             }
