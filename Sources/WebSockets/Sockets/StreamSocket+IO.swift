@@ -119,10 +119,12 @@ extension StreamSocket {
 /// The received bytes of a ``StreamSocket`` as an `AsyncSequence` of chunks
 /// (``StreamSocket/chunks(maxLength:)``).
 public struct StreamSocketChunks: AsyncSequence, Sendable {
+    /// A chunk: the bytes one read gave, never empty.
     public typealias Element = [UInt8]
     let socket: StreamSocket
     let maxLength: Int
 
+    /// An iterator reading from the socket (one at a time per socket: reads are one at a time).
     public func makeAsyncIterator() -> Iterator {
         Iterator(socket: socket, maxLength: maxLength)
     }

@@ -43,6 +43,8 @@ public struct StreamSocketControl: Sendable {
         set { tls.minimumVersion = newValue }
     }
 
+    /// The defaults: `noDelay`, no keep-alive, the system's buffer and hop limit, TLS 1.2+ with
+    /// the system's trust store.
     public init() {}
 
     /// Checks every field's range.

@@ -37,6 +37,7 @@ public struct StreamSocketInformation: Sendable, Hashable {
     /// ``roundTripTimeStatistics``.
     public var bandwidthStatistics: BandwidthStatistics?
 
+    /// Nothing known yet: what an unconnected socket reports.
     public init() {}
 
     mutating func record(_ info: TLSSessionInfo) {

@@ -131,9 +131,11 @@ public actor StreamSocketListener {
 
     /// The accepted connections of a ``StreamSocketListener`` (``StreamSocketListener/connections``).
     public struct Connections: AsyncSequence, Sendable {
+        /// A connected, accepted socket.
         public typealias Element = StreamSocket
         let listener: StreamSocketListener
 
+        /// An iterator accepting from the listener.
         public func makeAsyncIterator() -> Iterator { Iterator(listener: listener) }
 
         /// Accepts with ``StreamSocketListener/accept()``; `nil` once the listener is closed.
