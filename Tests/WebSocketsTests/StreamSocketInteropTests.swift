@@ -56,7 +56,7 @@ struct StreamSocketInteropTests {
                 "--mode", "starttls", "--max-tls", "1.2",
                 "--tls-cert", fixtures.path("server.pem"), "--tls-key", fixtures.path("server.key"),
             ])
-        for minimum in [TLSVersion.v1_2, .v1_3] {
+        for minimum in [TLSVersion.tls12, .tls13] {
             var control = StreamSocketControl()
             control.tls.usesSystemTrustStore = false
             control.tls.additionalTrustRoots = [fixtures.caRoot]
@@ -65,7 +65,7 @@ struct StreamSocketInteropTests {
                 try await socket.write(Array("STARTTLS\r\n".utf8))
                 var answer: [UInt8] = []
                 while answer.count < 4 { answer += try await socket.read(upTo: 4 - answer.count) }
-                if minimum == .v1_2 {
+                if minimum == .tls12 {
                     try await socket.upgradeToTLS(validationHostName: "localhost")
                     #expect(await socket.information.tlsVersion == "TLSv1.2")
                 } else {

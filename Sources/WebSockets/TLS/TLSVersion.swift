@@ -4,7 +4,7 @@
 /// Nothing older than TLS 1.2 is offered: 1.0 and 1.1 are deprecated (RFC 8996).
 public enum TLSVersion: Sendable, Hashable, CaseIterable {
     /// TLS 1.2 (RFC 5246) or newer: the default.
-    case v1_2
+    case tls12
     /// TLS 1.3 (RFC 8446) only.
-    case v1_3
+    case tls13
 }
