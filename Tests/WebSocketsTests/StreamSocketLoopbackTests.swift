@@ -177,10 +177,41 @@ struct StreamSocketLoopbackTests {
         }
     }
 
+    @Test("Cancelling a write waiting for room tears the connection down: operationCanceled here, a reset at the peer")
+    func cancellingAWriteTearsDown() async throws {
+        let listener = try await StreamSocketListener.bind(port: 0, address: "127.0.0.1")
+        try await withTeardown(listener, tearDown: { $0.close() }) { listener in
+            var control = StreamSocketControl()
+            control.outboundBufferSize = 4096
+            let client = StreamSocket(control: control)
+            try await client.connect(host: "127.0.0.1", port: listener.localEndpoint.port)
+            let peer = try await listener.accept()
+            let writer = Task { try await client.write(Self.payload(1 << 20)) }
+            #expect(try await awaitState("the write waits for room") { await client.waitUntilWriteIsPending() })
+            writer.cancel()
+            do {
+                try await writer.value
+                Issue.record("the cancelled write returned")
+            } catch let error as SocketError {
+                #expect(error.status == .operationCanceled, "\(error)")
+            }
+            // The peer reads what arrived, then the reset (not an orderly end).
+            let seen = try await awaitState("the peer sees the connection end") { () -> String in
+                while true {
+                    let outcome = await Self.outcomeOfRead(peer)
+                    if outcome != "bytes" { return outcome }
+                }
+            }
+            #expect(seen == "connectionReset")
+            await expectSocketError(.closed) { try await client.write([1]) }
+            await peer.close()
+        }
+    }
+
     /// What one read of `socket` gives: `"bytes"`, `"end"` or the error's status.
     static func outcomeOfRead(_ socket: StreamSocket) async -> String {
         do {
-            return try await socket.read(upTo: 1).isEmpty ? "end" : "bytes"
+            return try await socket.read(upTo: 1 << 16).isEmpty ? "end" : "bytes"
         } catch {
             return error.status.rawValue
         }
