@@ -53,18 +53,20 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     /// The settings this listener was bound with.
     public let configuration: WebSocketServerConfiguration
 
-    private let tcp: TCPListener
+    /// The public listener underneath; accepted connections are taken from it as bare TCP, since
+    /// the handshakes (TLS included) run here, concurrently and under the handshake deadline.
+    private let sockets: StreamSocketListener
     private let tlsContext: TLSServerContext?
     let registry: ConnectionRegistry
     private let upgrades: AsyncStream<WebSocketUpgrade>
     private let continuation: AsyncStream<WebSocketUpgrade>.Continuation
     private let acceptTask = Lock<Task<Void, Never>?>(nil)
 
-    private init(tcp: TCPListener, configuration: WebSocketServerConfiguration, tlsContext: TLSServerContext?) {
-        self.tcp = tcp
-        self.port = tcp.port
+    private init(sockets: StreamSocketListener, configuration: WebSocketServerConfiguration, tlsContext: TLSServerContext?) {
+        self.sockets = sockets
+        self.port = sockets.localEndpoint.port
         self.host = configuration.host
-        self.localAddress = tcp.localAddress
+        self.localAddress = sockets.localEndpoint.description
         self.configuration = configuration
         self.tlsContext = tlsContext
         self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections)
@@ -79,10 +81,15 @@ public final class WebSocketListener: AsyncSequence, Sendable {
     public static func bind(configuration: WebSocketServerConfiguration = .init()) async throws -> WebSocketListener {
         try configuration.validate()
         let tlsContext = try configuration.tls.map(TLSServerContext.init(configuration:))
-        let tcp = try TCPListener.bind(
-            host: configuration.host, port: configuration.port,
-            backlog: Int32(clamping: configuration.backlog))
-        let listener = WebSocketListener(tcp: tcp, configuration: configuration, tlsContext: tlsContext)
+        let sockets: StreamSocketListener
+        do {
+            sockets = try StreamSocketListener.bind(
+                port: configuration.port, address: configuration.host, control: StreamSocketControl(), tls: nil,
+                backlog: Int32(clamping: configuration.backlog))
+        } catch {
+            throw WebSocketError(.invalidArgument, "cannot listen: \(error.message)")
+        }
+        let listener = WebSocketListener(sockets: sockets, configuration: configuration, tlsContext: tlsContext)
         let task = Task { await listener.acceptLoop() }
         listener.acceptTask.withLock { $0 = task }
         return listener
@@ -117,13 +124,13 @@ public final class WebSocketListener: AsyncSequence, Sendable {
 
     /// Test hook: the listening socket, to inject `accept` failures
     /// (``TCPListener/injectAcceptError(_:)``).
-    package var tcpListener: TCPListener { tcp }
+    package var tcpListener: TCPListener { sockets.tcpListener }
 
     /// Stops accepting connections and ends the sequence of upgrades (after those already
     /// queued). Handshakes still in progress are answered 503; connections already accepted stay
     /// open. Idempotent.
     public func close() {
-        tcp.close()
+        sockets.close()
         acceptTask.withLock { $0?.cancel() }
         continuation.finish()
     }
@@ -172,7 +179,7 @@ public final class WebSocketListener: AsyncSequence, Sendable {
             guard await registry.waitForHandshakeSlot(limit: limit) else { return }
             let transport: TCPTransport
             do {
-                transport = try await tcp.accept()
+                transport = try await sockets.acceptTransport()
             } catch {
                 if Task.isCancelled || registry.isShuttingDown || (error as? WebSocketError)?.status != .connectionAborted {
                     return  // closed or cancelled

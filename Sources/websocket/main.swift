@@ -17,6 +17,7 @@ import Synchronization
 ///     websocket idle --url URL ...   scale: N idle connections and their memory
 ///     websocket soak [--url URL] ... leak check: connect/echo/close cycles, fds and RSS sampled
 ///     websocket udp HOST PORT        stdin lines out as datagrams, received datagrams on stdout
+///     websocket tcp HOST PORT [--tls] / tcp --listen PORT   stdin/stdout over a StreamSocket
 func runCommand(_ arguments: [String]) async -> Int32 {
     let status: Int32
     do {
@@ -35,6 +36,8 @@ func runCommand(_ arguments: [String]) async -> Int32 {
             status = await SoakCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
         case "udp":
             status = await UDPCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: []))
+        case "tcp":
+            status = await TCPCommand.run(try Arguments(Array(arguments.dropFirst()), flagNames: ["tls"]))
         case "-h", "--help", "help":
             Output.out(ClientCommand.usage)
             Output.out("       websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]")
@@ -48,6 +51,7 @@ func runCommand(_ arguments: [String]) async -> Int32 {
             Output.out("       websocket idle --url URL --connections N [--parallel P] [--compression on|off] [--watch-pid PID]")
             Output.out("       websocket soak [--url URL] [--cycles N] [--sample-every K] [--size BYTES] [--watch-pid PID]")
             Output.out("       websocket udp HOST PORT")
+            Output.out(TCPCommand.usage)
             Output.out("       websocket            (demo on an in-process echo server)")
             status = 0
         default:

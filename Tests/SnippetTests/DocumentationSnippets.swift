@@ -111,6 +111,29 @@ func readmeSnippet9() async throws {
 
 // README.md, snippet 10
 func readmeSnippet10() async throws {
+    let client = StreamSocket()
+    try await client.connect(host: "example.com", port: 443, tls: true)   // or tls: false
+    try await client.write(Array("HEAD / HTTP/1.0\r\nHost: example.com\r\n\r\n".utf8))
+    try await client.shutdownWrite()                  // half-close: FIN (and close_notify), reading goes on
+    for try await chunk in client.chunks() { print(chunk.count, "bytes") }
+    print(await client.information.remoteEndpoint!, await client.information.tlsVersion ?? "plain")
+    await client.close()
+}
+
+// README.md, snippet 11
+func readmeSnippet11() async throws {
+    let listener = try await StreamSocketListener.bind(port: 0, address: "127.0.0.1")   // nil: every address
+    print("listening on", listener.localEndpoint)     // the port the system chose
+    for try await connection in listener.connections {
+        Task {
+            for try await chunk in connection.chunks() { try await connection.write(chunk) }   // echo
+            await connection.close()
+        }
+    }
+}
+
+// README.md, snippet 12
+func readmeSnippet12() async throws {
     var control = DatagramSocketControl()
     control.multicastOnly = true                           // share the port with other group members
     let receiver = DatagramSocket(control: control)
@@ -126,15 +149,15 @@ func readmeSnippet10() async throws {
     try await client.send(Array("hello".utf8))                // one send, one datagram
 }
 
-// README.md, snippet 12
-func readmeSnippet12() async throws {
+// README.md, snippet 14
+func readmeSnippet14() async throws {
     var control = MessageWebSocketControl()
     control.compression = .deflate(.init(clientMaxWindowBits: 10, serverNoContextTakeover: true,
                                          minimumMessageSize: 256))   // or .disabled
 }
 
-// README.md, snippet 13
-func readmeSnippet13() async throws {
+// README.md, snippet 15
+func readmeSnippet15() async throws {
     let pin = Certificate.parseSHA256("ff:ae:2d:12:...:f0:66")!
     var control = MessageWebSocketControl()
     control.ignorableServerCertificateErrors = [.untrusted]   // a self-signed certificate: the pin is the trust
@@ -146,8 +169,8 @@ func readmeSnippet13() async throws {
     print(await socket.information.tlsVersion!, await socket.information.cipher!)
 }
 
-// README.md, snippet 14
-func readmeSnippet14() async throws {
+// README.md, snippet 16
+func readmeSnippet16() async throws {
     var configuration = WebSocketServerConfiguration()      // 127.0.0.1, port 0 by default
     configuration.port = 8080
     configuration.pingInterval = .seconds(20)                // keep-alive; off by default (IIS)
@@ -167,8 +190,8 @@ func readmeSnippet14() async throws {
     }
 }
 
-// README.md, snippet 15
-func readmeSnippet15() async throws {
+// README.md, snippet 17
+func readmeSnippet17() async throws {
     let socket = MessageWebSocket()
     try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
         for try await message in socket.messages {

@@ -36,16 +36,4 @@ func withSockets<Result>(
     try await withTeardown(first) { _ in try await withTeardown(second) { _ in try await body() } }
 }
 
-/// Fails the test with the status when `body` does not throw a ``SocketError`` of `status`.
-func expectSocketError(
-    _ status: SocketError.Status, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
-) async {
-    do {
-        try await body()
-        Issue.record("expected SocketError(.\(status)), nothing was thrown", sourceLocation: sourceLocation)
-    } catch let error as SocketError {
-        #expect(error.status == status, "\(error)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("expected SocketError(.\(status)), got \(error)", sourceLocation: sourceLocation)
-    }
-}
+// `expectSocketError(_:_:)` is in StreamSocketTestSupport.swift (shared by the sockets' tests).

@@ -5,7 +5,7 @@ import WebSockets
 /// Throwaway certificates made with the `openssl` CLI into a temporary directory, once per test
 /// process (EC P-256 keys: the whole set takes well under a second).
 ///
-/// - `ca`: a test root. - `server`: CN=localhost, SAN DNS:localhost + IP:127.0.0.1, by `ca`.
+/// - `ca`: a test root. - `server`: CN=localhost, SAN DNS:localhost + IP:127.0.0.1 + IP:::1, by `ca`.
 /// - `expired`: the same names, validity ended yesterday. - `wrongHost`: SAN DNS:example.com only.
 /// - `client`: a client-auth certificate by `ca`. - `selfSigned`: a self-signed localhost cert.
 final class TLSFixtures: Sendable {
@@ -34,7 +34,7 @@ final class TLSFixtures: Sendable {
                 "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=WebSockets Test CA",
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ])
-        try write("server.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        try write("server.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n")
         try write("wrong.ext", "subjectAltName=DNS:example.com\nextendedKeyUsage=serverAuth\n")
         try write("client.ext", "extendedKeyUsage=clientAuth\n")
         try issue("server", subject: "/CN=localhost", extensions: "server.ext", days: "3")

@@ -72,7 +72,10 @@ struct TLSTests {
             #expect(information.tlsVersion == "TLSv1.3")
             #expect(information.cipher?.isEmpty == false)
             #expect(information.serverCertificate?.subject == "CN=localhost")
-            #expect(information.serverCertificate?.subjectAlternativeNames == ["DNS:localhost", "IP Address:127.0.0.1"])
+            #expect(
+                information.serverCertificate?.subjectAlternativeNames == [
+                    "DNS:localhost", "IP Address:127.0.0.1", "IP Address:0:0:0:0:0:0:0:1",
+                ])
             #expect(information.serverCertificateErrors.isEmpty)
             #expect(information.serverCertificateErrorSeverity == .none)
             try await echo("wss://localhost:\(server.port)/", control: control())

@@ -47,6 +47,9 @@ public struct TLSClientConfiguration: Sendable {
     public var customValidation: ServerValidationHandler?
     /// The client certificate and key for mutual TLS.
     public var identity: TLSIdentity?
+    /// The oldest TLS version offered (WinRT `MinProtectionLevel`). Default ``TLSVersion/tls12``;
+    /// a server that cannot speak it fails the handshake with `.secureConnectionFailed`.
+    public var minimumVersion: TLSVersion = .tls12
 
     /// The defaults: the system trust store, no extra roots, nothing tolerated, no hook, no client certificate.
     public init() {}

@@ -79,7 +79,7 @@ enum TLSContexts {
             throw WebSocketError(.secureConnectionFailed, "SSL_CTX_new failed: \(OpenSSL.takeErrors())")
         }
         do throws(WebSocketError) {
-            _ = cws_ssl_ctx_set_min_tls12(context)
+            _ = configuration.minimumVersion == .tls13 ? cws_ssl_ctx_set_min_tls13(context) : cws_ssl_ctx_set_min_tls12(context)
             cws_ssl_ctx_disable_renegotiation(context)
             // An idle connection keeps no record buffers (about 34 KiB per SSL otherwise).
             cws_ssl_ctx_set_mode(context, Int(SSL_MODE_RELEASE_BUFFERS))

@@ -54,7 +54,7 @@ public final class TLSTransport: Transport {
     let state: Lock<State>
     /// Serialises writes to `inner`; ciphertext is drained from the `SSL` only while holding it,
     /// so it reaches the wire in the order OpenSSL produced it, one record never cut by another.
-    private let writeGate = AsyncGate()
+    let writeGate = AsyncGate()
     /// Set once `inner` reached its end without `close_notify`; later reads return 0 at once.
     let peerEnded = Atomic<Bool>(false)
     /// Set when the last immediate read of `inner` filled the ciphertext buffer: more may be

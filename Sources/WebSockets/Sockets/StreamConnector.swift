@@ -1,0 +1,86 @@
+import CWebSocketsShim
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Opens the TCP connection of ``StreamSocket/connect(host:port:tls:)``: the client's name
+/// resolution (`NameResolution`, numeric literals in place, names on a helper thread), then each
+/// address in the resolver's order until one connects.
+///
+/// Why not `TCPTransport.connect`: the control's options must be on the socket before `connect`
+/// (the SYN carries the hop limit, the send buffer sizes the window), and a socket error keeps
+/// the `errno` for its status, which the WebSocket client's `.cannotConnect` folds into text.
+/// The readiness wait and the outcome check are the same as there.
+enum StreamConnector {
+    static func connect(
+        host: String, port: Int, control: StreamSocketControl, loop: EventLoop = .shared,
+        isolation: isolated (any Actor)? = #isolation
+    ) async throws(SocketError) -> TCPTransport {
+        let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let addresses: [SocketAddress]
+        do {
+            addresses = try await NameResolution.resolve(host: host, port: port, isolation: isolation)
+        } catch {
+            throw SocketError(error, "connect to \(name)")
+        }
+        var lastError = SocketError(.hostNotFound, "connect to \(name): no address")
+        for address in addresses {
+            let operation = name == address.description ? "connect to \(name)" : "connect to \(name) (\(address))"
+            do {
+                return try await connect(to: address, control: control, loop: loop, operation: operation)
+            } catch  where error.status == .operationCanceled || error.status == .invalidArgument {
+                throw error
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    /// One address: socket, options, non-blocking `connect`, wait for writability, `SO_ERROR`.
+    private static func connect(
+        to address: SocketAddress, control: StreamSocketControl, loop: EventLoop, operation: String,
+        isolation: isolated (any Actor)? = #isolation
+    ) async throws(SocketError) -> TCPTransport {
+        let fd = cws_stream_socket(address.family)
+        guard fd >= 0 else { throw SocketError(errno: errno, operation) }
+        do {
+            try StreamSocketOptions.apply(control, to: fd, family: address.family)
+        } catch {
+            _ = Glibc.close(fd)
+            throw error
+        }
+        let result = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+        let connectError = result == 0 ? 0 : errno
+        if result != 0 && connectError != EINPROGRESS && connectError != EINTR {
+            _ = Glibc.close(fd)
+            throw SocketError(errno: connectError, operation)
+        }
+        let registration: FDRegistration
+        do {
+            registration = try loop.register(fd)
+        } catch {
+            throw SocketError(error, operation)
+        }
+        do {
+            while result != 0 {
+                try await registration.waitWritable(isolation: isolation)
+                let code = try registration.withDescriptor(for: .writable) { fd -> CInt in
+                    var code: CInt = 0
+                    var length = socklen_t(MemoryLayout<CInt>.size)
+                    if getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0 { return errno }
+                    if code == 0 && SocketAddress.peer(of: fd) == nil { return EINPROGRESS }
+                    return code
+                }
+                if code == 0 { break }
+                if code != EINPROGRESS { throw SocketError(errno: code, operation) }
+            }
+            let local = try registration.withDescriptor(for: .writable) { SocketAddress.local(of: $0) }
+            return TCPTransport(registration: registration, localAddress: local?.description, remoteAddress: address.description)
+        } catch {
+            registration.close()
+            throw SocketError(error, operation)
+        }
+    }
+}
