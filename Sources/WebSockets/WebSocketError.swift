@@ -116,6 +116,16 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
         self.handshakeResponse = handshakeResponse
     }
 
+    /// The system `errno` behind a transport failure (0 when there is none), kept so that the
+    /// plain sockets can classify it (``SocketError/Status/init(errno:)``) without parsing text.
+    package var systemErrorCode: CInt = 0
+
+    /// A transport failure caused by the system error `code`: its `strerror` text ends `message`.
+    package init(_ status: Status, _ operation: String, errno code: CInt) {
+        self.init(status, "\(operation): \(errnoDescription(code))")
+        self.systemErrorCode = code
+    }
+
     /// `"<status>: <message>"`, the form the CLI prints after `error `.
     public var description: String { "\(status): \(message)" }
 }

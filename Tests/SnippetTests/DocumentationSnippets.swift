@@ -79,6 +79,7 @@ func readmeSnippet7() async throws {
     control.serverCredential = ServerCredential(user: "ann", password: "secret")
     control.maxRedirects = 3
     let socket = MessageWebSocket(control: control)
+    try await socket.connect(to: "wss://example.com/feed")   // follows up to 3 redirects, answers one 401
 }
 
 // README.md, snippet 8

@@ -3,19 +3,13 @@
 #endif
 
 extension SocketError {
-    /// The system errors a transport's message may end with, most specific first.
-    private static let recognisedErrors: [CInt] = [
-        ECONNRESET, EPIPE, ETIMEDOUT, ECONNREFUSED, ECONNABORTED, ENETUNREACH, ENETDOWN, EHOSTUNREACH,
-        EHOSTDOWN, EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT, EACCES, EPERM, EMFILE, ENFILE, ENOBUFS, ENOMEM,
-    ]
-
     /// The socket error for a failure of the shared machinery (``TCPTransport``, ``TLSTransport``,
     /// name resolution, the internal listener), which report ``WebSocketError``s: `operation`
     /// says what the socket was doing (`"read"`, `"connect to example.com:443"`).
     ///
-    /// Those errors carry `strerror`'s text rather than the number, so the `errno` is recovered by
-    /// matching the message's end against the errors a socket can meet; a message that matches
-    /// none keeps the WebSocket status's closest equivalent.
+    /// A failure of a system call keeps its `errno` (``WebSocketError``'s package
+    /// `systemErrorCode`), which gives the status; any other keeps the WebSocket status's closest
+    /// equivalent.
     init(_ error: any Error, _ operation: String) {
         if let error = error as? SocketError {
             self = error
@@ -25,10 +19,8 @@ extension SocketError {
             self.init(.unknown, "\(operation): \(error)")
             return
         }
-        if [.connectionAborted, .cannotConnect, .invalidArgument].contains(error.status),
-            let code = Self.recognisedErrors.first(where: { error.message.hasSuffix(": " + errnoDescription($0)) })
-        {
-            self.init(errno: code, operation)
+        if error.systemErrorCode != 0 {
+            self.init(errno: error.systemErrorCode, operation)
             return
         }
         let status: Status

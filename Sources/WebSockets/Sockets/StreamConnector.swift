@@ -5,13 +5,13 @@ import CWebSocketsShim
 #endif
 
 /// Opens the TCP connection of ``StreamSocket/connect(host:port:tls:)``: the client's name
-/// resolution (`NameResolution`, numeric literals in place, names on a helper thread), then each
-/// address in the resolver's order until one connects.
+/// resolution (`NameResolution`: numeric literals in place, AAAA and A concurrently on helper
+/// threads), then Happy Eyeballs v2 over the addresses (`HappyEyeballs`, the WebSocket client's
+/// race: families interleaved, 250 ms between attempts, first to connect wins).
 ///
-/// Why not `TCPTransport.connect`: the control's options must be on the socket before `connect`
-/// (the SYN carries the hop limit, the send buffer sizes the window), and a socket error keeps
-/// the `errno` for its status, which the WebSocket client's `.cannotConnect` folds into text.
-/// The readiness wait and the outcome check are the same as there.
+/// Why its own per-address connect rather than `TCPTransport.connect`'s: the control's options must
+/// be on the socket before `connect` (the SYN carries the hop limit, the send buffer sizes the
+/// window), and a socket error keeps its `errno` for its status.
 enum StreamConnector {
     static func connect(
         host: String, port: Int, control: StreamSocketControl, loop: EventLoop = .shared,
@@ -20,22 +20,18 @@ enum StreamConnector {
         let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let addresses: [SocketAddress]
         do {
-            addresses = try await NameResolution.resolve(host: host, port: port, isolation: isolation)
+            addresses = try await NameResolution.resolveBothFamilies(host: host, port: port, isolation: isolation)
         } catch {
             throw SocketError(error, "connect to \(name)")
         }
-        var lastError = SocketError(.hostNotFound, "connect to \(name): no address")
-        for address in addresses {
-            let operation = name == address.description ? "connect to \(name)" : "connect to \(name) (\(address))"
-            do {
-                return try await connect(to: address, control: control, loop: loop, operation: operation)
-            } catch  where error.status == .operationCanceled || error.status == .invalidArgument {
-                throw error
-            } catch {
-                lastError = error
+        do {
+            return try await HappyEyeballs.connect(to: HappyEyeballs.interleave(addresses), name: name) { address in
+                let operation = name == address.description ? "connect to \(name)" : "connect to \(name) (\(address))"
+                return try await connect(to: address, control: control, loop: loop, operation: operation, isolation: nil)
             }
+        } catch {
+            throw SocketError(error, "connect to \(name)")
         }
-        throw lastError
     }
 
     /// One address: socket, options, non-blocking `connect`, wait for writability, `SO_ERROR`.

@@ -46,12 +46,28 @@ package enum HappyEyeballs {
         loop: EventLoop, attemptStarted: (@Sendable (SocketAddress) -> Void)? = nil,
         sleep: @escaping Sleep = { try await releasingSleep(for: $0) }
     ) async throws -> TCPTransport {
+        try await connect(
+            to: addresses, name: name, attemptDelay: attemptDelay, attemptStarted: attemptStarted, sleep: sleep
+        ) { address in
+            try await TCPTransport.connect(to: address, noDelay: noDelay, loop: loop, name: name, isolation: nil)
+        }
+    }
+
+    /// Races `attempt` over `addresses`, as above: `attempt` makes one connection (the plain
+    /// sockets set their options before `connect`, so they bring their own) and throws its own
+    /// error type, which is what a failed race throws.
+    package static func connect(
+        to addresses: [SocketAddress], name: String, attemptDelay: Duration = defaultAttemptDelay,
+        attemptStarted: (@Sendable (SocketAddress) -> Void)? = nil,
+        sleep: @escaping Sleep = { try await releasingSleep(for: $0) },
+        attempt: @escaping @Sendable (SocketAddress) async throws -> TCPTransport
+    ) async throws -> TCPTransport {
         guard !addresses.isEmpty else {
             throw WebSocketError(.cannotConnect, "could not connect to \(name): no address")
         }
         if addresses.count == 1 {
             attemptStarted?(addresses[0])
-            return try await TCPTransport.connect(to: addresses[0], noDelay: noDelay, loop: loop, name: name, isolation: nil)
+            return try await attempt(addresses[0])
         }
         enum Outcome: Sendable {
             case connected(TCPTransport)
@@ -70,8 +86,7 @@ package enum HappyEyeballs {
                 attemptStarted?(address)
                 group.addTask {
                     do {
-                        return .connected(
-                            try await TCPTransport.connect(to: address, noDelay: noDelay, loop: loop, name: name, isolation: nil))
+                        return .connected(try await attempt(address))
                     } catch {
                         return .failed(error)
                     }
@@ -97,7 +112,7 @@ package enum HappyEyeballs {
                     return transport
                 case .failed(let error):
                     pending -= 1
-                    if let error = error as? WebSocketError, error.status == .operationCanceled { throw error }
+                    if isCancellation(error) { throw error }
                     lastError = error
                     if started < addresses.count {
                         startNext()
@@ -112,5 +127,12 @@ package enum HappyEyeballs {
             }
             throw lastError
         }
+    }
+
+    /// Whether `error` is a cancellation (of either error type), which ends the race at once.
+    private static func isCancellation(_ error: any Error) -> Bool {
+        if let error = error as? WebSocketError { return error.status == .operationCanceled }
+        if let error = error as? SocketError { return error.status == .operationCanceled }
+        return error is CancellationError
     }
 }

@@ -46,7 +46,7 @@ extension TCPTransport: ImmediateReading {
             switch code {
             case EAGAIN, EWOULDBLOCK: return nil
             case EINTR: continue
-            default: throw WebSocketError(.connectionAborted, "read failed: \(errnoDescription(code))")
+            default: throw WebSocketError(.connectionAborted, "read failed", errno: code)
             }
         }
     }

@@ -48,7 +48,7 @@ package final class TCPListener: Sendable {
                 .invalidArgument, "cannot listen on '\(host)' port \(port): not a numeric IPv4/IPv6 address and port")
         }
         func failure(_ what: String, _ code: CInt) -> WebSocketError {
-            WebSocketError(.invalidArgument, "cannot listen on \(address): \(what): \(errnoDescription(code))")
+            WebSocketError(.invalidArgument, "cannot listen on \(address): \(what)", errno: code)
         }
         let fd = cws_stream_socket(address.family)
         guard fd >= 0 else { throw failure("socket", errno) }
@@ -100,7 +100,7 @@ package final class TCPListener: Sendable {
             switch code {
             case EAGAIN, EWOULDBLOCK: try await registration.waitReadable(isolation: isolation)
             case EINTR, ECONNABORTED, EPROTO: continue  // the connection died in the queue: next one
-            default: throw WebSocketError(.connectionAborted, "accept failed: \(errnoDescription(code))")
+            default: throw WebSocketError(.connectionAborted, "accept failed", errno: code)
             }
         }
     }

@@ -85,7 +85,7 @@ public final class TCPTransport: Transport {
         let name = name ?? address.description
         func failure(_ code: CInt) -> WebSocketError {
             let via = name == address.description ? "" : " (\(address))"
-            return WebSocketError(.cannotConnect, "could not connect to \(name)\(via): \(errnoDescription(code))")
+            return WebSocketError(.cannotConnect, "could not connect to \(name)\(via)", errno: code)
         }
         let fd = cws_stream_socket(address.family)
         guard fd >= 0 else { throw failure(errno) }
@@ -164,7 +164,7 @@ public final class TCPTransport: Transport {
             switch code {
             case EAGAIN, EWOULDBLOCK: try await registration.waitReadable(isolation: isolation)
             case EINTR: continue
-            default: throw WebSocketError(.connectionAborted, "read failed: \(errnoDescription(code))")
+            default: throw WebSocketError(.connectionAborted, "read failed", errno: code)
             }
         }
     }
@@ -194,7 +194,7 @@ public final class TCPTransport: Transport {
             switch code {
             case EAGAIN, EWOULDBLOCK: try await registration.waitWritable(isolation: isolation)
             case EINTR: continue
-            default: throw WebSocketError(.connectionAborted, "write failed: \(errnoDescription(code))")
+            default: throw WebSocketError(.connectionAborted, "write failed", errno: code)
             }
         }
     }
@@ -221,7 +221,7 @@ public final class TCPTransport: Transport {
             switch code {
             case EAGAIN, EWOULDBLOCK: return total
             case EINTR: continue
-            default: throw WebSocketError(.connectionAborted, "write failed: \(errnoDescription(code))")
+            default: throw WebSocketError(.connectionAborted, "write failed", errno: code)
             }
         }
     }
