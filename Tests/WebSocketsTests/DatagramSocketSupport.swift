@@ -25,7 +25,7 @@ func boundSocket(
 ) async throws -> (DatagramSocket, SocketEndpoint) {
     let socket = DatagramSocket(control: control)
     try await socket.bind(port: 0, address: address)
-    let local = try #require(await socket.information.local)
+    let local = try #require(await socket.information.localEndpoint)
     return (socket, local)
 }
 

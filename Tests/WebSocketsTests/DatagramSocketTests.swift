@@ -19,8 +19,8 @@ struct DatagramSocketTests {
         try await withSockets(server, client) {
             try await client.connect(host: loopback, port: serverEnd.port)
             let clientInfo = await client.information
-            let clientEnd = try #require(clientInfo.local)
-            #expect(clientInfo.remote == serverEnd)
+            let clientEnd = try #require(clientInfo.localEndpoint)
+            #expect(clientInfo.remoteEndpoint == serverEnd)
             #expect(serverEnd.address == loopback && serverEnd.port != 0)
 
             try await client.send(Array("ping".utf8))
@@ -66,7 +66,7 @@ struct DatagramSocketTests {
                 let connected = DatagramSocket()
                 try await withTeardown(connected) { _ in
                     try await connected.connect(host: loopback, port: peerEnd.port)
-                    let connectedEnd = try #require(await connected.information.local)
+                    let connectedEnd = try #require(await connected.information.localEndpoint)
                     // A bound socket receives from anyone (the control case)...
                     try await intruder.send(Array("to target".utf8), to: targetEnd)
                     #expect(try await nextDatagram(target).bytes == Array("to target".utf8))
@@ -188,7 +188,7 @@ struct DatagramSocketTests {
         for try await _ in socket.datagrams {}
         ended = true
         #expect(ended)
-        #expect(await socket.information.local == nil)
+        #expect(await socket.information.localEndpoint == nil)
     }
 
     @Test("a port in use is refused, unless every socket on it sets multicastOnly")
@@ -205,7 +205,7 @@ struct DatagramSocketTests {
         let b = DatagramSocket(control: shared)
         try await withSockets(a, b) {
             try await b.bind(port: sharedEnd.port, address: "127.0.0.1")
-            #expect(await b.information.local == sharedEnd)
+            #expect(await b.information.localEndpoint == sharedEnd)
         }
     }
 }

@@ -222,14 +222,14 @@ struct StreamSocketLoopbackTests {
         let socket = StreamSocket()
         var control = StreamSocketControl()
         control.hopLimit = 0
-        await expectSocketError(.invalidArgument) { try await socket.setControl(control) }
+        await expectSocketError(.invalidArgument) { try await socket.configure(control) }
         control.hopLimit = 32
         control.keepAlive = true
         control.keepAliveIdle = .seconds(30)
-        try await socket.setControl(control)
+        try await socket.configure(control)
         try await withTeardown(await StreamSocketServer()) { server in
             try await socket.connect(host: "127.0.0.1", port: server.endpoint.port)
-            await expectSocketError(.invalidState) { try await socket.setControl(StreamSocketControl()) }
+            await expectSocketError(.invalidState) { try await socket.configure(StreamSocketControl()) }
             #expect(await socket.control.hopLimit == 32)
             await expectSocketError(.invalidState) {
                 try await socket.connect(host: "127.0.0.1", port: server.endpoint.port)

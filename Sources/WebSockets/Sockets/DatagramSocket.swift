@@ -8,7 +8,7 @@
 /// ```swift
 /// let socket = DatagramSocket()
 /// try await socket.bind(port: 0, address: "127.0.0.1")     // any peer may send to it
-/// print(await socket.information.local!)                    // 127.0.0.1:<the chosen port>
+/// print(await socket.information.localEndpoint!)                    // 127.0.0.1:<the chosen port>
 /// for try await datagram in socket.datagrams {              // exists from init: nothing is missed
 ///     try await socket.send(datagram.bytes, to: datagram.remote)   // echo it
 /// }
@@ -166,8 +166,8 @@ public actor DatagramSocket {
     public var information: DatagramSocketInformation {
         var information = DatagramSocketInformation()
         if case .open(let channel, let remote) = state {
-            information.local = channel.localEndpoint
-            information.remote = remote
+            information.localEndpoint = channel.localEndpoint
+            information.remoteEndpoint = remote
         }
         information.droppedDatagrams = counters.dropped.load(ordering: .relaxed)
         information.kernelDroppedDatagrams = counters.kernelDrops.load(ordering: .relaxed)

@@ -4,10 +4,10 @@ public struct DatagramSocketInformation: Sendable, Hashable {
     /// The bound local address and port (the kernel's choice of port after binding port 0); `nil`
     /// before ``DatagramSocket/bind(port:address:)`` or ``DatagramSocket/connect(host:port:)``
     /// (WinRT: empty before), and after ``DatagramSocket/close()``.
-    public var local: SocketEndpoint?
+    public var localEndpoint: SocketEndpoint?
     /// The peer given to ``DatagramSocket/connect(host:port:)``, as resolved; `nil` for a bound
     /// (any peer) socket.
-    public var remote: SocketEndpoint?
+    public var remoteEndpoint: SocketEndpoint?
     /// Datagrams the socket received but discarded because
     /// ``DatagramSocketControl/maxPendingDatagrams`` were already waiting unread in
     /// ``DatagramSocket/datagrams``. UDP is lossy anyway; this says that the loss was ours.

@@ -11,7 +11,7 @@
 /// ```
 ///
 /// The sequence is the seed's: set the ``StreamSocketControl`` (at `init` or with
-/// ``setControl(_:)``) before ``connect(host:port:tls:)``; afterwards it is fixed (`.invalidState`).
+/// ``configure(_:)``) before ``connect(host:port:tls:)``; afterwards it is fixed (`.invalidState`).
 /// One read and one write may be in progress at a time, together (full duplex); a second
 /// concurrent read (or write) throws `.invalidState`.
 ///
@@ -70,7 +70,7 @@ public actor StreamSocket {
     /// Replaces the settings (WinRT: setting `Control` properties before `ConnectAsync`).
     /// - Throws: `.invalidState` once ``connect(host:port:tls:)`` has started (or for an
     ///   accepted socket), as WinRT does; `.invalidArgument` for a field out of range.
-    public func setControl(_ control: StreamSocketControl) throws(SocketError) {
+    public func configure(_ control: StreamSocketControl) throws(SocketError) {
         guard phase == .idle else {
             throw SocketError(.invalidState, "set control: the control is fixed once the socket connects")
         }

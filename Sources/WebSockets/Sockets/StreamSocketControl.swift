@@ -1,6 +1,6 @@
 /// Settings of a ``StreamSocket`` (WinRT `StreamSocketControl`), fixed when
 /// ``StreamSocket/connect(host:port:tls:)`` starts: changing them afterwards
-/// (``StreamSocket/setControl(_:)``) throws `.invalidState`, as in WinRT.
+/// (``StreamSocket/configure(_:)``) throws `.invalidState`, as in WinRT.
 ///
 /// A ``StreamSocketListener`` applies the socket options of its control (``noDelay``, the
 /// keep-alive fields, ``outboundBufferSize``, ``hopLimit``) to every connection it accepts; it
