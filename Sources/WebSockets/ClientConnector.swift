@@ -116,7 +116,7 @@ enum ClientConnector {
         information.localAddress = opened.transport.localAddress
         information.remoteAddress = opened.transport.remoteAddress
         if let tls = opened.transport as? TLSTransport {
-            information.record(tls.info)
+            information.recordTLSDetails(tls.info)
         }
         return information
     }

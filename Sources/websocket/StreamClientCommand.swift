@@ -48,7 +48,7 @@ enum StreamClientCommand {
                 },
                 receive: {
                     for try await chunk in socket.input {
-                        guard writeAll(chunk, to: STDOUT_FILENO) else {
+                        guard StandardOutput.writeAll(chunk) else {
                             throw CLIError("cannot write to stdout")
                         }
                     }
@@ -56,20 +56,6 @@ enum StreamClientCommand {
             return try ClientCommand.exitStatus(closeStatus: await socket.closeStatus)
         } catch {
             Output.fail(error)
-        }
-    }
-
-    /// Writes all of `bytes` (retrying short writes and EINTR); `false` when the descriptor failed.
-    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return false }
-                offset += written
-            }
-            return true
         }
     }
 }

@@ -60,17 +60,9 @@ enum StreamConnector {
             throw SocketError(error, operation)
         }
         do {
-            while result != 0 {
-                try await registration.waitWritable(isolation: isolation)
-                let code = try registration.withDescriptor(for: .writable) { fd -> CInt in
-                    var code: CInt = 0
-                    var length = socklen_t(MemoryLayout<CInt>.size)
-                    if getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0 { return errno }
-                    if code == 0 && SocketAddress.peer(of: fd) == nil { return EINPROGRESS }
-                    return code
-                }
-                if code == 0 { break }
-                if code != EINPROGRESS { throw SocketError(errno: code, operation) }
+            if result != 0 {
+                let code = try await TCPTransport.connectOutcome(of: registration, isolation: isolation)
+                if code != 0 { throw SocketError(errno: code, operation) }
             }
             let local = try registration.withDescriptor(for: .writable) { SocketAddress.local(of: $0) }
             return TCPTransport(registration: registration, localAddress: local?.description, remoteAddress: address.description)

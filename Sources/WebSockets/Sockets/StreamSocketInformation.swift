@@ -42,11 +42,8 @@ public struct StreamSocketInformation: Sendable, Hashable {
 
     mutating func record(_ info: TLSSessionInfo) {
         isSecure = true
-        serverCertificate = info.peerCertificate
-        serverIntermediateCertificates = info.peerIntermediateCertificates
-        serverCertificateErrors = info.certificateProblems.map(\.result)
-        serverCertificateErrorSeverity = SSLErrorSeverity(serverCertificateErrors)
-        tlsVersion = info.version
-        cipher = info.cipher
+        recordTLSDetails(info)
     }
 }
+
+extension StreamSocketInformation: TLSDetailsRecording {}

@@ -96,8 +96,21 @@ public struct TLSSessionInfo: Sendable, Hashable {
     public var certificateProblems: [CertificateProblem] = []
 }
 
-extension MessageWebSocketInformation {
-    mutating func record(_ info: TLSSessionInfo) {
+/// The TLS details every information value reports under the same names (WinRT's
+/// `MessageWebSocketInformation` and `StreamSocketInformation` share them), filled in one place.
+protocol TLSDetailsRecording {
+    var serverCertificate: Certificate? { get set }
+    var serverIntermediateCertificates: [Certificate] { get set }
+    var serverCertificateErrors: [ChainValidationResult] { get set }
+    var serverCertificateErrorSeverity: SSLErrorSeverity { get set }
+    var tlsVersion: String? { get set }
+    var cipher: String? { get set }
+}
+
+extension TLSDetailsRecording {
+    /// Copies what the TLS handshake established (the peer's chain, the problems found in it, the
+    /// protocol version and cipher).
+    mutating func recordTLSDetails(_ info: TLSSessionInfo) {
         serverCertificate = info.peerCertificate
         serverIntermediateCertificates = info.peerIntermediateCertificates
         serverCertificateErrors = info.certificateProblems.map(\.result)
@@ -106,3 +119,5 @@ extension MessageWebSocketInformation {
         cipher = info.cipher
     }
 }
+
+extension MessageWebSocketInformation: TLSDetailsRecording {}

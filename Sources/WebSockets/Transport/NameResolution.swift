@@ -143,19 +143,7 @@ package enum NameResolution {
             throw WebSocketError(.invalidArgument, "port \(port) is outside 0...65535")
         }
         if let address = SocketAddress(numericHost: host, port: port) { return [address] }
-        guard !host.isEmpty else {
-            throw WebSocketError(.hostNameNotResolved, "cannot resolve an empty host name")
-        }
-        let lookup = Lookup(host: host, port: port)
-        return try await withTaskCancellationHandler(
-            operation: {
-                try await withUnsafeThrowingContinuation(isolation: isolation) { continuation in
-                    lookup.start(continuation)
-                }
-            },
-            onCancel: { lookup.cancel() },
-            isolation: isolation
-        )
+        return try await resolve(host: host, port: port, family: AF_UNSPEC, isolation: isolation)
     }
 
     /// The AAAA and A lookups run concurrently (RFC 8305 §3), each on its own thread; the result

@@ -101,18 +101,8 @@ public final class TCPTransport: Transport {
         let registration = try loop.register(fd)
         do {
             if result != 0 {
-                while true {
-                    try await registration.waitWritable(isolation: isolation)
-                    let code = try registration.withDescriptor(for: .writable) { fd -> CInt in
-                        var code: CInt = 0
-                        var length = socklen_t(MemoryLayout<CInt>.size)
-                        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0 { return errno }
-                        if code == 0 && SocketAddress.peer(of: fd) == nil { return EINPROGRESS }
-                        return code
-                    }
-                    if code == 0 { break }
-                    if code != EINPROGRESS { throw failure(code) }
-                }
+                let code = try await connectOutcome(of: registration, isolation: isolation)
+                if code != 0 { throw failure(code) }
             }
             let local = try registration.withDescriptor(for: .writable) { SocketAddress.local(of: $0) }
             return TCPTransport(
@@ -123,6 +113,26 @@ public final class TCPTransport: Transport {
         } catch {
             registration.close()
             throw error
+        }
+    }
+
+    /// Waits for a non-blocking `connect` on `registration`'s descriptor to finish: the first
+    /// writable edge, then `SO_ERROR` (a stray edge while still connecting is waited past).
+    /// - Returns: 0 when connected, else the `errno` the connect failed with.
+    /// - Throws: only the loop's errors (`.closed`, `.operationCanceled`).
+    package static func connectOutcome(
+        of registration: FDRegistration, isolation: isolated (any Actor)? = #isolation
+    ) async throws -> CInt {
+        while true {
+            try await registration.waitWritable(isolation: isolation)
+            let code = try registration.withDescriptor(for: .writable) { fd -> CInt in
+                var code: CInt = 0
+                var length = socklen_t(MemoryLayout<CInt>.size)
+                if getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0 { return errno }
+                if code == 0 && SocketAddress.peer(of: fd) == nil { return EINPROGRESS }
+                return code
+            }
+            if code != EINPROGRESS { return code }
         }
     }
 
