@@ -22,7 +22,8 @@ enum ClientCommand {
                              [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--user USER:PASS]
                              [--max-redirects N] [--reconnect] [--verbose]
                websocket URL --stream [--protocol P]... [--header 'Name: value']... [--open-timeout S]
-                             [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options as above] [--verbose]
+                             [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options as above]
+                             [--user USER:PASS] [--max-redirects N] [--verbose]
         """
 
     static func run(_ arguments: Arguments) async -> Int32 {

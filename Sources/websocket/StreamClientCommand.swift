@@ -2,7 +2,8 @@ import Foundation
 import WebSockets
 
 /// `websocket URL --stream [--protocol P]... [--header 'Name: value']... [--open-timeout S]
-/// [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options] [--verbose]`
+/// [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options] [--user USER:PASS]
+/// [--max-redirects N] [--verbose]`
 ///
 /// A byte pipe through ``StreamWebSocket`` (like `websocat --binary`): each read from stdin (up
 /// to 64 KiB) is written as one binary message; received bytes go to stdout unchanged, with no
@@ -16,20 +17,17 @@ enum StreamClientCommand {
             try arguments.rejectUnknown([
                 "stream", "protocol", "header", "open-timeout", "close-timeout",
                 "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
-                "ignore-cert-error", "verbose",
+                "ignore-cert-error", "verbose", "user", "max-redirects",
             ])
-            var tls = MessageWebSocketControl()
-            try TLSOptions.apply(arguments, to: &tls)
-            var control = StreamWebSocketControl()
+            var shared = MessageWebSocketControl()
+            try TLSOptions.apply(arguments, to: &shared)
+            try NetworkOptions.apply(arguments, to: &shared)
+            var control = StreamWebSocketControl(sharing: shared)
             control.supportedProtocols = arguments.all("protocol")
             if let timeout = try arguments.seconds("open-timeout") { control.openTimeout = timeout }
             if let timeout = try arguments.seconds("close-timeout") { control.closeTimeout = timeout }
             control.pingInterval = try arguments.seconds("ping-interval")
             control.pongTimeout = try arguments.seconds("pong-timeout")
-            control.additionalTrustRoots = tls.additionalTrustRoots
-            control.clientIdentity = tls.clientIdentity
-            control.ignorableServerCertificateErrors = tls.ignorableServerCertificateErrors
-            control.serverCustomValidation = tls.serverCustomValidation
             if arguments.flag("verbose") {
                 control.eventHandler = { event in Output.err("event \(event.level) \(event)") }
             }

@@ -40,6 +40,9 @@ struct NetworkCLITests {
             let disabled = try await runCLI([server.url("/old"), "--max-redirects", "0"])
             #expect(disabled.stderr.hasPrefix("error handshakeFailed(302): "), "\(disabled.stderr)")
             #expect(disabled.status == 1)
+            let stream = try await runCLI([server.url("/old"), "--stream", "--max-redirects", "0"])
+            #expect(stream.stderr.hasPrefix("error handshakeFailed(302): "), "\(stream.stderr)")
+            #expect(stream.status == 1)
         }
     }
 

@@ -16,9 +16,16 @@ public struct StreamWebSocketControl: Sendable, Hashable {
     /// The defaults of ``MessageWebSocketControl``, except that compression is off and a stream has no
     /// message size limit.
     public init() {
-        base = MessageWebSocketControl()
-        base.maxMessageSize = MessageWebSocketControl.unlimited
-        base.compression = .disabled
+        self.init(sharing: MessageWebSocketControl())
+    }
+
+    /// The fields `base` has in common with a stream control (TLS, handshake, timeouts, reaching
+    /// the server, keep-alive, events), with a stream's message size (none) and compression (off).
+    /// For code that builds both kinds of control from one set of options (the CLI).
+    package init(sharing base: MessageWebSocketControl) {
+        self.base = base
+        self.base.maxMessageSize = MessageWebSocketControl.unlimited
+        self.base.compression = .disabled
     }
 
     // MARK: TLS (wss://)
@@ -101,6 +108,31 @@ public struct StreamWebSocketControl: Sendable, Hashable {
     public var compression: WebSocketCompression {
         get { base.compression }
         set { base.compression = newValue }
+    }
+
+    // MARK: Reaching the server
+
+    /// The credential answering a `401` offering HTTP Basic; see ``MessageWebSocketControl/serverCredential``.
+    public var serverCredential: ServerCredential? {
+        get { base.serverCredential }
+        set { base.serverCredential = newValue }
+    }
+    /// Redirects the opening handshake follows (default 5, 0: none); see ``MessageWebSocketControl/maxRedirects``.
+    public var maxRedirects: Int {
+        get { base.maxRedirects }
+        set { base.maxRedirects = newValue }
+    }
+    /// Whether a `wss://` → `ws://` redirect is followed (default `false`); see
+    /// ``MessageWebSocketControl/allowsInsecureRedirects``.
+    public var allowsInsecureRedirects: Bool {
+        get { base.allowsInsecureRedirects }
+        set { base.allowsInsecureRedirects = newValue }
+    }
+    /// Happy Eyeballs' delay between connection attempts (default 250 ms); see
+    /// ``MessageWebSocketControl/connectionAttemptDelay``.
+    public var connectionAttemptDelay: Duration {
+        get { base.connectionAttemptDelay }
+        set { base.connectionAttemptDelay = newValue }
     }
 
     // MARK: Keep-alive and events
