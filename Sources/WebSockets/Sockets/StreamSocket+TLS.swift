@@ -38,7 +38,10 @@ extension StreamSocket {
         guard let tcp else { throw SocketError(.closed, "\(operation): the socket was closed") }
         let bare = serverName.hasPrefix("[") && serverName.hasSuffix("]") ? String(serverName.dropFirst().dropLast()) : serverName
         do {
-            let secure = try await TLSTransport.connect(over: tcp, serverName: bare, configuration: control.tls, isolation: self)
+            let configuration = control.tls
+            let secure = try await Self.withHandshakeDeadline(control.tlsHandshakeTimeout, closing: tcp) {
+                try await TLSTransport.connect(over: tcp, serverName: bare, configuration: configuration, isolation: nil)
+            }
             guard phase == .open else {
                 secure.close()
                 throw SocketError(.closed, "\(operation): the socket was closed")
@@ -64,7 +67,12 @@ extension StreamSocket {
         if let running = serverHandshake {
             handshake = running
         } else {
-            handshake = Task { try await TLSTransport.accept(over: tcp, context: context, isolation: self) }
+            let timeout = control.tlsHandshakeTimeout
+            handshake = Task {
+                try await Self.withHandshakeDeadline(timeout, closing: tcp) {
+                    try await TLSTransport.accept(over: tcp, context: context, isolation: nil)
+                }
+            }
             serverHandshake = handshake
         }
         do {
@@ -89,6 +97,29 @@ extension StreamSocket {
             throw cancelled
                 ? SocketError(.operationCanceled, "\(operation): cancelled during the TLS handshake")
                 : SocketError(error, "TLS handshake")
+        }
+    }
+
+    /// Runs a TLS handshake over `tcp` under `timeout` (``StreamSocketControl/tlsHandshakeTimeout``):
+    /// when it passes, `tcp` is closed, which fails the handshake, and the error is `.timedOut`.
+    static func withHandshakeDeadline(
+        _ timeout: Duration, closing tcp: TCPTransport, _ handshake: @escaping @Sendable () async throws -> TLSTransport
+    ) async throws -> TLSTransport {
+        let timer = Task { () -> Bool in
+            do { try await releasingSleep(for: timeout) } catch { return false }
+            tcp.close()
+            return true
+        }
+        do {
+            let secure = try await handshake()
+            timer.cancel()
+            return secure
+        } catch {
+            timer.cancel()
+            if await timer.value {
+                throw SocketError(.timedOut, "no TLS handshake within \(timeout) (tlsHandshakeTimeout)")
+            }
+            throw error
         }
     }
 }

@@ -43,8 +43,14 @@ public struct StreamSocketControl: Sendable {
         set { tls.minimumVersion = newValue }
     }
 
+    /// How long a TLS handshake may take: `connect(..., tls: true)`, ``StreamSocket/upgradeToTLS(validationHostName:)``
+    /// and, for a socket accepted by a TLS ``StreamSocketListener``, the server handshake its first
+    /// read or write runs. When it passes, the connection is closed and the operation throws
+    /// `.timedOut`: a peer that connects and never speaks TLS cannot hold a socket. Default 10 s.
+    public var tlsHandshakeTimeout: Duration = .seconds(10)
+
     /// The defaults: `noDelay`, no keep-alive, the system's buffer and hop limit, TLS 1.2+ with
-    /// the system's trust store.
+    /// the system's trust store, 10 s for a TLS handshake.
     public init() {}
 
     /// Checks every field's range.
@@ -61,5 +67,6 @@ public struct StreamSocketControl: Sendable {
         if let count = keepAliveProbeCount { try check((1...127).contains(count), "keepAliveProbeCount must be 1...127") }
         if let size = outboundBufferSize { try check((1...(1 << 30)).contains(size), "outboundBufferSize must be 1...1 GiB") }
         if let hops = hopLimit { try check((1...255).contains(hops), "hopLimit must be 1...255") }
+        try check(tlsHandshakeTimeout > .zero, "tlsHandshakeTimeout must be positive")
     }
 }
