@@ -28,10 +28,16 @@ enum ClientConnector {
         }
     }
 
-    /// How to reach `url` over the network: TCP, plus TLS for `wss://`.
+    /// How to reach `url` over the network: TCP, plus TLS for `wss://`; through `proxy` when one
+    /// is given (``ProxyConnector``).
     static func networkTransport(
-        for url: WebSocketURL, noDelay: Bool, tls: TLSClientConfiguration
+        for url: WebSocketURL, noDelay: Bool, tls: TLSClientConfiguration, proxy: ProxyServer? = nil,
+        maxProxyResponseSize: Int = 16 * 1024
     ) -> @Sendable (OpeningStage) async throws -> any Transport {
+        if let proxy {
+            return ProxyConnector.transport(
+                to: url, through: proxy, noDelay: noDelay, tls: tls, maxResponseSize: maxProxyResponseSize)
+        }
         guard url.isSecure else {
             return { _ in try await TCPTransport.connect(host: url.host, port: url.port, noDelay: noDelay) }
         }

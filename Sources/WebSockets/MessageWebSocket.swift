@@ -172,7 +172,9 @@ public actor MessageWebSocket {
         try await open(
             url: parsed,
             transport: ClientConnector.networkTransport(
-                for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
+                for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration,
+                proxy: ProxyConnector.proxy(for: parsed, setting: control.proxy, credential: control.proxyCredential),
+                maxProxyResponseSize: control.maxHandshakeResponseSize))
     }
 
     /// Connects to a `ws://` URL. See ``connect(to:)-(String)``.

@@ -103,7 +103,9 @@ public actor StreamWebSocket {
         try await open(
             url: parsed,
             transport: ClientConnector.networkTransport(
-                for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration))
+                for: parsed, noDelay: control.noDelay, tls: control.tlsConfiguration,
+                proxy: ProxyConnector.proxy(for: parsed, setting: control.proxy, credential: control.proxyCredential),
+                maxProxyResponseSize: control.maxHandshakeResponseSize))
     }
 
     /// Connects to a `ws://` or `wss://` URL. See ``connect(to:)-(String)``.
