@@ -3,7 +3,8 @@ import WebSockets
 
 /// `websocket URL [--protocol P]... [--header 'Name: value']... [--binary] [--max-message-size N]
 /// [--open-timeout S] [--close-timeout S] [--ping-interval S [--pong-timeout S]] [--ca-file PATH]
-/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--verbose]`
+/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]...
+/// [--proxy URL | --no-proxy] [--verbose]`
 ///
 /// Every stdin line is sent as one message (binary with `--binary`); every received text message
 /// is printed as one line, binary ones as `binary <N> bytes <hex of the first 32 bytes>`. At stdin
@@ -17,9 +18,10 @@ enum ClientCommand {
         usage: websocket URL [--protocol P]... [--header 'Name: value']... [--binary]
                              [--max-message-size N] [--open-timeout S] [--close-timeout S]
                              [--ping-interval S [--pong-timeout S]] [--ca-file PATH] [--client-cert PATH --client-key PATH]
-                             [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--verbose]
+                             [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--proxy URL | --no-proxy] [--verbose]
                websocket URL --stream [--protocol P]... [--header 'Name: value']... [--open-timeout S]
-                             [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options as above] [--verbose]
+                             [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options as above]
+                             [--proxy URL | --no-proxy] [--verbose]
         """
 
     static func run(_ arguments: Arguments) async -> Int32 {
@@ -30,11 +32,11 @@ enum ClientCommand {
             return await StreamClientCommand.run(arguments, url: url)
         }
         do {
-            try arguments.rejectUnknown([
+            try arguments.rejectUnknown(([
                 "protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
                 "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error",
                 "verbose",
-            ])
+            ] as Set<String>).union(ProxyOptions.names))
             guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
                 throw CLIError("expected exactly one URL\n\(usage)")
             }
@@ -46,6 +48,7 @@ enum ClientCommand {
             control.pingInterval = try arguments.seconds("ping-interval")
             control.pongTimeout = try arguments.seconds("pong-timeout")
             try TLSOptions.apply(arguments, to: &control)
+            control.proxy = try ProxyOptions.setting(arguments)
             if arguments.flag("verbose") {
                 // One unbuffered write per event: ordered, and never held back in a buffer.
                 control.eventHandler = { event in Output.err("event \(event.level) \(event)") }

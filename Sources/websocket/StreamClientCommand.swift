@@ -13,11 +13,11 @@ import WebSockets
 enum StreamClientCommand {
     static func run(_ arguments: Arguments, url: String) async -> Int32 {
         do {
-            try arguments.rejectUnknown([
+            try arguments.rejectUnknown(([
                 "stream", "protocol", "header", "open-timeout", "close-timeout",
                 "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
                 "ignore-cert-error", "verbose",
-            ])
+            ] as Set<String>).union(ProxyOptions.names))
             var tls = MessageWebSocketControl()
             try TLSOptions.apply(arguments, to: &tls)
             var control = StreamWebSocketControl()
@@ -30,6 +30,7 @@ enum StreamClientCommand {
             control.clientIdentity = tls.clientIdentity
             control.ignorableServerCertificateErrors = tls.ignorableServerCertificateErrors
             control.serverCustomValidation = tls.serverCustomValidation
+            control.proxy = try ProxyOptions.setting(arguments)
             if arguments.flag("verbose") {
                 control.eventHandler = { event in Output.err("event \(event.level) \(event)") }
             }

@@ -47,7 +47,7 @@ func runCommand(_ arguments: [String]) async -> Int32 {
             Output.out("       websocket            (demo on an in-process echo server)")
             status = 0
         default:
-            status = await ClientCommand.run(try Arguments(arguments, flagNames: ["binary", "verbose", "stream"]))
+            status = await ClientCommand.run(try Arguments(arguments, flagNames: ["binary", "verbose", "stream", "no-proxy"]))
         }
     } catch {
         Output.fail(error)
