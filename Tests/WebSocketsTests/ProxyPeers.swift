@@ -37,7 +37,7 @@ final class ProxyPeer: Sendable {
     private let directory: URL
 
     /// Starts the proxy and returns once it accepts connections.
-    init(_ kind: Kind, user: String? = nil, password: String? = nil) async throws {
+    init(_ kind: Kind, user: String? = nil, password: String? = nil, allowedConnectPort: Int? = nil) async throws {
         guard Self.isInstalled || kind == .https else {
             throw PeerError("the Debian proxies are required (WEBSOCKETS_INTEROP=1): apt-get install tinyproxy microsocks")
         }
@@ -62,9 +62,10 @@ final class ProxyPeer: Sendable {
                 LogLevel Info
                 DisableViaHeader Yes
                 Allow 127.0.0.1
-                ConnectPort \(1)-65535
 
                 """
+            // Without ConnectPort lines tinyproxy allows every port; with one, only those listed.
+            if let allowedConnectPort { config += "ConnectPort \(allowedConnectPort)\n" }
             if let user, let password { config += "BasicAuth \(user) \(password)\n" }
             let file = directory.appendingPathComponent("tinyproxy.conf")
             try config.write(to: file, atomically: true, encoding: .utf8)
@@ -123,7 +124,9 @@ final class ProxyPeer: Sendable {
     }
 
     deinit {
-        process.terminate()
+        // SIGKILL, not terminate(): a child of this process starts with SIGTERM blocked (the mask
+        // of the thread that spawned it), and these proxies have nothing to say goodbye with.
+        kill(process.processIdentifier, SIGKILL)
         try? stdin.fileHandleForWriting.close()
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: directory)

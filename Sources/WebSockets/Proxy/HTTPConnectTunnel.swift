@@ -5,8 +5,8 @@ import WebSocketCore
 ///
 /// Authentication: the first `CONNECT` carries no credential; a 407 is answered once, on a new
 /// connection (the proxy may close the first, and reading its 407 body to reuse it buys nothing),
-/// with `Proxy-Authorization: Basic` (RFC 7617). A second 407, or a 407 with no credential to
-/// send, is `.proxyAuthenticationRequired`.
+/// with `Proxy-Authorization: Basic` (RFC 7617). A second 407 (or 401, which some proxies send
+/// for a wrong credential), or a 407 with no credential to send, is `.proxyAuthenticationRequired`.
 enum HTTPConnectTunnel {
     /// Opens the tunnel to `host:port`; `connect` makes a fresh connection to the proxy (TCP, or
     /// TLS over TCP for an `https://` proxy).
@@ -29,11 +29,13 @@ enum HTTPConnectTunnel {
         let second = try await connect()
         let retry = try await request(
             over: second, host: host, port: port, credential: credential, proxy: proxy, maxResponseSize: maxResponseSize)
-        if retry.head.status == 407 {
+        // 401 too: tinyproxy answers a wrong Proxy-Authorization so, and a CONNECT has no
+        // origin server that could have sent it.
+        if retry.head.status == 407 || retry.head.status == 401 {
             second.close()
             throw WebSocketError(
                 .proxyAuthenticationRequired,
-                "the proxy \(proxy) rejected the credential for user \"\(credential.userName)\" (407)")
+                "the proxy \(proxy) rejected the credential for user \"\(credential.userName)\" (\(retry.head.status))")
         }
         return try accept(retry, over: second, host: host, port: port, proxy: proxy)
     }
