@@ -1,4 +1,5 @@
 import Testing
+import WebSocketTesting
 
 @testable import WebSockets
 
@@ -114,5 +115,26 @@ struct ProxyEnvironmentTests {
         } throws: { error in
             (error as? WebSocketError)?.message.contains("topsecret") == false
         }
+    }
+}
+
+@Suite("Proxy tunnel transport: bytes after the proxy's answer")
+struct ProxyTunnelTransportTests {
+    @Test("Bytes the proxy sent after its 2xx head are read first, then the stream continues (RFC 9110 §9.3.6: they belong to the tunnel)")
+    func leftoverBytesComeFirst() async throws {
+        let (client, server) = InMemoryTransport.makePair()
+        let tunnel = ProxyTunnelTransport(over: client, leftover: [1, 2, 3, 4, 5])
+        try await server.write([[6, 7]], isolation: nil)
+        var buffer = [UInt8](repeating: 0, count: 3)
+        #expect(try await tunnel.read(into: &buffer, isolation: nil) == 3)
+        #expect(buffer == [1, 2, 3])
+        #expect(try await tunnel.read(into: &buffer, isolation: nil) == 2)
+        #expect(buffer.prefix(2) == [4, 5])
+        #expect(try await tunnel.read(into: &buffer, isolation: nil) == 2)
+        #expect(buffer.prefix(2) == [6, 7])
+        var empty: [UInt8] = []
+        await #expect(throws: WebSocketError.self) { try await tunnel.read(into: &empty, isolation: nil) }
+        tunnel.close()
+        server.close()
     }
 }
