@@ -32,11 +32,12 @@ enum ClientCommand {
             return await StreamClientCommand.run(arguments, url: url)
         }
         do {
-            try arguments.rejectUnknown(([
-                "protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
-                "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error",
-                "verbose",
-            ] as Set<String>).union(ProxyOptions.names))
+            try arguments.rejectUnknown(
+                ([
+                    "protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
+                    "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error",
+                    "verbose",
+                ] as Set<String>).union(ProxyOptions.names))
             guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
                 throw CLIError("expected exactly one URL\n\(usage)")
             }

@@ -13,11 +13,12 @@ import WebSockets
 enum StreamClientCommand {
     static func run(_ arguments: Arguments, url: String) async -> Int32 {
         do {
-            try arguments.rejectUnknown(([
-                "stream", "protocol", "header", "open-timeout", "close-timeout",
-                "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
-                "ignore-cert-error", "verbose",
-            ] as Set<String>).union(ProxyOptions.names))
+            try arguments.rejectUnknown(
+                ([
+                    "stream", "protocol", "header", "open-timeout", "close-timeout",
+                    "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
+                    "ignore-cert-error", "verbose",
+                ] as Set<String>).union(ProxyOptions.names))
             var tls = MessageWebSocketControl()
             try TLSOptions.apply(arguments, to: &tls)
             var control = StreamWebSocketControl()

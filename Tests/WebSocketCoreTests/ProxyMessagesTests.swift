@@ -32,7 +32,8 @@ struct ProxyMessagesTests {
 
     @Test("RFC 1928 §4-5: CONNECT carries IPv4 (ATYP 1), a domain (ATYP 3) or IPv6 (ATYP 4), then the port big-endian")
     func connectRequest() throws {
-        #expect(try SOCKS5Messages.connectRequest(to: .ipv4([127, 0, 0, 1]), port: 8080) == [5, 1, 0, 1, 127, 0, 0, 1, 0x1F, 0x90])
+        #expect(
+            try SOCKS5Messages.connectRequest(to: .ipv4([127, 0, 0, 1]), port: 8080) == [5, 1, 0, 1, 127, 0, 0, 1, 0x1F, 0x90])
         #expect(
             try SOCKS5Messages.connectRequest(to: .domain("a.io"), port: 443) == [5, 1, 0, 3, 4, 97, 46, 105, 111, 1, 0xBB])
         let loopback6: [UInt8] = Array(repeating: 0, count: 15) + [1]
@@ -70,7 +71,10 @@ struct ProxyMessagesTests {
             String(decoding: HTTPConnectRequest.bytes(host: "example.com", port: 443, basicCredential: nil), as: UTF8.self)
                 == "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
         #expect(
-            String(decoding: HTTPConnectRequest.bytes(host: "::1", port: 80, basicCredential: ("Aladdin", "open sesame")), as: UTF8.self)
-                == "CONNECT [::1]:80 HTTP/1.1\r\nHost: [::1]:80\r\nProxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n")
+            String(
+                decoding: HTTPConnectRequest.bytes(host: "::1", port: 80, basicCredential: ("Aladdin", "open sesame")),
+                as: UTF8.self)
+                == "CONNECT [::1]:80 HTTP/1.1\r\nHost: [::1]:80\r\nProxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n"
+        )
     }
 }

@@ -32,7 +32,9 @@ struct ProxyCLITests {
             let result = try await runCLI(
                 ["ws://127.0.0.1:\(server.port)/"], environment: environment(["http_proxy": proxy.url("http")]))
             #expect(result.status == 1)
-            #expect(result.stderr.hasPrefix("error proxyAuthenticationRequired: the proxy http://127.0.0.1:\(proxy.port)"), "\(result.stderr)")
+            #expect(
+                result.stderr.hasPrefix("error proxyAuthenticationRequired: the proxy http://127.0.0.1:\(proxy.port)"),
+                "\(result.stderr)")
             let authenticated = try await runCLI(
                 ["ws://127.0.0.1:\(server.port)/"], input: "env\n",
                 environment: environment(["http_proxy": proxy.url("http", user: "erin", password: "pw")])
@@ -46,17 +48,26 @@ struct ProxyCLITests {
     func noProxyAndOverride() async throws {
         let refusing = try RefusingPort()
         defer { refusing.close() }
-        let deadProxy = environment(["http_proxy": "http://127.0.0.1:\(refusing.port)", "all_proxy": "http://127.0.0.1:\(refusing.port)"])
+        let deadProxy = environment([
+            "http_proxy": "http://127.0.0.1:\(refusing.port)", "all_proxy": "http://127.0.0.1:\(refusing.port)",
+        ])
         try await withTeardown(await WebSocketServer.echo()) { server in
             let url = "ws://127.0.0.1:\(server.port)/"
-            let direct = try await runCLI([url, "--no-proxy"], input: "direct\n", environment: deadProxy) { $0.contains("direct") }
+            let direct = try await runCLI([url, "--no-proxy"], input: "direct\n", environment: deadProxy) {
+                $0.contains("direct")
+            }
             #expect(direct.status == 0, "\(direct.stderr)")
             #expect(direct.stdout == "direct\n")
             let failed = try await runCLI([url], environment: deadProxy)
             #expect(failed.status == 1)
-            #expect(failed.stderr.hasPrefix("error proxyUnreachable: could not reach the proxy http://127.0.0.1:\(refusing.port)"), "\(failed.stderr)")
-            let overridden = try await runCLI([url, "--proxy", "socks5://127.0.0.1:\(refusing.port)"], environment: environment())
-            #expect(overridden.stderr.hasPrefix("error proxyUnreachable: could not reach the proxy socks5://127.0.0.1:\(refusing.port)"))
+            #expect(
+                failed.stderr.hasPrefix("error proxyUnreachable: could not reach the proxy http://127.0.0.1:\(refusing.port)"),
+                "\(failed.stderr)")
+            let overridden = try await runCLI(
+                [url, "--proxy", "socks5://127.0.0.1:\(refusing.port)"], environment: environment())
+            #expect(
+                overridden.stderr.hasPrefix(
+                    "error proxyUnreachable: could not reach the proxy socks5://127.0.0.1:\(refusing.port)"))
         }
     }
 

@@ -71,7 +71,8 @@ struct ProxyEnvironmentTests {
         #expect(try proxy("wss://a.test/", all) == "http://secure:1")
         #expect(try proxy("ws://a.test/", all) == "http://plain:2")
         #expect(try proxy("wss://a.test/", ["HTTPS_PROXY": "http://upper:1"]) == "http://upper:1")
-        #expect(try proxy("ws://a.test/", ["https_proxy": "http://secure:1", "all_proxy": "socks5h://all:3"]) == "socks5h://all:3")
+        #expect(
+            try proxy("ws://a.test/", ["https_proxy": "http://secure:1", "all_proxy": "socks5h://all:3"]) == "socks5h://all:3")
         #expect(try proxy("wss://a.test/", ["http_proxy": "http://plain:2", "ALL_PROXY": "socks5://ALL:3"]) == "socks5://ALL:3")
         #expect(try proxy("ws://a.test/", ["http_proxy": " ", "all_proxy": "socks5h://all:3"]) == "socks5h://all:3")
         #expect(try proxy("ws://a.test/", [:]) == nil)
@@ -120,7 +121,9 @@ struct ProxyEnvironmentTests {
 
 @Suite("Proxy tunnel transport: bytes after the proxy's answer")
 struct ProxyTunnelTransportTests {
-    @Test("Bytes the proxy sent after its 2xx head are read first, then the stream continues (RFC 9110 §9.3.6: they belong to the tunnel)")
+    @Test(
+        "Bytes the proxy sent after its 2xx head are read first, then the stream continues (RFC 9110 §9.3.6: they belong to the tunnel)"
+    )
     func leftoverBytesComeFirst() async throws {
         let (client, server) = InMemoryTransport.makePair()
         let tunnel = ProxyTunnelTransport(over: client, leftover: [1, 2, 3, 4, 5])

@@ -6,7 +6,8 @@ import WebSocketServer
 /// Connections through real proxies on loopback: tinyproxy (HTTP CONNECT, RFC 9110 §9.3.6),
 /// microsocks (SOCKS5, RFC 1928/1929) and `https_proxy.py` (TLS to the proxy), to the package's
 /// own servers over `ws://` and `wss://` (TLS end to end through the tunnel).
-@Suite("Proxies: HTTP CONNECT, https proxy, SOCKS5 against real proxies", .enabled(if: ProxyPeer.shouldRun, ProxyPeer.skipMessage))
+@Suite(
+    "Proxies: HTTP CONNECT, https proxy, SOCKS5 against real proxies", .enabled(if: ProxyPeer.shouldRun, ProxyPeer.skipMessage))
 struct ProxyTunnelTests {
     let fixtures = TLSFixtures.shared
 
@@ -70,12 +71,15 @@ struct ProxyTunnelTests {
     func connectWithCredential() async throws {
         let proxy = try await ProxyPeer(.httpConnect, user: "alice", password: "s3cret")
         try await withTeardown(await WebSocketServer.echo()) { server in
-            try await echo("ws://127.0.0.1:\(server.port)/", control: control(try explicit(proxy.url("http", user: "alice", password: "s3cret"))))
+            try await echo(
+                "ws://127.0.0.1:\(server.port)/",
+                control: control(try explicit(proxy.url("http", user: "alice", password: "s3cret"))))
         }
         try await withTeardown(await fixtures.server()) { server in
             try await echo(
                 "wss://127.0.0.1:\(server.port)/",
-                control: control(try explicit(proxy.url("http")), credential: ProxyCredential(userName: "alice", password: "s3cret")))
+                control: control(
+                    try explicit(proxy.url("http")), credential: ProxyCredential(userName: "alice", password: "s3cret")))
         }
     }
 
@@ -87,7 +91,8 @@ struct ProxyTunnelTests {
             let missing = await connectError(url, control: control(try explicit(proxy.url("http"))))
             #expect(missing?.status == .proxyAuthenticationRequired)
             #expect(missing?.message.contains("no proxy credential") == true)
-            let wrong = await connectError(url, control: control(try explicit(proxy.url("http", user: "alice", password: "wrong"))))
+            let wrong = await connectError(
+                url, control: control(try explicit(proxy.url("http", user: "alice", password: "wrong"))))
             #expect(wrong?.status == .proxyAuthenticationRequired)
             #expect(wrong?.message.contains("rejected the credential for user \"alice\"") == true)
             #expect(wrong?.message.contains("wrong") == false)
@@ -119,7 +124,9 @@ struct ProxyTunnelTests {
 
     // MARK: https:// proxy (TLS to the proxy)
 
-    @Test("An https:// proxy: TLS to the proxy, CONNECT inside, and for wss:// a second TLS end to end; ws:// is not reported secure")
+    @Test(
+        "An https:// proxy: TLS to the proxy, CONNECT inside, and for wss:// a second TLS end to end; ws:// is not reported secure"
+    )
     func httpsProxy() async throws {
         let proxy = try await ProxyPeer(.https, user: "bob", password: "pw")
         let setting = try explicit(proxy.url("https", user: "bob", password: "pw"))
@@ -143,7 +150,8 @@ struct ProxyTunnelTests {
             try await echo("ws://localhost:\(server.port)/", control: control(try explicit(proxy.url("socks5"))))
         }
         try await withTeardown(await fixtures.server()) { server in
-            let information = try await echo("wss://127.0.0.1:\(server.port)/", control: control(try explicit(proxy.url("socks5h"))))
+            let information = try await echo(
+                "wss://127.0.0.1:\(server.port)/", control: control(try explicit(proxy.url("socks5h"))))
             #expect(information.remoteAddress == "127.0.0.1:\(proxy.port)")
             #expect(information.serverCertificate != nil)
         }
@@ -156,10 +164,13 @@ struct ProxyTunnelTests {
             let url = "ws://127.0.0.1:\(server.port)/"
             try await echo(url, control: control(try explicit(proxy.url("socks5h", user: "carol", password: "hunter2"))))
             try await echo(
-                url, control: control(try explicit(proxy.url("socks5")), credential: ProxyCredential(userName: "carol", password: "hunter2")))
+                url,
+                control: control(
+                    try explicit(proxy.url("socks5")), credential: ProxyCredential(userName: "carol", password: "hunter2")))
             let missing = await connectError(url, control: control(try explicit(proxy.url("socks5h"))))
             #expect(missing?.status == .proxyAuthenticationRequired)
-            let wrong = await connectError(url, control: control(try explicit(proxy.url("socks5h", user: "carol", password: "nope"))))
+            let wrong = await connectError(
+                url, control: control(try explicit(proxy.url("socks5h", user: "carol", password: "nope"))))
             #expect(wrong?.status == .proxyAuthenticationRequired)
             #expect(wrong?.message.contains("rejected the user name and password") == true)
         }

@@ -18,7 +18,8 @@ enum HTTPConnectTunnel {
             throw WebSocketError(.invalidArgument, "a proxy user name for HTTP Basic may not contain \":\" (RFC 7617 §2)")
         }
         let first = try await connect()
-        let answer = try await request(over: first, host: host, port: port, credential: nil, proxy: proxy, maxResponseSize: maxResponseSize)
+        let answer = try await request(
+            over: first, host: host, port: port, credential: nil, proxy: proxy, maxResponseSize: maxResponseSize)
         if answer.head.status != 407 { return try accept(answer, over: first, host: host, port: port, proxy: proxy) }
         first.close()
         guard let credential else {

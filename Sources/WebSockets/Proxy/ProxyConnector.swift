@@ -37,7 +37,8 @@ enum ProxyConnector {
                 stage.set("the WebSocket opening handshake")
                 return tunnel
             }
-            stage.set("the TLS handshake through the proxy (including serverCustomValidation, whose deferral may never have completed)")
+            stage.set(
+                "the TLS handshake through the proxy (including serverCustomValidation, whose deferral may never have completed)")
             let secure = try await TLSTransport.connect(over: tunnel, serverName: url.host, configuration: tls)
             stage.set("the WebSocket opening handshake")
             return secure
