@@ -13,6 +13,8 @@ public struct ProxyEnvironment: Sendable, Hashable {
     /// The variables, by exact (case-sensitive) name.
     public var variables: [String: String]
 
+    /// The environment made of `variables` (names as in the process environment, for example
+    /// `["https_proxy": "http://proxy:3128", "no_proxy": ".internal"]`).
     public init(_ variables: [String: String]) {
         self.variables = variables
     }

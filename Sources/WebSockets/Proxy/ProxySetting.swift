@@ -26,6 +26,7 @@ public struct ProxyCredential: Sendable, Hashable, CustomStringConvertible {
     /// The password. For SOCKS5, 1 to 255 bytes.
     public var password: String
 
+    /// A credential; checked when used (HTTP Basic: no `:` in the user name; SOCKS5: lengths).
     public init(userName: String, password: String) {
         self.userName = userName
         self.password = password
@@ -38,6 +39,8 @@ public struct ProxyCredential: Sendable, Hashable, CustomStringConvertible {
 /// One proxy server: its protocol, address and (optionally) credential, as curl's `--proxy` takes it.
 public struct ProxyServer: Sendable, Hashable, CustomStringConvertible {
     /// How the client talks to the proxy.
+    ///
+    /// The raw values are the URL schemes (`http`, `https`, `socks5`, `socks5h`).
     public enum Scheme: String, Sendable, Hashable, CaseIterable {
         /// HTTP `CONNECT` (RFC 9110 §9.3.6) over plain TCP. Default port 80 (curl uses 1080 when
         /// no scheme is given at all; see ``ProxyServer/init(parsing:)``).
@@ -69,6 +72,8 @@ public struct ProxyServer: Sendable, Hashable, CustomStringConvertible {
     /// The credential for the proxy; when `nil`, ``MessageWebSocketControl/proxyCredential`` is used.
     public var credential: ProxyCredential?
 
+    /// A proxy from its parts; the host is a name or an IP literal (IPv6 without brackets). The
+    /// host and port are checked when connecting (`.invalidArgument`).
     public init(scheme: Scheme, host: String, port: Int, credential: ProxyCredential? = nil) {
         self.scheme = scheme
         self.host = host
