@@ -128,13 +128,17 @@ struct ProxyTunnelTransportTests {
         let (client, server) = InMemoryTransport.makePair()
         let tunnel = ProxyTunnelTransport(over: client, leftover: [1, 2, 3, 4, 5])
         try await server.write([[6, 7]], isolation: nil)
-        var buffer = [UInt8](repeating: 0, count: 3)
-        #expect(try await tunnel.read(into: &buffer, isolation: nil) == 3)
-        #expect(buffer == [1, 2, 3])
-        #expect(try await tunnel.read(into: &buffer, isolation: nil) == 2)
-        #expect(buffer.prefix(2) == [4, 5])
-        #expect(try await tunnel.read(into: &buffer, isolation: nil) == 2)
-        #expect(buffer.prefix(2) == [6, 7])
+        /// One read of at most `count` bytes; a read that never returns fails the test, not hangs it.
+        func read(_ count: Int) async throws -> [UInt8] {
+            try await awaitState("a read of the tunnel returns", within: .seconds(10)) {
+                var buffer = [UInt8](repeating: 0, count: count)
+                let read = try await tunnel.read(into: &buffer, isolation: nil)
+                return Array(buffer.prefix(read))
+            }
+        }
+        #expect(try await read(3) == [1, 2, 3])
+        #expect(try await read(3) == [4, 5])
+        #expect(try await read(3) == [6, 7])
         var empty: [UInt8] = []
         await #expect(throws: WebSocketError.self) { try await tunnel.read(into: &empty, isolation: nil) }
         tunnel.close()

@@ -110,7 +110,7 @@ struct ProxyTunnelTests {
         }
     }
 
-    @Test("A proxy that cannot be reached is proxyUnreachable naming the proxy")
+    @Test("A proxy that cannot be reached is proxyUnreachable naming the proxy, for MessageWebSocket and StreamWebSocket")
     func unreachable() async throws {
         let refusing = try RefusingPort()
         defer { refusing.close() }
@@ -119,6 +119,15 @@ struct ProxyTunnelTests {
                 "ws://127.0.0.1:1/", control: control(try explicit("\(scheme)://127.0.0.1:\(refusing.port)")))
             #expect(error?.status == .proxyUnreachable)
             #expect(error?.message.contains("\(scheme)://127.0.0.1:\(refusing.port)") == true)
+        }
+        // StreamWebSocket takes the same setting.
+        var streamControl = StreamWebSocketControl()
+        streamControl.proxy = try explicit("http://127.0.0.1:\(refusing.port)")
+        let stream = StreamWebSocket(control: streamControl)
+        await #expect {
+            try await stream.connect(to: "ws://127.0.0.1:1/")
+        } throws: { error in
+            (error as? WebSocketError)?.status == .proxyUnreachable
         }
     }
 
