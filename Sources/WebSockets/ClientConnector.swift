@@ -32,11 +32,17 @@ enum ClientConnector {
     }
 
     /// How to reach `url` over the network: TCP (Happy Eyeballs over its addresses, attempts
-    /// `attemptDelay` apart), plus TLS for `wss://`.
+    /// `attemptDelay` apart), plus TLS for `wss://`; through `proxy` when one is given
+    /// (``ProxyConnector``).
     static func networkTransport(
         for url: WebSocketURL, noDelay: Bool, tls: TLSClientConfiguration,
-        attemptDelay: Duration = HappyEyeballs.defaultAttemptDelay
+        attemptDelay: Duration = HappyEyeballs.defaultAttemptDelay, proxy: ProxyServer? = nil,
+        maxProxyResponseSize: Int = 16 * 1024
     ) -> @Sendable (OpeningStage) async throws -> any Transport {
+        if let proxy {
+            return ProxyConnector.transport(
+                to: url, through: proxy, noDelay: noDelay, tls: tls, maxResponseSize: maxProxyResponseSize)
+        }
         guard url.isSecure else {
             return { _ in
                 try await TCPTransport.connect(
@@ -58,7 +64,17 @@ enum ClientConnector {
         control: MessageWebSocketControl
     ) -> @Sendable (WebSocketURL) -> @Sendable (OpeningStage) async throws -> any Transport {
         let (noDelay, tls, delay) = (control.noDelay, control.tlsConfiguration, control.connectionAttemptDelay)
-        return { url in networkTransport(for: url, noDelay: noDelay, tls: tls, attemptDelay: delay) }
+        let (setting, credential, maxResponse) = (control.proxy, control.proxyCredential, control.maxHandshakeResponseSize)
+        return { url in
+            let proxy: ProxyServer?
+            do {
+                proxy = try ProxyConnector.proxy(for: url, setting: setting, credential: credential)
+            } catch {
+                return { _ in throw error }  // a malformed proxy setting fails the connect that uses it
+            }
+            return networkTransport(
+                for: url, noDelay: noDelay, tls: tls, attemptDelay: delay, proxy: proxy, maxProxyResponseSize: maxResponse)
+        }
     }
 
     /// Makes the transport and performs the opening handshake under `control.openTimeout`,

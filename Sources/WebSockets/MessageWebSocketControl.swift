@@ -42,6 +42,18 @@ public struct MessageWebSocketControl: Sendable, Hashable {
         return configuration
     }
 
+    // MARK: Proxy
+
+    /// Which proxy to connect through. Default ``ProxySetting/system``: the environment's
+    /// (`https_proxy` for `wss://`, `http_proxy` for `ws://`, `all_proxy`, `no_proxy`; see
+    /// ``ProxyEnvironment``), else directly. HTTP `CONNECT`, `https://` proxies and SOCKS5 are
+    /// supported; `wss://` keeps TLS end to end through any of them.
+    public var proxy: ProxySetting = .system
+    /// The credential for the proxy (WinRT `ProxyCredential`), used when the proxy URL carries no
+    /// `user:password@` of its own: Basic after the HTTP proxy answers 407 (once), or SOCKS5
+    /// username/password (RFC 1929). Default `nil`.
+    public var proxyCredential: ProxyCredential?
+
     /// The type of messages sent from bytes (`send(_ bytes:)`, `sendFinalFrame`, `sendNonfinalFrame`).
     /// Default `.binary`, as in WinRT. Does not affect received messages.
     public var messageType: MessageKind = .binary
@@ -148,6 +160,10 @@ public struct MessageWebSocketControl: Sendable, Hashable {
             throw WebSocketError(.invalidArgument, "certificate error \(error) cannot be ignored")
         }
         try compression.validate()
+        if case .explicit(let server) = proxy {
+            try require(!server.host.isEmpty, "the proxy's host is empty")
+            try require((1...65535).contains(server.port), "the proxy's port \(server.port) is not in 1...65535")
+        }
         for name in supportedProtocols {
             try require(
                 !name.isEmpty && name.utf8.allSatisfy { HTTPToken.isTokenByte($0) },

@@ -47,9 +47,24 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
         /// The server redirected a `wss://` handshake to `ws://`, which would drop TLS; refused
         /// unless ``MessageWebSocketControl/allowsInsecureRedirects`` (WinRT `HttpsToHttpOnRedirection`).
         case httpsToHttpOnRedirection
+        /// The proxy could not be reached: its name did not resolve, or the TCP (or, for an
+        /// `https://` proxy, TLS) connection to it failed. The message names the proxy.
+        case proxyUnreachable
+        /// The proxy wants a credential and none was given, or it rejected the one given (HTTP 407
+        /// after the credential was sent once; a SOCKS5 proxy refusing the methods or the password).
+        case proxyAuthenticationRequired
+        /// The HTTP proxy answered `CONNECT` with this status instead of 2xx (403 for a port it does
+        /// not allow, 502 when it cannot reach the server, ...).
+        case proxyTunnelRefused(status: Int)
+        /// The SOCKS5 proxy answered the CONNECT request with this reply code (RFC 1928 §6: 1 general
+        /// failure, 2 not allowed, 3 network unreachable, 4 host unreachable, 5 connection refused,
+        /// 6 TTL expired, 7 command not supported, 8 address type not supported).
+        case socksTunnelRefused(reply: Int)
+        /// The proxy's answer was not valid HTTP or SOCKS5, or it closed the connection mid-answer.
+        case proxyProtocolError
 
         /// A stable, script-friendly spelling: `cannotConnect`, `protocolViolation(1002)`,
-        /// `handshakeFailed(404)`.
+        /// `handshakeFailed(404)`, `proxyTunnelRefused(403)`, `socksTunnelRefused(5)`.
         public var description: String {
             switch self {
             case .invalidState: return "invalidState"
@@ -68,6 +83,11 @@ public struct WebSocketError: Error, Sendable, Hashable, CustomStringConvertible
             case .secureConnectionFailed: return "secureConnectionFailed"
             case .redirectFailed: return "redirectFailed"
             case .httpsToHttpOnRedirection: return "httpsToHttpOnRedirection"
+            case .proxyUnreachable: return "proxyUnreachable"
+            case .proxyAuthenticationRequired: return "proxyAuthenticationRequired"
+            case .proxyTunnelRefused(let status): return "proxyTunnelRefused(\(status))"
+            case .socksTunnelRefused(let reply): return "socksTunnelRefused(\(reply))"
+            case .proxyProtocolError: return "proxyProtocolError"
             }
         }
     }

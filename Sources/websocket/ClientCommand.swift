@@ -3,7 +3,8 @@ import WebSockets
 
 /// `websocket URL [--protocol P]... [--header 'Name: value']... [--binary] [--max-message-size N]
 /// [--open-timeout S] [--close-timeout S] [--ping-interval S [--pong-timeout S]] [--ca-file PATH]
-/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--user USER:PASS] [--max-redirects N] [--reconnect] [--verbose]`
+/// [--client-cert PATH --client-key PATH] [--pin-sha256 HEX] [--ignore-cert-error NAME]...
+/// [--user USER:PASS] [--max-redirects N] [--proxy URL | --no-proxy] [--reconnect] [--verbose]`
 ///
 /// Every stdin line is sent as one message (binary with `--binary`); every received text message
 /// is printed as one line, binary ones as `binary <N> bytes <hex of the first 32 bytes>`. At stdin
@@ -20,10 +21,10 @@ enum ClientCommand {
                              [--max-message-size N] [--open-timeout S] [--close-timeout S]
                              [--ping-interval S [--pong-timeout S]] [--ca-file PATH] [--client-cert PATH --client-key PATH]
                              [--pin-sha256 HEX] [--ignore-cert-error NAME]... [--user USER:PASS]
-                             [--max-redirects N] [--reconnect] [--verbose]
+                             [--max-redirects N] [--proxy URL | --no-proxy] [--reconnect] [--verbose]
                websocket URL --stream [--protocol P]... [--header 'Name: value']... [--open-timeout S]
                              [--close-timeout S] [--ping-interval S [--pong-timeout S]] [TLS options as above]
-                             [--user USER:PASS] [--max-redirects N] [--verbose]
+                             [--user USER:PASS] [--max-redirects N] [--proxy URL | --no-proxy] [--verbose]
         """
 
     static func run(_ arguments: Arguments) async -> Int32 {
@@ -34,11 +35,12 @@ enum ClientCommand {
             return await StreamClientCommand.run(arguments, url: url)
         }
         do {
-            try arguments.rejectUnknown([
-                "protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
-                "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error",
-                "verbose", "user", "max-redirects", "reconnect",
-            ])
+            try arguments.rejectUnknown(
+                ([
+                    "protocol", "header", "binary", "max-message-size", "open-timeout", "close-timeout",
+                    "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256", "ignore-cert-error",
+                    "verbose", "reconnect",
+                ] as Set<String>).union(NetworkOptions.names))
             guard arguments.positionals.count == 1, let url = arguments.positionals.first else {
                 throw CLIError("expected exactly one URL\n\(usage)")
             }

@@ -52,20 +52,3 @@ enum ReconnectingClient {
         return 1
     }
 }
-
-/// The client's network options: `--user USER:PASS`, `--max-redirects N`.
-enum NetworkOptions {
-    static func apply(_ arguments: Arguments, to control: inout MessageWebSocketControl) throws {
-        if let user = arguments.string("user") {
-            guard let colon = user.firstIndex(of: ":") else {
-                throw CLIError("--user expects USER:PASS, got \"\(user)\"")
-            }
-            control.serverCredential = ServerCredential(
-                user: String(user[..<colon]), password: String(user[user.index(after: colon)...]))
-        }
-        if let count = try arguments.int("max-redirects") {
-            guard count >= 0 else { throw CLIError("--max-redirects expects a count ≥ 0, got \(count)") }
-            control.maxRedirects = count
-        }
-    }
-}

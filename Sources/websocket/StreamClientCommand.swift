@@ -14,11 +14,12 @@ import WebSockets
 enum StreamClientCommand {
     static func run(_ arguments: Arguments, url: String) async -> Int32 {
         do {
-            try arguments.rejectUnknown([
-                "stream", "protocol", "header", "open-timeout", "close-timeout",
-                "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
-                "ignore-cert-error", "verbose", "user", "max-redirects",
-            ])
+            try arguments.rejectUnknown(
+                ([
+                    "stream", "protocol", "header", "open-timeout", "close-timeout",
+                    "ping-interval", "pong-timeout", "ca-file", "client-cert", "client-key", "pin-sha256",
+                    "ignore-cert-error", "verbose",
+                ] as Set<String>).union(NetworkOptions.names))
             var shared = MessageWebSocketControl()
             try TLSOptions.apply(arguments, to: &shared)
             try NetworkOptions.apply(arguments, to: &shared)

@@ -55,7 +55,8 @@ func runCommand(_ arguments: [String]) async -> Int32 {
             Output.out("       websocket            (demo on an in-process echo server)")
             status = 0
         default:
-            status = await ClientCommand.run(try Arguments(arguments, flagNames: ["binary", "verbose", "stream", "reconnect"]))
+            status = await ClientCommand.run(
+                try Arguments(arguments, flagNames: ["binary", "verbose", "stream", "reconnect", "no-proxy"]))
         }
     } catch {
         Output.fail(error)

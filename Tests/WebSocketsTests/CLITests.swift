@@ -13,13 +13,13 @@ import WebSocketServer
 /// process), the test fails and stdin is closed anyway.
 func runCLI(
     _ arguments: [String], input: String = "", changes: StateSignal = StateSignal(),
-    sourceLocation: SourceLocation = #_sourceLocation,
+    environment: [String: String]? = nil, sourceLocation: SourceLocation = #_sourceLocation,
     closeInputWhen ready: @escaping @Sendable (String) -> Bool = { _ in true }
 ) async throws -> (status: Int32, stdout: String, stderr: String) {
     let stdin = Pipe()
     let child = try RecordedProcess(
         executable: try cliExecutable(), arguments: arguments, standardInput: stdin,
-        changes: changes)
+        changes: changes, environment: environment)
     try stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
     let (output, exited) = (child.output, child.exitSeen)
     let inputDone = await changes.wait(timeout: .seconds(30)) { ready(output.text) || exited.isSet }
@@ -56,13 +56,18 @@ final class RecordedProcess {
 
     /// Starts `executable` with `arguments`. `changes` is notified whenever the process writes
     /// to stdout or stderr, and when it exits.
-    init(executable: URL, arguments: [String], standardInput: Any, changes: StateSignal = StateSignal()) throws {
+    /// `environment`, when given, replaces the inherited one.
+    init(
+        executable: URL, arguments: [String], standardInput: Any, changes: StateSignal = StateSignal(),
+        environment: [String: String]? = nil
+    ) throws {
         output = Recorder.Text(changes: changes)
         errors = Recorder.Text(changes: changes)
         self.changes = changes
         process.executableURL = executable
         process.arguments = arguments
         process.standardInput = standardInput
+        if let environment { process.environment = environment }
         process.standardOutput = stdout
         process.standardError = stderr
         let (output, errors, exited, exitSeen) = (output, errors, exited.continuation, exitSeen)

@@ -95,6 +95,16 @@ public struct StreamWebSocketControl: Sendable, Hashable {
         get { base.maxPendingMessages }
         set { base.maxPendingMessages = newValue }
     }
+    /// Which proxy to connect through; see ``MessageWebSocketControl/proxy``. Default ``ProxySetting/system``.
+    public var proxy: ProxySetting {
+        get { base.proxy }
+        set { base.proxy = newValue }
+    }
+    /// The proxy's credential; see ``MessageWebSocketControl/proxyCredential``. Default `nil`.
+    public var proxyCredential: ProxyCredential? {
+        get { base.proxyCredential }
+        set { base.proxyCredential = newValue }
+    }
     /// Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`, as in WinRT.
     public var noDelay: Bool {
         get { base.noDelay }
