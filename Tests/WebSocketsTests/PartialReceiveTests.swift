@@ -61,7 +61,8 @@ func closeCleanly(_ socket: MessageWebSocket, _ peer: any ScriptedPeer) async th
 ///
 /// `.exclusiveProcessResources` on the loopback and interop tests: their listeners, Python peers and
 /// 10 MiB messages would otherwise count in the descriptor and memory measurements of tests
-/// running alongside (seen in the full suite).
+/// running alongside (seen in the full suite). Their time limits are 3 minutes: the wait for that
+/// lock counts, and under a sanitizer the queue has been over a minute long.
 @Suite("Partial-message receive")
 struct PartialReceiveTests {
     static let readSize = LoopReadBuffer.size
@@ -140,7 +141,7 @@ struct PartialReceiveTests {
 
     @Test(
         "a text frame larger than a read is cut by reads, never inside a character: each piece decodes alone",
-        .timeLimit(.minutes(1)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+        .timeLimit(.minutes(3)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func readBoundariesNeverSplitCharacters(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl())
         // Odd offset and 2-, 3- and 4-byte characters: 64 KiB reads fall inside characters.
@@ -192,7 +193,7 @@ struct PartialReceiveTests {
 
     @Test(
         "backpressure: the reader pauses once maxPendingMessages pieces wait, within one message",
-        .timeLimit(.minutes(1)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
+        .timeLimit(.minutes(3)), .exclusiveProcessResources, arguments: PeerPlacement.allCases)
     func backpressureCountsPieces(_ placement: PeerPlacement) async throws {
         let (socket, peer) = try await placement.connect(control: partialControl { $0.maxPendingMessages = 2 })
         let frames = (0..<8).map { index in
