@@ -17,12 +17,17 @@ import stat
 import sys
 import threading
 import urllib.parse
+from typing import Callable
 
 DEFAULT_MAX_SIZE = 64 * 1024 * 1024
 
 
-def parse_args(description: str, argv: list[str] | None = None, tls: bool = False) -> argparse.Namespace:
+def parse_args(description: str, argv: list[str] | None = None, tls: bool = False,
+               extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """The shared options; `extra` adds a peer's own (e.g. redirect_server.py's --user)."""
     p = argparse.ArgumentParser(description=description)
+    if extra is not None:
+        extra(p)
     if tls:
         p.add_argument("--tls-cert", metavar="PATH", help="serve wss:// with this PEM certificate chain")
         p.add_argument("--tls-key", metavar="PATH", help="the PEM private key for --tls-cert")

@@ -2,12 +2,13 @@
 """Self-test of the Python echo peers, so a broken fixture is caught before it
 makes Swift interop tests fail for the wrong reason.
 
-    python check_peers.py            # checks echo_server.py and aiohttp_echo_server.py
+    python check_peers.py            # checks echo_server.py, aiohttp_echo_server.py, redirect_server.py
 
 For each server: starts it with a stdin pipe, reads `LISTENING <port>`, checks
 text/binary echo, /headers, /close/4000/bye, the `close:3000:x` command,
 subprotocol selection, compression, the loopback refusal, and that it exits on
-stdin EOF and on SIGTERM. First, the interop client (interop_client.py) runs
+stdin EOF and on SIGTERM. redirect_server.py is checked with websockets' own client (which
+follows redirects and sends `user:pass@` as Basic): /old/<status>, /loop/a, /private. First, the interop client (interop_client.py) runs
 its scenarios against echo_server.py. Ends with a `N passed, N failed` line;
 exit 1 on failure.
 """
@@ -22,7 +23,7 @@ import subprocess
 import sys
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus, SecurityError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = ["echo_server.py", "aiohttp_echo_server.py"]
@@ -109,6 +110,33 @@ async def run_compression_check(port: int) -> None:
               "permessage-deflate" in ext and await ws.recv() == "z" * 10000, ext)
 
 
+async def run_redirect_checks(port: int) -> None:
+    base = f"ws://127.0.0.1:{port}"
+    for status in (301, 302, 303, 307, 308):
+        async with connect(f"{base}/old/{status}") as ws:
+            got = json.loads(await ws.recv())
+            check(f"redirect {status} lands on /landing", got == {"path": f"/landing?from={status}", "user": None}, repr(got))
+    try:
+        async with connect(f"{base}/loop/a"):
+            check("redirect loop never accepted", False)
+    except SecurityError:
+        check("redirect loop never accepted", True)
+    async with connect(f"ws://ann:secret@127.0.0.1:{port}/private") as ws:
+        got = json.loads(await ws.recv())
+        check("/private with ann:secret", got == {"path": "/private", "user": "ann"}, repr(got))
+        await ws.send("x")
+        check("/private then echo", await ws.recv() == "x")
+    for label, url in (("no credential", f"{base}/private"),
+                       ("wrong password", f"ws://ann:wrong@127.0.0.1:{port}/private")):
+        try:
+            async with connect(url):
+                check(f"/private refused: {label}", False)
+        except InvalidStatus as e:
+            challenge = e.response.headers.get("WWW-Authenticate")
+            check(f"/private refused: {label}, 401 Basic",
+                  e.response.status_code == 401 and challenge == 'Basic realm="x", charset="UTF-8"', repr(challenge))
+
+
 def run_client_checks() -> None:
     """interop_client.py (the client the server interop tests run) against echo_server.py."""
     print("== interop_client.py against echo_server.py")
@@ -169,6 +197,15 @@ def main() -> int:
         r = subprocess.run([sys.executable, os.path.join(HERE, script), "--host", "0.0.0.0"],
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         check("refuses non-loopback --host", r.returncode != 0 and not r.stdout, r.stderr)
+    print("== redirect_server.py")
+    proc, port = start("redirect_server.py")
+    asyncio.run(run_redirect_checks(port))
+    proc.stdin.close()
+    try:
+        check("exits on stdin EOF", proc.wait(10) == 0, f"rc={proc.returncode}")
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        check("exits on stdin EOF", False, "still running after 10 s")
     print(f"peer self-check: {passed} ok, {failed} bad")
     return 1 if failed else 0
 
