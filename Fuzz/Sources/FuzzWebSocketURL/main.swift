@@ -4,7 +4,8 @@
 // Invariants for every URL it accepts:
 // - the port is 1...65535, the host is non-empty and lowercase ASCII, the resource starts with
 //   "/" and holds only printable ASCII without "#" (nothing for the request line to choke on);
-// - the normal form (`description`) parses back to the same URL (idempotent normalization);
+// - the normal form (`description`) parses back to the same URL, credentials left out
+//   (idempotent normalization; `user:password@` never reaches the description or the Host header);
 // - the opening handshake built from it is a request that our own HTTP parser and server
 //   validation accept, with the same path, query and Host.
 // For every URL it refuses, the error names an offset inside the input.
@@ -46,13 +47,20 @@ func check(_ url: WebSocketURL, from text: String) {
         Handshake.isValidHeaderValue(url.hostHeader) && !url.hostHeader.contains(" "),
         "Host header \(url.hostHeader.debugDescription)")
 
-    // The normal form is a fixed point.
+    // The normal form is a fixed point. It leaves out the credentials (`user:password@` is never
+    // printed or sent as part of the URL), so it parses to the same URL without them.
     let normal = url.description
     guard let again = try? WebSocketURL(parsing: normal) else {
         fail("normal form \(normal.debugDescription) of \(text.debugDescription) does not parse")
     }
-    require(again == url, "normal form \(normal.debugDescription) parses to \(again), not \(url)")
+    require(again.user == nil && again.password == nil, "normal form \(normal.debugDescription) carries credentials")
+    require(
+        again.isSecure == url.isSecure && again.host == url.host && again.port == url.port && again.resource == url.resource,
+        "normal form \(normal.debugDescription) parses to \(again), not \(url)")
     require(again.description == normal, "description not idempotent: \(normal) -> \(again.description)")
+    if url.user != nil {
+        require(!url.hostHeader.contains("@"), "Host header \(url.hostHeader.debugDescription) carries the credentials")
+    }
 
     // The handshake request for it goes through our own server-side parsing and validation.
     let handshake = ClientHandshake(url: url, key: Array(repeating: 0x42, count: 16))
