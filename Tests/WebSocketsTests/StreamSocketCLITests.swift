@@ -31,9 +31,9 @@ struct StreamSocketCLITests {
 
     @Test("A refused connection prints error connectionRefused: connect to HOST:PORT: ... and exits 1")
     func refused() async throws {
-        let listener = try await StreamSocketListener.bind(port: 0, address: "127.0.0.1")
-        let port = listener.localEndpoint.port
-        listener.close()
+        let refusing = try RefusingPort()  // bound, not listening: a closed listener's port can be reused meanwhile
+        defer { refusing.close() }
+        let port = refusing.port
         let result = try await runCLI(["tcp", "127.0.0.1", "\(port)"])
         #expect(result.status == 1)
         #expect(result.stderr == "error connectionRefused: connect to 127.0.0.1:\(port): Connection refused\n")

@@ -240,9 +240,9 @@ struct StreamSocketLoopbackTests {
 
     @Test("A refused connect says what was being done: connect to 127.0.0.1:PORT: Connection refused")
     func connectionRefused() async throws {
-        let listener = try await StreamSocketListener.bind(port: 0, address: "127.0.0.1")
-        let port = listener.localEndpoint.port
-        listener.close()
+        let refusing = try RefusingPort()  // bound, not listening: a closed listener's port can be reused meanwhile
+        defer { refusing.close() }
+        let port = refusing.port
         let error = await expectSocketError(.connectionRefused) {
             try await StreamSocket().connect(host: "127.0.0.1", port: port)
         }
@@ -273,9 +273,9 @@ struct StreamSocketLoopbackTests {
         #expect(try await iterator.next() == nil)
         try await accepted.write(Array("still open".utf8))
         #expect(try await client.read(upTo: 100) == Array("still open".utf8))
-        await expectSocketError(.connectionRefused) {
-            try await StreamSocket().connect(host: "127.0.0.1", port: listener.localEndpoint.port)
-        }
+        // No longer listening: accept throws `.closed`. (Not "a connect is refused": the freed
+        // ephemeral port may already be another parallel test's listener.)
+        await expectSocketError(.closed) { _ = try await listener.accept() }
         await accepted.close()
         await client.close()
     }
