@@ -84,7 +84,7 @@ struct HappyEyeballsTests {
         // The delay never passes (it ends only when cancelled): only the failure can start the next attempt.
         let transport = try await HappyEyeballs.connect(
             to: [try Self.refusedAddress(), liveAddress], name: "test", noDelay: true, loop: .shared,
-            sleep: { _ in try await Task.sleep(for: .seconds(3600)) })
+            sleep: { _ in try await Self.untilCancelled() })
         defer { transport.close() }
         #expect(transport.remoteAddress == liveAddress.description)
     }
@@ -121,5 +121,12 @@ struct HappyEyeballsTests {
         let transport = try await TCPTransport.connect(host: "localhost", port: live.port)
         defer { transport.close() }
         #expect(transport.remoteAddress == "127.0.0.1:\(live.port)")
+    }
+
+    /// An attempt delay that never passes: it ends only when the race cancels it.
+    static func untilCancelled() async throws {
+        let (never, _) = AsyncStream<Void>.makeStream()
+        for await _ in never {}
+        throw CancellationError()
     }
 }
