@@ -52,10 +52,10 @@ enum ClientConnector {
         return { stage in
             let tcp = try await TCPTransport.connect(
                 host: url.host, port: url.port, noDelay: noDelay, attemptDelay: attemptDelay, loop: .shared)
-            stage.set("the TLS handshake (including serverCustomValidation, whose deferral may never have completed)")
-            let secure = try await TLSTransport.connect(over: tcp, serverName: url.host, configuration: tls)
-            stage.set("the WebSocket opening handshake")
-            return secure
+            stage.set(
+                "the TLS handshake with \(url.host):\(url.port) (including serverCustomValidation, whose deferral may never have completed)"
+            )
+            return try await TLSTransport.connect(over: tcp, serverName: url.host, configuration: tls)
         }
     }
 
@@ -96,7 +96,11 @@ enum ClientConnector {
                 var navigator = navigator
                 var make = makeTransport
                 while true {
+                    // Each hop (a redirect, a credential retry) names itself: a timeout then says
+                    // which connection and which step of it did not finish.
+                    stage.set("connecting to \(navigator.current.host):\(navigator.current.port)")
                     let transport = try await make(stage)
+                    stage.set("the WebSocket opening handshake with \(navigator.current)")
                     do {
                         var opened = try await ClientOpening.handshake(
                             over: transport, url: navigator.current, protocols: control.supportedProtocols,

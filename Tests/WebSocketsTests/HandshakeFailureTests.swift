@@ -87,14 +87,15 @@ struct HandshakeFailureTests {
         #expect(error?.status == .handshakeFailed(httpStatus: 0))
     }
 
-    @Test("a server that never answers fails with timeout after openTimeout")
+    @Test("a server that never answers fails with timeout after openTimeout, naming the step and the URL")
     func silentServerTimesOut() async throws {
         var control = MessageWebSocketControl()
         control.openTimeout = .milliseconds(150)
         let (client, server) = InMemoryTransport.makePair()
         let socket = MessageWebSocket(control: control)
-        let status = await thrownStatus { try await socket.connect(to: "ws://mock.test/", over: client) }
-        #expect(status == .timeout)
+        let error = await #expect(throws: WebSocketError.self) { try await socket.connect(to: "ws://mock.test/", over: client) }
+        #expect(error?.status == .timeout)
+        #expect(error?.message.hasSuffix("timed out during the WebSocket opening handshake with ws://mock.test/") == true, "\(error?.message ?? "")")
         #expect(await socket.state == .idle)  // a failed connect leaves the socket reusable
         _ = server
     }

@@ -16,7 +16,8 @@ struct ProxyTunnelTests {
         control.proxy = proxy
         control.proxyCredential = credential
         control.additionalTrustRoots = [fixtures.caRoot]
-        control.openTimeout = .seconds(15)
+        // Generous: under a sanitizer the whole suite runs at once (a hang still fails, at this bound).
+        control.openTimeout = .seconds(60)
         return control
     }
 

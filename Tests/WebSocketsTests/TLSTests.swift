@@ -16,7 +16,9 @@ struct TLSTests {
     {
         var control = MessageWebSocketControl()
         if trustingCA { control.additionalTrustRoots = [fixtures.caRoot] }
-        control.openTimeout = .seconds(10)
+        // Generous: under a sanitizer the whole suite runs at once and a TLS handshake on loopback
+        // can take seconds (a hang still fails, at this bound).
+        control.openTimeout = .seconds(60)
         update(&control)
         return control
     }

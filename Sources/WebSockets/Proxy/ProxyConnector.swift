@@ -33,15 +33,10 @@ enum ProxyConnector {
             stage.set("connecting to the proxy \(proxy)")
             let tunnel = try await tunnel(
                 to: url, through: proxy, noDelay: noDelay, tls: tls, maxResponseSize: maxResponseSize, stage: stage)
-            guard url.isSecure else {
-                stage.set("the WebSocket opening handshake")
-                return tunnel
-            }
+            guard url.isSecure else { return tunnel }
             stage.set(
                 "the TLS handshake through the proxy (including serverCustomValidation, whose deferral may never have completed)")
-            let secure = try await TLSTransport.connect(over: tunnel, serverName: url.host, configuration: tls)
-            stage.set("the WebSocket opening handshake")
-            return secure
+            return try await TLSTransport.connect(over: tunnel, serverName: url.host, configuration: tls)
         }
     }
 
