@@ -95,7 +95,8 @@ struct HandshakeFailureTests {
         let socket = MessageWebSocket(control: control)
         let error = await #expect(throws: WebSocketError.self) { try await socket.connect(to: "ws://mock.test/", over: client) }
         #expect(error?.status == .timeout)
-        #expect(error?.message.hasSuffix("timed out during the WebSocket opening handshake with ws://mock.test/") == true, "\(error?.message ?? "")")
+        let message = error?.message ?? ""
+        #expect(message.hasSuffix("timed out during the WebSocket opening handshake with ws://mock.test/"), "\(message)")
         #expect(await socket.state == .idle)  // a failed connect leaves the socket reusable
         _ = server
     }
