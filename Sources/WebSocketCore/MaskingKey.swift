@@ -15,7 +15,10 @@ public struct MaskingKey: Sendable, Hashable {
     /// A key drawn from `generator`. The core never chooses randomness itself: the caller injects the
     /// generator (the system's in production, a seeded one in tests).
     public static func random(using generator: inout some RandomNumberGenerator) -> MaskingKey {
-        let value = UInt32.random(in: .min ... .max, using: &generator)
+        // The low 32 bits of one draw: what `UInt32.random(in: .min ... .max, using:)` returns for
+        // the full range, without its generic detour (unspecialized across modules, it looked up
+        // `ClosedRange<UInt32>`'s metadata on every frame sent: ~1,000 instructions).
+        let value = UInt32(truncatingIfNeeded: generator.next())
         return MaskingKey(
             UInt8(truncatingIfNeeded: value), UInt8(truncatingIfNeeded: value >> 8),
             UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 24))

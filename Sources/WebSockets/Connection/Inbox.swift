@@ -22,7 +22,9 @@ package final class Inbox<Element: Sendable>: Sendable {
         var terminal: Result<Void, any Error>?
         /// Whether a `next()` has thrown the terminal error: from then on the stream returns `nil`.
         var terminalErrorThrown = false
-        var consumer: CheckedContinuation<Element?, any Error>?
+        /// Unsafe, not checked: every path that takes it out of the state resumes it, under the
+        /// lock's exclusion, exactly once; a checked one allocated a canary object per wait.
+        var consumer: UnsafeContinuation<Element?, any Error>?
         var producer: CheckedContinuation<Void, Never>?
         var consumerCancelled = false
         /// Whether the consumer was handed an element and has not asked for the next one yet: it
@@ -111,7 +113,7 @@ package final class Inbox<Element: Sendable>: Sendable {
     /// Delivers a message. The producer keeps to ``room``. Dropped once the consumer stopped
     /// consuming (its task was cancelled): nobody will read it, and the connection is closing.
     package func push(_ message: Element) {
-        let consumer = state.withLock { state -> CheckedContinuation<Element?, any Error>? in
+        let consumer = state.withLock { state -> UnsafeContinuation<Element?, any Error>? in
             guard state.terminal == nil, !state.consumerCancelled else { return nil }
             if let consumer = state.consumer {
                 state.consumer = nil
@@ -189,7 +191,7 @@ package final class Inbox<Element: Sendable>: Sendable {
     /// Later calls are ignored: the first ending wins.
     package func finish(throwing error: (any Error)? = nil) {
         let (consumer, producer) = state.withLock {
-            state -> (CheckedContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?) in
+            state -> (UnsafeContinuation<Element?, any Error>?, CheckedContinuation<Void, Never>?) in
             guard state.terminal == nil else { return (nil, nil) }
             state.terminal = error.map { .failure($0) } ?? .success(())
             state.onCaughtUp = nil
@@ -234,7 +236,7 @@ package final class Inbox<Element: Sendable>: Sendable {
         caughtUp?()
         if let ready { return try ready.get() }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Element?, any Error>) in
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element?, any Error>) in
                 let outcome = state.withLock { state -> Outcome in
                     if state.consumer != nil { return .busy }
                     if let message = state.pop() {

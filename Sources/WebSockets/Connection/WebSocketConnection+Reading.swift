@@ -35,7 +35,7 @@ extension WebSocketConnection {
         // False after a read that drained the medium (or found nothing): wait before the next.
         var mayHaveBytes = true
         while ending != .finished {
-            let room = inbox.room
+            let room = delivery.room
             if room == 0 {
                 readerAwaitsApplication = true
                 await inbox.waitForSpace(isolation: self)

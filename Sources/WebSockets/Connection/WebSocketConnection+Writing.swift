@@ -59,8 +59,8 @@ extension WebSocketConnection {
             writeFailed(error)
             throw endError ?? WebSocketError(.connectionAborted, "the connection failed while sending: \(error)")
         }
-        outbound.completed(batch)
         counters.bytesSent += batch.byteCount
+        outbound.completed(batch)
         resumeDrainWaiters()
     }
 
@@ -74,8 +74,8 @@ extension WebSocketConnection {
             isWriting = false
             return writeFailed(error)
         }
-        outbound.completed(batch)
         counters.bytesSent += batch.byteCount - alreadyWritten
+        outbound.completed(batch)
         resumeDrainWaiters()
         writeRestInBackground()
     }
