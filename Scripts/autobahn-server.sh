@@ -31,7 +31,9 @@
 # listed. A server that exits during the run fails it too.
 #
 # Env: WEBSOCKET_BIN (skip the build), AUTOBAHN_REPORTS (default reports/autobahn),
-#      AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION (default 0), AUTOBAHN_PYTHON2 (see setup.sh).
+#      AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION (default 0), AUTOBAHN_PYTHON2 (see setup.sh),
+#      AUTOBAHN_COMPRESSION_LEVEL (zlib level 1-9 of our side's permessage-deflate, passed as
+#      `--compression-level`; default: the library's, 6).
 # Exit: 0 pass, 1 fail (or error, or timeout), 2 bad arguments, 3 Python 2.7 unavailable.
 # Every process started here is stopped on exit (trap EXIT), Ctrl-C included.
 set -euo pipefail
@@ -127,6 +129,7 @@ fi
 
 # --- 3. our server --------------------------------------------------------------------------
 SERVER_ARGS=(serve --host 127.0.0.1 --port 0 --compression on --mode "$MODE")
+[[ -n "${AUTOBAHN_COMPRESSION_LEVEL:-}" ]] && SERVER_ARGS+=(--compression-level "$AUTOBAHN_COMPRESSION_LEVEL")
 section "server: $BIN ${SERVER_ARGS[*]}"
 "$BIN" "${SERVER_ARGS[@]}" >"$SERVER_LOG" 2>&1 </dev/null &
 SERVER_PID=$!

@@ -27,7 +27,9 @@
 # Scripts/autobahn/exclusions.txt (`<case id> <reason>`) don't fail the verdict but are listed.
 #
 # Env: WEBSOCKET_BIN (skip the build), AUTOBAHN_PORT (default 9001),
-#      AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION (default 0), AUTOBAHN_PYTHON2 (see setup.sh).
+#      AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION (default 0), AUTOBAHN_PYTHON2 (see setup.sh),
+#      AUTOBAHN_COMPRESSION_LEVEL (zlib level 1-9 of our side's permessage-deflate, passed as
+#      `--compression-level`; default: the library's, 6).
 # Exit: 0 pass, 1 fail (or error, or timeout), 2 bad arguments, 3 Python 2.7 unavailable.
 # Every process started here is stopped on exit (trap EXIT), Ctrl-C included.
 set -euo pipefail
@@ -193,6 +195,7 @@ fi
 CLIENT_ARGS=(autobahn --url "$URL" --agent "$AGENT")
 [[ -n "$CASES" ]] && CLIENT_ARGS+=(--cases "$CASES")
 [[ $ECHO != messages ]] && CLIENT_ARGS+=(--echo "$ECHO")
+[[ -n "${AUTOBAHN_COMPRESSION_LEVEL:-}" ]] && CLIENT_ARGS+=(--compression-level "$AUTOBAHN_COMPRESSION_LEVEL")
 section "client: $BIN ${CLIENT_ARGS[*]}"
 CLIENT_STATUS=0
 CLIENT_START=$SECONDS

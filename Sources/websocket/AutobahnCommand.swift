@@ -1,6 +1,7 @@
 import WebSockets
 
-/// `websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN] [--echo messages|fragments]`
+/// `websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN] [--echo messages|fragments]
+/// [--compression-level 1...9]`
 ///
 /// The Autobahn TestSuite client: reads `/getCaseCount`, runs every case (or those whose id
 /// matches PATTERN, a comma-separated list of globs such as `1.*,9.1.*`) via
@@ -15,6 +16,10 @@ import WebSockets
 /// each piece as it arrives, as one frame (`sendNonfinalFrame`, `sendFinalFrame` for the piece
 /// that completes the message): the conformance of the streaming path, and memory bounded by a
 /// read rather than by the largest message.
+///
+/// `--compression-level` sets zlib's level of the permessage-deflate the client offers (default 6,
+/// the library's): the suite checks framing and negotiation, which the level does not change, and
+/// at level 6 deflating the compression groups' large JSON messages is half of the client's CPU.
 enum AutobahnCommand {
     /// How `echoCase` answers: whole messages, or each piece as it arrives.
     enum EchoMode: String {
@@ -24,7 +29,12 @@ enum AutobahnCommand {
 
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
-            try arguments.rejectUnknown(["url", "agent", "cases", "echo"])
+            try arguments.rejectUnknown(["url", "agent", "cases", "echo", "compression-level"])
+            var compression = WebSocketCompression.clientDefault
+            if let level = try arguments.compressionLevel(), var options = compression.options {
+                options.compressionLevel = level
+                compression = .deflate(options)
+            }
             let echoName = arguments.string("echo") ?? EchoMode.messages.rawValue
             guard let echo = EchoMode(rawValue: echoName) else {
                 throw CLIError("--echo expects messages or fragments, got \"\(echoName)\"")
@@ -39,7 +49,7 @@ enum AutobahnCommand {
             for index in 1...count {
                 let id = try await caseID(base: base, index: index)
                 guard patterns.contains(where: { matches(id, $0) }) else { continue }
-                await echoCase(base + "/runCase?case=\(index)&agent=\(agent)", mode: echo)
+                await echoCase(base + "/runCase?case=\(index)&agent=\(agent)", mode: echo, compression: compression)
                 let status = try await fetchText(base + "/getCaseStatus?case=\(index)&agent=\(agent)")
                 let behavior = jsonString(status, key: "behavior") ?? "?"
                 Output.out("case \(id) \(behavior)")
@@ -59,8 +69,9 @@ enum AutobahnCommand {
     }
 
     /// Echoes every message of one case until the server ends it (cleanly or not).
-    static func echoCase(_ url: String, mode: EchoMode = .messages) async {
+    static func echoCase(_ url: String, mode: EchoMode = .messages, compression: WebSocketCompression = .clientDefault) async {
         var control = MessageWebSocketControl()
+        control.compression = compression
         control.maxMessageSize = 64 * 1024 * 1024
         control.closeTimeout = .seconds(5)
         if mode == .fragments { control.receiveMode = .partialMessage }

@@ -3,11 +3,12 @@ import WebSocketServer
 import WebSockets
 
 /// `websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]
+/// [--compression-level 1...9]
 /// [--mode message|fragment] [--max-message-size BYTES] [--ping-interval SECONDS]
 /// [--max-connections N] [--max-concurrent-handshakes N] [--max-header-count N]
 /// [--handshake-timeout SECONDS] [--idle-timeout SECONDS]`: the echo
 /// server (`wss://` with a certificate chain and key; permessage-deflate accepted with the server
-/// defaults unless `--compression off`). Prints `LISTENING <port>` once bound, then serves until
+/// defaults unless `--compression off`; `--compression-level` sets zlib's level, default 6). Prints `LISTENING <port>` once bound, then serves until
 /// interrupted (SIGINT/SIGTERM), when it closes every connection with 1001.
 ///
 /// `--mode message` (default) echoes whole messages; `--mode fragment` echoes through the
@@ -23,7 +24,7 @@ enum ServeCommand {
                 "port", "host", "tls-cert", "tls-key", "compression", "mode",
                 "max-message-size", "ping-interval", "max-connections",
                 "max-concurrent-handshakes", "max-header-count", "handshake-timeout",
-                "idle-timeout",
+                "idle-timeout", "compression-level",
             ])
             var configuration = WebSocketServerConfiguration()
             configuration.port = try arguments.int("port") ?? 8080
@@ -35,7 +36,12 @@ enum ServeCommand {
             default: throw CLIError("--tls-cert and --tls-key go together")
             }
             switch arguments.string("compression") ?? "on" {
-            case "on": configuration.compression = .serverDefault
+            case "on":
+                configuration.compression = .serverDefault
+                if let level = try arguments.compressionLevel(), var options = configuration.compression.options {
+                    options.compressionLevel = level
+                    configuration.compression = .deflate(options)
+                }
             case "off": configuration.compression = .disabled
             default: throw CLIError("--compression must be on or off")
             }

@@ -422,6 +422,29 @@ struct CLITests {
         #expect(result.stderr.contains("must be positive"))
     }
 
+    @Test(
+        "serve and autobahn refuse a --compression-level outside 1...9 with a clear error",
+        arguments: [["serve", "--port", "0", "--compression-level", "0"], ["autobahn", "--compression-level", "10"]])
+    func badCompressionLevel(_ arguments: [String]) async throws {
+        let result = try await runCLI(arguments)
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("error invalidArgument: --compression-level must be 1...9"), "\(result.stderr)")
+    }
+
+    @Test("serve --compression-level 1 negotiates permessage-deflate (RFC 7692) and echoes compressible messages intact")
+    func serveCompressionLevel() async throws {
+        try await withTeardown(await ServeProcess(["--compression-level", "1"])) { serve in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: "ws://127.0.0.1:\(serve.port)/")
+            #expect(await socket.information.compression != nil)
+            let text = String(repeating: "{\"key\": \"value\", \"n\": 12345}, ", count: 4096)
+            var iterator = socket.messages.makeAsyncIterator()
+            try await socket.send(text: text)
+            #expect(try await iterator.next() == .text(text))
+            try await socket.close()
+        }
+    }
+
     @Test("serve refuses an unknown --mode with a clear error")
     func serveBadMode() async throws {
         let result = try await runCLI(["serve", "--port", "0", "--mode", "stream"])
