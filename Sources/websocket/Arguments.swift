@@ -47,14 +47,6 @@ struct Arguments {
         return value
     }
 
-    /// `--compression-level N`: zlib's level for permessage-deflate, 1 (fastest) to 9 (smallest);
-    /// `nil` when not given (the library's default, 6).
-    func compressionLevel() throws(CLIError) -> Int? {
-        guard let level = try int("compression-level") else { return nil }
-        guard (1...9).contains(level) else { throw CLIError("--compression-level must be 1...9, got \(level)") }
-        return level
-    }
-
     func seconds(_ name: String) throws(CLIError) -> Duration? {
         guard let text = string(name) else { return nil }
         guard let value = Double(text), value >= 0, value.isFinite else {

@@ -30,11 +30,7 @@ enum AutobahnCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
         do {
             try arguments.rejectUnknown(["url", "agent", "cases", "echo", "compression-level"])
-            var compression = WebSocketCompression.clientDefault
-            if let level = try arguments.compressionLevel(), var options = compression.options {
-                options.compressionLevel = level
-                compression = .deflate(options)
-            }
+            let compression = try arguments.compression(.clientDefault)
             let echoName = arguments.string("echo") ?? EchoMode.messages.rawValue
             guard let echo = EchoMode(rawValue: echoName) else {
                 throw CLIError("--echo expects messages or fragments, got \"\(echoName)\"")

@@ -8,8 +8,9 @@ import WebSockets
 /// [--max-connections N] [--max-concurrent-handshakes N] [--max-header-count N]
 /// [--handshake-timeout SECONDS] [--idle-timeout SECONDS]`: the echo
 /// server (`wss://` with a certificate chain and key; permessage-deflate accepted with the server
-/// defaults unless `--compression off`; `--compression-level` sets zlib's level, default 6). Prints `LISTENING <port>` once bound, then serves until
-/// interrupted (SIGINT/SIGTERM), when it closes every connection with 1001.
+/// defaults unless `--compression off`; `--compression-level` sets zlib's level, default 6).
+/// Prints `LISTENING <port>` once bound, then serves until interrupted (SIGINT/SIGTERM), when it
+/// closes every connection with 1001.
 ///
 /// `--mode message` (default) echoes whole messages; `--mode fragment` echoes through the
 /// IIS-style fragment context, piece by piece as bytes arrive (64 KiB reads), without assembling
@@ -36,13 +37,8 @@ enum ServeCommand {
             default: throw CLIError("--tls-cert and --tls-key go together")
             }
             switch arguments.string("compression") ?? "on" {
-            case "on":
-                configuration.compression = .serverDefault
-                if let level = try arguments.compressionLevel(), var options = configuration.compression.options {
-                    options.compressionLevel = level
-                    configuration.compression = .deflate(options)
-                }
-            case "off": configuration.compression = .disabled
+            case "on": configuration.compression = try arguments.compression(.serverDefault)
+            case "off": configuration.compression = try arguments.compression(.disabled)
             default: throw CLIError("--compression must be on or off")
             }
             configuration.receiveBufferLimit = try arguments.int("max-message-size") ?? 16 * 1024 * 1024

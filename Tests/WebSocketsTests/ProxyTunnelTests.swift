@@ -16,8 +16,7 @@ struct ProxyTunnelTests {
         control.proxy = proxy
         control.proxyCredential = credential
         control.additionalTrustRoots = [fixtures.caRoot]
-        // Generous: under a sanitizer the whole suite runs at once (a hang still fails, at this bound).
-        control.openTimeout = .seconds(60)
+        control.openTimeout = .loadTolerantOpenTimeout
         return control
     }
 

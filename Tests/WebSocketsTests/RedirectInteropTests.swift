@@ -40,9 +40,7 @@ struct RedirectInteropTests {
     static func client(_ update: (inout MessageWebSocketControl) -> Void = { _ in }) -> MessageWebSocket {
         var control = MessageWebSocketControl()
         control.additionalTrustRoots = [fixtures.caRoot]
-        // Generous: under a sanitizer the whole suite runs at once and a loopback hop can take
-        // seconds; these tests are about redirects, not the open timeout (a hang still fails).
-        control.openTimeout = .seconds(90)
+        control.openTimeout = .loadTolerantOpenTimeout
         update(&control)
         return MessageWebSocket(control: control)
     }

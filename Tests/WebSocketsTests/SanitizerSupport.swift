@@ -93,3 +93,10 @@ enum LeakSanitizerAnchors {
 enum Sanitizers {
     static let active: Bool = dlsym(nil, "__tsan_init") != nil || dlsym(nil, "__asan_init") != nil
 }
+
+extension Duration {
+    /// The open timeout of tests about something else than it (redirects, TLS, proxies): under a
+    /// sanitizer the whole suite runs at once on two cores and one loopback hop has taken seconds
+    /// (a three-hop wss:// redirect took over 20 s under ASan). A hang still fails, at this bound.
+    static let loadTolerantOpenTimeout = Duration.seconds(90)
+}

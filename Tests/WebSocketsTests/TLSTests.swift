@@ -16,9 +16,7 @@ struct TLSTests {
     {
         var control = MessageWebSocketControl()
         if trustingCA { control.additionalTrustRoots = [fixtures.caRoot] }
-        // Generous: under a sanitizer the whole suite runs at once and a TLS handshake on loopback
-        // can take seconds (a hang still fails, at this bound).
-        control.openTimeout = .seconds(60)
+        control.openTimeout = .loadTolerantOpenTimeout
         update(&control)
         return control
     }
