@@ -3,7 +3,7 @@
 #
 #   Scripts/bench.sh [--seconds S] [--rounds N] [--no-build] [--python-only] [--pin]
 #                    [--server picows|ours|websockets] [--workloads LIST] [--callgrind]
-#                    [--pool] [--baseline PATH]
+#                    [--pool] [--baseline PATH] [--warmup S]
 #
 # Server: picows's echo server (Scripts/python/picows_echo_server.py) by default, the fastest we
 # know: a slow server hides a client's cost. Clients: ours (`websocket bench`, release build) and
@@ -12,7 +12,14 @@
 # rtt 256 B over 100 connections; S seconds each (default 5, or $BENCH_SECONDS). --workloads takes
 # a comma-separated list of "mode:size[:conns]" (e.g. "rtt:256,stream:8192").
 # Rounds: N (default 3) rounds, each running every client once per workload in turn, so that a
-# slow spell of the machine hits every client alike; the table shows medians.
+# slow spell of the machine hits every client alike; the table shows medians. Each round starts the
+# turn at the next client (round 1 with ours, round 2 with picows, ...), so that no client always
+# runs first after a change of workload.
+# Warm-up: before the first round, one unmeasured run (S seconds, default 1; --warmup 0: none) of
+# the picows client per workload. The server's first connection at a new message size runs at
+# about half speed for its whole length (measured: 1 MiB round trips at 871-931/s on a fresh
+# picows server, then 1,090-1,960/s, whichever client came first), which would otherwise fall
+# on whichever client round 1 runs first.
 # Per client and workload: round trips/s (rtt) or MB/s (stream), context switches and CPU µs per
 # operation (the client's getrusage over the timed window, its "rusage" line), and our ratio to the
 # best of the three Python clients.
@@ -41,6 +48,7 @@ SERVER=picows
 CALLGRIND=0
 POOL=0
 BASELINE=""
+WARMUP=1
 WORKLOAD_LIST="rtt:256,rtt:8192,rtt:102400,rtt:1048576,stream:8192,stream:1048576,rtt:256:100"
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -54,7 +62,8 @@ while [[ $# -gt 0 ]]; do
         --callgrind) CALLGRIND=1; shift ;;
         --pool) POOL=1; shift ;;
         --baseline) BASELINE="$2"; shift 2 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --warmup) WARMUP="$2"; shift 2 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -192,12 +201,22 @@ CLIENTS=(picows aiohttp websockets)
 [[ -n $BASELINE ]] && CLIENTS+=(baseline)
 
 echo "== benchmark: server $SERVER, ${SECS}s per run, $ROUNDS rounds (medians), 127.0.0.1, $(nproc) cores$([[ $PIN == 1 ]] && echo ', pinned: server cpu0, clients cpu1')"
+if [[ $WARMUP != 0 ]]; then
+    for workload in "${WORKLOADS[@]}"; do
+        IFS=':' read -r mode size conns <<<"$workload"
+        line="$(run_client picows "$mode" "$size" "${conns:-1}" "$WARMUP")"
+        echo "   warm-up $mode $size x${conns:-1} picows (not counted): $line"
+    done
+fi
 declare -A RESULTS  # "workload|client" -> lines "metric csw cpu ops", one per round
 for round in $(seq 1 "$ROUNDS"); do
+    # This round's order: the clients rotated by round - 1.
+    shift_by=$(( (round - 1) % ${#CLIENTS[@]} ))
+    ORDER=("${CLIENTS[@]:shift_by}" "${CLIENTS[@]:0:shift_by}")
     for workload in "${WORKLOADS[@]}"; do
         IFS=':' read -r mode size conns <<<"$workload"
         conns="${conns:-1}"
-        for client in "${CLIENTS[@]}"; do
+        for client in "${ORDER[@]}"; do
             line="$(run_client "$client" "$mode" "$size" "$conns")"
             echo "   round $round $mode $size x$conns $client: $line"
             [[ $line == ERR* ]] && continue

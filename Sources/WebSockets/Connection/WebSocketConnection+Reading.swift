@@ -8,7 +8,8 @@
 ///
 /// A large payload (``ConnectionCore/directPayloadCapacity``) is read straight into the message it
 /// becomes, not through the loop's buffer: no copy after the kernel's, and one read for as much of
-/// it as the socket holds. The message is allocated at its final size when its header arrives.
+/// it as the socket holds. The message is allocated at its final size when its header arrives, and
+/// its pages are mapped in one call before the first read (``PayloadPrefault``).
 ///
 /// Backpressure is exact: the core is asked for at most ``Inbox/room`` more messages from each
 /// chunk, so the reader stops right after the message that fills the inbox. The rest of the chunk
@@ -34,6 +35,8 @@ extension WebSocketConnection {
         var ownReadBuffer: [UInt8] = []
         // False after a read that drained the medium (or found nothing): wait before the next.
         var mayHaveBytes = true
+        // Maps a large message's pages before its payload is read into it (see the type).
+        var prefault = PayloadPrefault()
         while ending != .finished {
             let room = delivery.room
             if room == 0 {
@@ -61,7 +64,10 @@ extension WebSocketConnection {
                     if direct > 0 {
                         // The rest of a large payload, read straight into its message (one copy
                         // fewer, and as many bytes as the socket has in one call).
-                        read = try core.receivePayload { try source.readAvailable(into: $0) }
+                        read = try core.receivePayload { buffer in
+                            prefault.prepare(buffer, message: counters.messagesReceived)
+                            return try source.readAvailable(into: buffer)
+                        }
                         mayHaveBytes = read == direct
                     } else {
                         read = try EventLoop.shared.withReadBuffer { buffer -> Int? in
