@@ -22,7 +22,9 @@
 # on whichever client round 1 runs first.
 # Per client and workload: round trips/s (rtt) or MB/s (stream), context switches and CPU µs per
 # operation (the client's getrusage over the timed window, its "rusage" line), and our ratio to the
-# best of the three Python clients.
+# best of the three Python clients, twice: of the medians ("ratio"), and the median of each round's
+# own ratio ("paired", which a slow spell of the machine lasting a round does not skew). Ratios are
+# rounded down to two decimals.
 # Env: WEBSOCKETS_PYTHON (the venv's python), WEBSOCKET_BIN (our binary; skips the build).
 # --callgrind: instructions per 256 B round trip, ours and picows's, under valgrind's callgrind
 # (noise-free): two runs of different lengths, so that start-up and connecting cancel out. Any
@@ -63,7 +65,7 @@ while [[ $# -gt 0 ]]; do
         --pool) POOL=1; shift ;;
         --baseline) BASELINE="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -209,6 +211,7 @@ if [[ $WARMUP != 0 ]]; then
     done
 fi
 declare -A RESULTS  # "workload|client" -> lines "metric csw cpu ops", one per round
+declare -A ROUND_METRIC  # "workload|client|round" -> that round's metric (for the paired ratio)
 for round in $(seq 1 "$ROUNDS"); do
     # This round's order: the clients rotated by round - 1.
     shift_by=$(( (round - 1) % ${#CLIENTS[@]} ))
@@ -221,6 +224,7 @@ for round in $(seq 1 "$ROUNDS"); do
             echo "   round $round $mode $size x$conns $client: $line"
             [[ $line == ERR* ]] && continue
             RESULTS["$workload|$client"]+="$line"$'\n'
+            ROUND_METRIC["$workload|$client|$round"]="${line%% *}"
         done
     done
 done
@@ -230,9 +234,32 @@ column_median() {  # column_median KEY COLUMN
 }
 
 echo
-echo "== results: medians of $ROUNDS rounds; ratio = ours / best Python client (higher is better)"
-printf '| %-22s | %-10s | %12s | %8s | %10s | %s |\n' workload client "rt/s or MB/s" "csw/op" "CPU µs/op" "ratio"
-printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------" "------------" "-------------:" "---------:" "-----------:" "------:"
+# paired_ratio WORKLOAD CLIENT -> the median over rounds of CLIENT / the best Python client of the
+# same round ("-" without a complete round). Each round's clients run back to back, so a slow spell
+# of the machine, which can last a whole round, hits both sides of each quotient alike.
+paired_ratio() {
+    local round best value quotients=""
+    for round in $(seq 1 "$ROUNDS"); do
+        value="${ROUND_METRIC["$1|$2|$round"]:-}"
+        [[ -n $value ]] || continue
+        best=""
+        for python in picows aiohttp websockets; do
+            local other="${ROUND_METRIC["$1|$python|$round"]:-}"
+            [[ -n $other ]] || continue
+            best="$(awk -v a="$other" -v b="${best:-0}" 'BEGIN { print (a > b) ? a : b }')"
+        done
+        [[ -n $best ]] && quotients+="$(awk -v a="$value" -v b="$best" 'BEGIN { if (b > 0) print a / b }')"$'\n'
+    done
+    printf '%s' "$quotients" | awk 'NF' | median
+}
+
+# ratio_text QUOTIENT -> "0.99x": two decimals, rounded down, so that 0.997 never shows as 1.00x
+ratio_text() { awk -v q="$1" 'BEGIN { if (q == "-" || q == "") print "-"; else printf "%.2fx", int(q * 100) / 100 }'; }
+
+echo "== results: medians of $ROUNDS rounds; ratio = ours / best Python client (higher is better):"
+echo "   'ratio' divides the medians; 'paired' is the median of each round's own ratio"
+printf '| %-22s | %-10s | %12s | %8s | %10s | %s | %s |\n' workload client "rt/s or MB/s" "csw/op" "CPU µs/op" "ratio" "paired"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "------------" "-------------:" "---------:" "-----------:" "------:" "-------:"
 for workload in "${WORKLOADS[@]}"; do
     IFS=':' read -r mode size conns <<<"$workload"
     label="$mode $size B"
@@ -248,10 +275,12 @@ for workload in "${WORKLOADS[@]}"; do
         csw="$(column_median "$workload|$client" 2)"
         cpu="$(column_median "$workload|$client" 3)"
         ratio=""
+        paired=""
         if [[ $client == ours* || $client == baseline ]] && [[ $value != - && -n $best ]]; then
-            ratio="$(awk -v a="$value" -v b="$best" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+            ratio="$(ratio_text "$(awk -v a="$value" -v b="$best" 'BEGIN { if (b > 0) print a / b; else print "-" }')")"
+            paired="$(ratio_text "$(paired_ratio "$workload" "$client")")"
         fi
-        printf '| %-22s | %-10s | %12s | %8s | %10s | %s |\n' "$label" "$client" "$value" "$csw" "$cpu" "$ratio"
+        printf '| %-22s | %-10s | %12s | %8s | %10s | %s | %s |\n' "$label" "$client" "$value" "$csw" "$cpu" "$ratio" "$paired"
     done
 done
 
