@@ -243,6 +243,7 @@ paired_ratio() {
         value="${ROUND_METRIC["$1|$2|$round"]:-}"
         [[ -n $value ]] || continue
         best=""
+        local python
         for python in picows aiohttp websockets; do
             local other="${ROUND_METRIC["$1|$python|$round"]:-}"
             [[ -n $other ]] || continue
