@@ -11,6 +11,10 @@ import WebSockets
 /// print(server.url())   // ws://127.0.0.1:PORT/
 /// ```
 ///
+/// Handlers run on Swift's global pool unless
+/// ``WebSocketServerConfiguration/runsHandlersOnEventLoop`` moves them onto the connections' event
+/// loop (faster, as long as a handler never blocks).
+///
 /// When the handler returns, the connection is closed with 1000 (normal closure); when it throws,
 /// with 1011 (internal error). Requests that are not valid WebSocket upgrades get an HTTP error
 /// (400, 405, 426, 431) and never reach the handler. To choose per request (path, headers,
@@ -37,9 +41,10 @@ public final class WebSocketServer: Sendable {
     /// - Throws: what ``WebSocketListener/bind(configuration:)`` throws.
     public static func start(configuration: Configuration = .init(), handler: @escaping Handler) async throws -> WebSocketServer {
         let listener = try await WebSocketListener.bind(configuration: configuration)
+        let executor = handlerExecutor(configuration)
         Task {
             for await upgrade in listener {
-                Task { await serve(upgrade, handler) }
+                Task(executorPreference: executor) { await serve(upgrade, handler) }
             }
         }
         return WebSocketServer(listener: listener)
@@ -55,9 +60,10 @@ public final class WebSocketServer: Sendable {
         -> WebSocketServer
     {
         let listener = try await WebSocketListener.bind(configuration: configuration)
+        let executor = handlerExecutor(configuration)
         Task {
             for await upgrade in listener {
-                Task {
+                Task(executorPreference: executor) {
                     guard let socket = try? await upgrade.acceptStream() else { return }
                     do {
                         try await handler(socket)
@@ -95,6 +101,12 @@ public final class WebSocketServer: Sendable {
     /// to end, at most `timeout` (then they are dropped).
     public func shutDown(timeout: Duration = .seconds(5)) async {
         await listener.shutDown(timeout: timeout)
+    }
+
+    /// Where handlers run: the event loop with ``WebSocketServerConfiguration/runsHandlersOnEventLoop``,
+    /// otherwise no preference (the global pool).
+    private static func handlerExecutor(_ configuration: Configuration) -> (any TaskExecutor)? {
+        configuration.runsHandlersOnEventLoop ? MessageWebSocket.eventLoopExecutor : nil
     }
 
     private static func serve(_ upgrade: WebSocketUpgrade, _ handler: Handler) async {

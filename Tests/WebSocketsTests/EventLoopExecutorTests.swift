@@ -10,12 +10,29 @@ struct EventLoopExecutorTests {
     /// Echo server whose handlers run on the event loop too, so that both ends' application code,
     /// both connections' readers and writers all share the one loop thread.
     static func loopEchoServer() async throws -> WebSocketServer {
-        try await WebSocketServer.start { socket in
-            try await withTaskExecutorPreference(MessageWebSocket.eventLoopExecutor) {
-                for try await message in socket.messages {
-                    try await socket.send(message)
-                }
+        var configuration = WebSocketServerConfiguration()
+        configuration.runsHandlersOnEventLoop = true
+        return try await WebSocketServer.start(configuration: configuration, handler: WebSocketServer.echoHandler)
+    }
+
+    @Test(
+        "runsHandlersOnEventLoop: the server's handler runs on the loop thread; by default on the pool",
+        arguments: [true, false])
+    func serverHandlersRunWhereConfigured(onLoop: Bool) async throws {
+        var configuration = WebSocketServerConfiguration()
+        configuration.runsHandlersOnEventLoop = onLoop
+        let server = try await WebSocketServer.start(configuration: configuration) { socket in
+            for try await _ in socket.messages {
+                try await socket.send(text: "\(EventLoop.shared.inEventLoop)")
             }
+        }
+        try await withTeardown(server) { server in
+            let socket = MessageWebSocket()
+            try await socket.connect(to: server.url())
+            var messages = socket.messages.makeAsyncIterator()
+            try await socket.send(text: "where?")
+            #expect(try await messages.next() == .text("\(onLoop)"))
+            try await socket.close()
         }
     }
 
