@@ -6,7 +6,7 @@ import WebSockets
 /// [--compression-level 1...9]
 /// [--mode message|fragment] [--max-message-size BYTES] [--ping-interval SECONDS]
 /// [--max-connections N] [--max-concurrent-handshakes N] [--max-header-count N]
-/// [--handshake-timeout SECONDS] [--idle-timeout SECONDS]`: the echo
+/// [--handshake-timeout SECONDS] [--idle-timeout SECONDS] [--executor loop|pool]`: the echo
 /// server (`wss://` with a certificate chain and key; permessage-deflate accepted with the server
 /// defaults unless `--compression off`; `--compression-level` sets zlib's level, default 6).
 /// Prints `LISTENING <port>` once bound, then serves until interrupted (SIGINT/SIGTERM), when it
@@ -16,7 +16,10 @@ import WebSockets
 /// IIS-style fragment context, piece by piece as bytes arrive (64 KiB reads), without assembling
 /// messages. `--max-message-size` defaults to 16 MiB here (the library's server default is IIS's
 /// 4 MiB), so the Autobahn suite's 16 MiB messages are echoed. The other limits default to the
-/// library's (``WebSocketServerConfiguration``). The open-descriptor limit is raised to its hard
+/// library's (``WebSocketServerConfiguration``). `--executor loop` (default) runs each connection's
+/// echo loop on the event loop (``MessageWebSocket/eventLoopExecutor``: a round trip stays on one
+/// thread, safe here because the echo never blocks); `pool` runs it on Swift's global pool, as a
+/// plain `Task` does. The open-descriptor limit is raised to its hard
 /// limit (`setrlimit`), so one server can hold as many connections as the system allows.
 enum ServeCommand {
     static func run(_ arguments: Arguments) async -> Int32 {
@@ -25,7 +28,7 @@ enum ServeCommand {
                 "port", "host", "tls-cert", "tls-key", "compression", "mode",
                 "max-message-size", "ping-interval", "max-connections",
                 "max-concurrent-handshakes", "max-header-count", "handshake-timeout",
-                "idle-timeout", "compression-level",
+                "idle-timeout", "compression-level", "executor",
             ])
             var configuration = WebSocketServerConfiguration()
             configuration.port = try arguments.int("port") ?? 8080
@@ -59,12 +62,20 @@ enum ServeCommand {
             case "fragment": fragmentMode = true
             default: throw CLIError("--mode must be message or fragment")
             }
+            let executor: (any TaskExecutor)?
+            switch arguments.string("executor") ?? "loop" {
+            case "loop": executor = MessageWebSocket.eventLoopExecutor
+            case "pool": executor = nil
+            default: throw CLIError("--executor must be loop or pool")
+            }
             ProcessResources.raiseDescriptorLimit()
             let listener = try await WebSocketListener.bind(configuration: configuration)
             Output.out("LISTENING \(listener.port)")
             let serving = Task {
                 for await upgrade in listener {
-                    Task { fragmentMode ? await echoFragments(upgrade) : await echoMessages(upgrade) }
+                    Task(executorPreference: executor) {
+                        fragmentMode ? await echoFragments(upgrade) : await echoMessages(upgrade)
+                    }
                 }
             }
             await Signals.waitForTermination()

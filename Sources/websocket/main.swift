@@ -43,7 +43,7 @@ func runCommand(_ arguments: [String]) async -> Int32 {
             Output.out("       websocket serve [--port N] [--host H] [--tls-cert PATH --tls-key PATH] [--compression on|off]")
             Output.out("                       [--mode message|fragment] [--max-message-size N] [--ping-interval S]")
             Output.out("                       [--max-connections N] [--max-concurrent-handshakes N] [--max-header-count N]")
-            Output.out("                       [--handshake-timeout S] [--idle-timeout S]")
+            Output.out("                       [--handshake-timeout S] [--idle-timeout S] [--executor loop|pool]")
             Output.out("       websocket bench --url URL --size BYTES --seconds S --mode rtt|stream [--conns C]")
             Output.out(
                 "       websocket autobahn [--url ws://127.0.0.1:9001] [--agent NAME] [--cases PATTERN] [--echo messages|fragments]"

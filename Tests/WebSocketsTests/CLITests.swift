@@ -368,10 +368,10 @@ struct CLITests {
     }
 
     @Test(
-        "serve echoes in both modes, 4 MiB + 16 included (its limit is 16 MiB), and SIGTERM closes clients with 1001",
-        arguments: ["message", "fragment"])
-    func serveModes(mode: String) async throws {
-        try await withTeardown(await ServeProcess(["--mode", mode, "--ping-interval", "0.05"])) { serve in
+        "serve echoes in both modes on either executor, 4 MiB + 16 included (its limit is 16 MiB), and SIGTERM closes clients with 1001",
+        arguments: ["message", "fragment"], ["loop", "pool"])
+    func serveModes(mode: String, executor: String) async throws {
+        try await withTeardown(await ServeProcess(["--mode", mode, "--ping-interval", "0.05", "--executor", executor])) { serve in
             let socket = MessageWebSocket()
             try await socket.configure { $0.maxMessageSize = 8 << 20 }
             try await socket.connect(to: "ws://127.0.0.1:\(serve.port)/")
@@ -443,6 +443,13 @@ struct CLITests {
             #expect(try await iterator.next() == .text(text))
             try await socket.close()
         }
+    }
+
+    @Test("serve refuses an unknown --executor with a clear error")
+    func serveBadExecutor() async throws {
+        let result = try await runCLI(["serve", "--port", "0", "--executor", "threads"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--executor must be loop or pool"), "\(result.stderr)")
     }
 
     @Test("serve refuses an unknown --mode with a clear error")
