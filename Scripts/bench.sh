@@ -2,11 +2,12 @@
 # Client comparison on this machine, in one interleaved run.
 #
 #   Scripts/bench.sh [--seconds S] [--rounds N] [--no-build] [--python-only] [--pin]
-#                    [--server picows|ours|websockets] [--workloads LIST] [--callgrind]
+#                    [--server picows|ours|ours-pool|websockets] [--workloads LIST] [--callgrind]
 #                    [--pool] [--baseline PATH] [--warmup S]
 #
 # Server: picows's echo server (Scripts/python/picows_echo_server.py) by default, the fastest we
-# know: a slow server hides a client's cost. Clients: ours (`websocket bench`, release build) and
+# know: a slow server hides a client's cost. `ours` is `websocket serve` (each connection's echo on
+# the event loop, its default), `ours-pool` the same with `--executor pool`. Clients: ours (`websocket bench`, release build) and
 # the picows, aiohttp and Python `websockets` clients (Scripts/python/bench_client.py).
 # Workloads (default): rtt 256 B, 8 KiB, 100 KiB, 1 MiB; stream 8 KiB and 1 MiB (64 in flight);
 # rtt 256 B over 100 connections; S seconds each (default 5, or $BENCH_SECONDS). --workloads takes
@@ -65,7 +66,7 @@ while [[ $# -gt 0 ]]; do
         --pool) POOL=1; shift ;;
         --baseline) BASELINE="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
-        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -153,7 +154,10 @@ case "$SERVER" in
     ours)
         [[ $OURS == 1 ]] || { echo "error: --server ours needs our build" >&2; exit 1; }
         start_server ours "$WS" serve --port 0 ;;
-    *) echo "error: --server must be picows, ours or websockets" >&2; exit 2 ;;
+    ours-pool)
+        [[ $OURS == 1 ]] || { echo "error: --server ours-pool needs our build" >&2; exit 1; }
+        start_server ours-pool "$WS" serve --port 0 --executor pool ;;
+    *) echo "error: --server must be picows, ours, ours-pool or websockets" >&2; exit 2 ;;
 esac
 if [[ -z $PORT ]]; then
     echo "error: the $SERVER echo server did not start" >&2
