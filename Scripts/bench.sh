@@ -7,8 +7,9 @@
 #
 # Server: picows's echo server (Scripts/python/picows_echo_server.py) by default, the fastest we
 # know: a slow server hides a client's cost. `ours` is `websocket serve` (each connection's echo on
-# the event loop, its default), `ours-pool` the same with `--executor pool`. Clients: ours (`websocket bench`, release build) and
-# the picows, aiohttp and Python `websockets` clients (Scripts/python/bench_client.py).
+# the event loop, its default), `ours-pool` the same with `--executor pool`. Clients: ours
+# (`websocket bench`, release build) and the picows, aiohttp and Python `websockets` clients
+# (Scripts/python/bench_client.py).
 # Workloads (default): rtt 256 B, 8 KiB, 100 KiB, 1 MiB; stream 8 KiB and 1 MiB (64 in flight);
 # rtt 256 B over 100 connections; S seconds each (default 5, or $BENCH_SECONDS). --workloads takes
 # a comma-separated list of "mode:size[:conns]" (e.g. "rtt:256,stream:8192").
@@ -66,7 +67,7 @@ while [[ $# -gt 0 ]]; do
         --pool) POOL=1; shift ;;
         --baseline) BASELINE="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
-        -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done

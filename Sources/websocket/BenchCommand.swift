@@ -49,11 +49,7 @@ enum BenchCommand {
             case "json": workload.payloadKind = .text
             default: throw CLIError("--payload must be bytes or json")
             }
-            switch arguments.string("executor") ?? "loop" {
-            case "loop": workload.executor = MessageWebSocket.eventLoopExecutor
-            case "pool": workload.executor = nil
-            default: throw CLIError("--executor must be loop or pool")
-            }
+            workload.executor = try arguments.executor()
             Output.out("bench url=\(url) size=\(size) seconds=\(seconds) mode=\(mode) conns=\(connections)")
             let cpuStart = processCPUTime()
             var totals = Totals()

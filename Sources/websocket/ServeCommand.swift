@@ -62,12 +62,7 @@ enum ServeCommand {
             case "fragment": fragmentMode = true
             default: throw CLIError("--mode must be message or fragment")
             }
-            let executor: (any TaskExecutor)?
-            switch arguments.string("executor") ?? "loop" {
-            case "loop": executor = MessageWebSocket.eventLoopExecutor
-            case "pool": executor = nil
-            default: throw CLIError("--executor must be loop or pool")
-            }
+            let executor = try arguments.executor()
             ProcessResources.raiseDescriptorLimit()
             let listener = try await WebSocketListener.bind(configuration: configuration)
             Output.out("LISTENING \(listener.port)")

@@ -20,7 +20,7 @@ struct EventLoopExecutorTests {
         arguments: [true, false])
     func serverHandlersRunWhereConfigured(onLoop: Bool) async throws {
         var configuration = WebSocketServerConfiguration()
-        configuration.runsHandlersOnEventLoop = onLoop
+        if onLoop { configuration.runsHandlersOnEventLoop = true }  // else the default
         let server = try await WebSocketServer.start(configuration: configuration) { socket in
             for try await _ in socket.messages {
                 try await socket.send(text: "\(EventLoop.shared.inEventLoop)")
