@@ -1,7 +1,12 @@
+import CWebSocketsShim
 import Synchronization
 import Testing
 
 @testable import WebSockets
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Happy Eyeballs v2 (RFC 8305) over real loopback sockets. The address that never answers is a
 /// listener on this machine whose accept queue is full (`listen(fd, 0)` plus one connection never
@@ -34,12 +39,26 @@ struct HappyEyeballsTests {
         }
     }
 
-    /// An address where nothing listens: connection refused at once.
-    static func refusedAddress() throws -> SocketAddress {
-        let listener = try TCPListener.bind(host: "127.0.0.1")
-        let address = try #require(SocketAddress(numericHost: "127.0.0.1", port: listener.port))
-        listener.close()
-        return address
+    /// An address where nothing listens: connection refused at once. The port stays bound (not
+    /// listening, without `SO_REUSEADDR`) until ``close()``, so no listener of a test running in
+    /// parallel can take it meanwhile: a port merely bound and released could be handed to the next
+    /// `bind` to port 0, and a connect to it would then succeed.
+    final class RefusedAddress: CustomStringConvertible {
+        let address: SocketAddress
+        private let fd: CInt
+
+        init() throws {
+            let any = try #require(SocketAddress(numericHost: "127.0.0.1", port: 0))
+            let fd = cws_stream_socket(CInt(AF_INET))
+            let bound = fd >= 0 && any.withSockAddr { Glibc.bind(fd, $0, $1) } == 0
+            try #require(bound, "bind: errno \(errno)")
+            self.fd = fd
+            address = try #require(SocketAddress.local(of: fd))
+        }
+
+        var description: String { address.description }
+
+        func close() { _ = Glibc.close(fd) }
     }
 
     @Test("families alternate, starting with the resolver's first; leftovers keep their order (§4)")
@@ -79,11 +98,15 @@ struct HappyEyeballsTests {
     @Test("a refused address is skipped at once, without waiting for the attempt delay (§5)")
     func failureStartsTheNextAttemptAtOnce() async throws {
         let live = try TCPListener.bind(host: "127.0.0.1")
-        defer { live.close() }
+        let refused = try RefusedAddress()
+        defer {
+            live.close()
+            refused.close()
+        }
         let liveAddress = try #require(SocketAddress(numericHost: "127.0.0.1", port: live.port))
         // The delay never passes (it ends only when cancelled): only the failure can start the next attempt.
         let transport = try await HappyEyeballs.connect(
-            to: [try Self.refusedAddress(), liveAddress], name: "test", noDelay: true, loop: .shared,
+            to: [refused.address, liveAddress], name: "test", noDelay: true, loop: .shared,
             sleep: { _ in try await Self.untilCancelled() })
         defer { transport.close() }
         #expect(transport.remoteAddress == liveAddress.description)
@@ -91,9 +114,11 @@ struct HappyEyeballsTests {
 
     @Test("when every address fails, connect fails with cannotConnect naming the host")
     func allAddressesFail() async throws {
+        let refused = [try RefusedAddress(), try RefusedAddress()]
+        defer { for address in refused { address.close() } }
         let error = await #expect(throws: WebSocketError.self) {
             _ = try await HappyEyeballs.connect(
-                to: [try Self.refusedAddress(), try Self.refusedAddress()], name: "nowhere.test:9", noDelay: true, loop: .shared)
+                to: refused.map(\.address), name: "nowhere.test:9", noDelay: true, loop: .shared)
         }
         #expect(error?.status == .cannotConnect)
         #expect(error?.message.contains("nowhere.test:9") == true)

@@ -134,7 +134,9 @@ struct ReconnectTests {
         var policy = ReconnectPolicy()
         policy.maxAttempts = 3
         let waits = Waits()
-        var sockets = ReconnectingMessageWebSocket(url: "ws://\(try HappyEyeballsTests.refusedAddress())/", policy: policy)
+        let refused = try HappyEyeballsTests.RefusedAddress()
+        defer { refused.close() }
+        var sockets = ReconnectingMessageWebSocket(url: "ws://\(refused)/", policy: policy)
         sockets.random = { 1 }
         sockets.sleep = { waits.append($0) }
         var iterator = sockets.makeAsyncIterator()
